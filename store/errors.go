@@ -1,0 +1,17 @@
+package store
+
+import "errors"
+
+// Sentinel errors returned (wrapped) by the store. Callers test with errors.Is.
+var (
+	// ErrNotFound: no record with that id or key.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness rule would be broken (email, key name, run id).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the record breaks an invariant (bad level, role, missing field).
+	ErrInvalid = errors.New("invalid")
+	// ErrLocked: another process holds the data directory.
+	ErrLocked = errors.New("in use by another steelengine process")
+	// ErrNewerSchema: the file was written by a newer SteelEngine.
+	ErrNewerSchema = errors.New("data file is from a newer steelengine version")
+)

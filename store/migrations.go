@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// migration is one numbered, ordered schema step for core.db. Steps must be idempotent
+// within their transaction; the schema version is written in the same transaction, so a
+// crash leaves either the old or the new version, never half of one.
+type migration struct {
+	version uint32
+	name    string
+	apply   func(tx *bolt.Tx) error
+}
+
+var coreMigrations = []migration{
+	{1, "core buckets", func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{
+			bUsers, bUsersByEmail, bOrgs, bOrgMembers, bUserOrgs, bWorkspaces, bWsMembers,
+			bUserWs, bWsByOrg, bWorkflows, bWfByWs, bDeployments, bKeys, bKeysByDigest,
+			bKeysByOwner, bGrants, bGrantsByTgt, bAudit, bAuditByKey, bSessions,
+			bMCPServers, bMCPByWs, bEnv,
+		} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	}},
+}
+
+// CoreSchemaVersion is the newest core.db schema this build knows.
+func CoreSchemaVersion() uint32 { return coreMigrations[len(coreMigrations)-1].version }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.core.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bMeta)
+		if err != nil {
+			return fmt.Errorf("create meta bucket: %w", err)
+		}
+		return runMigrations(meta, tx, coreMigrations, "core.db")
+	})
+}
+
+// runMigrations applies the steps newer than the version recorded in meta.
+func runMigrations(meta *bolt.Bucket, tx *bolt.Tx, steps []migration, file string) error {
+	var current uint32
+	if v := meta.Get(kSchema); len(v) == 4 {
+		current = binary.BigEndian.Uint32(v)
+	}
+	latest := steps[len(steps)-1].version
+	if current > latest {
+		return fmt.Errorf("%s has schema version %d, this build knows up to %d: %w", file, current, latest, ErrNewerSchema)
+	}
+	for _, m := range steps {
+		if m.version <= current {
+			continue
+		}
+		if err := m.apply(tx); err != nil {
+			return fmt.Errorf("%s migration %d (%s): %w", file, m.version, m.name, err)
+		}
+		current = m.version
+	}
+	v := make([]byte, 4)
+	binary.BigEndian.PutUint32(v, current)
+	return meta.Put(kSchema, v)
+}

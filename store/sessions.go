@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// CreateSession stores a dashboard session (keyed by the token's digest).
+func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
+	if len(sess.Digest) == 0 || sess.UserID == "" {
+		return invalid("session needs a digest and a user")
+	}
+	return s.update(ctx, func(w *writer) error {
+		if _, err := w.User(sess.UserID); err != nil {
+			return err
+		}
+		return putJSON(w.tx.Bucket(bSessions), sess.Digest, sess)
+	})
+}
+
+// GetSession returns the live session with that digest; expired ones are not found.
+func (s *Store) GetSession(ctx context.Context, digest []byte) (sess *Session, err error) {
+	err = s.View(ctx, func(r *Reader) error {
+		sess, err = getJSON[Session](r.tx.Bucket(bSessions), digest)
+		if err == nil && time.Now().After(sess.ExpiresAt) {
+			sess, err = nil, ErrNotFound
+		}
+		return err
+	})
+	return sess, err
+}
+
+// DeleteSession ends one session.
+func (s *Store) DeleteSession(ctx context.Context, digest []byte) error {
+	return s.update(ctx, func(w *writer) error { return w.tx.Bucket(bSessions).Delete(digest) })
+}
+
+// deleteUserSessions ends every session of userID (used when a user is disabled).
+func (w *writer) deleteUserSessions(userID string) error {
+	b := w.tx.Bucket(bSessions)
+	var doomed [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		sess, err := getJSON[Session](b, k)
+		if err != nil {
+			return err
+		}
+		if sess.UserID == userID {
+			doomed = append(doomed, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

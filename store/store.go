@@ -1,0 +1,291 @@
+// Package store persists SteelEngine's state in two bbolt files inside one data
+// directory: core.db (users, organizations, workspaces, workflows, keys, audit) and
+// logs.db (executions and their indexes), so that log churn never blocks key lookups.
+//
+// It is the only package that imports bbolt. Callers never see a transaction: every
+// multi-step change is one method, and reads that must be consistent go through View.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Options tune how the store opens its files.
+type Options struct {
+	// LockTimeout bounds the wait for another process's file lock (default 2 s).
+	LockTimeout time.Duration
+	// Logs configures logs.db.
+	Logs LogOptions
+}
+
+// Store is the bbolt-backed implementation of SteelEngine's persistence.
+type Store struct {
+	dir  string
+	core *bolt.DB
+	logs *LogDB
+
+	authEpoch     atomic.Uint64
+	workflowEpoch atomic.Uint64
+}
+
+// Open opens (creating if needed) the data directory dir and both of its files, and
+// runs pending migrations. A directory held by another process fails within
+// LockTimeout with an error wrapping ErrLocked.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 2 * time.Second
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	core, err := openBolt(filepath.Join(dir, "core.db"), dir, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, core: core}
+	if err := s.migrate(ctx); err != nil {
+		core.Close()
+		return nil, err
+	}
+	if err := core.View(func(tx *bolt.Tx) error {
+		s.authEpoch.Store(readUint64(tx.Bucket(bMeta).Get(kAuthEpoch)))
+		return nil
+	}); err != nil {
+		core.Close()
+		return nil, fmt.Errorf("read auth epoch: %w", err)
+	}
+	if opts.Logs.LockTimeout <= 0 {
+		opts.Logs.LockTimeout = opts.LockTimeout
+	}
+	logs, err := OpenLogDB(filepath.Join(dir, "logs.db"), opts.Logs)
+	if err != nil {
+		core.Close()
+		return nil, err
+	}
+	s.logs = logs
+	return s, nil
+}
+
+func openBolt(path, dir string, timeout time.Duration) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: data directory %s is %w", filepath.Base(path), dir, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Logs returns the execution log store.
+func (s *Store) Logs() *LogDB { return s.logs }
+
+// Close flushes pending log writes and closes both files.
+func (s *Store) Close() error {
+	var errs []error
+	if s.logs != nil {
+		if err := s.logs.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close logs.db: %w", err))
+		}
+	}
+	if err := s.core.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close core.db: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Ping answers whether the core file can serve a read transaction.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.core.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bMeta) == nil {
+			return errors.New("meta bucket missing")
+		}
+		return nil
+	})
+}
+
+// AuthEpoch is a counter bumped, after commit, by every write that can change an access
+// decision. A cached decision stamped with an older epoch is stale.
+func (s *Store) AuthEpoch() uint64 { return s.authEpoch.Load() }
+
+// WorkflowEpoch is bumped by every change to workflows and deployments (tool lists,
+// plan caches).
+func (s *Store) WorkflowEpoch() uint64 { return s.workflowEpoch.Load() }
+
+// View runs fn in one read transaction.
+func (s *Store) View(ctx context.Context, fn func(r *Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.core.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx}) })
+}
+
+// update runs fn in one write transaction.
+func (s *Store) update(ctx context.Context, fn func(w *writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.core.Update(func(tx *bolt.Tx) error {
+		return fn(&writer{Reader: Reader{tx: tx}, s: s})
+	})
+}
+
+// writer is a Reader that may also write; its changes commit together.
+type writer struct {
+	Reader
+	s          *Store
+	authBumped bool
+	wfBumped   bool
+}
+
+// bumpAuth marks the transaction as one that changes access decisions.
+func (w *writer) bumpAuth() error {
+	if w.authBumped {
+		return nil
+	}
+	w.authBumped = true
+	meta := w.tx.Bucket(bMeta)
+	next := readUint64(meta.Get(kAuthEpoch)) + 1
+	if err := meta.Put(kAuthEpoch, uint64Bytes(next)); err != nil {
+		return fmt.Errorf("bump auth epoch: %w", err)
+	}
+	w.tx.OnCommit(func() { w.s.authEpoch.Store(next) })
+	return nil
+}
+
+// bumpWorkflows marks the transaction as one that changes workflows or deployments.
+func (w *writer) bumpWorkflows() {
+	if w.wfBumped {
+		return
+	}
+	w.wfBumped = true
+	w.tx.OnCommit(func() { w.s.workflowEpoch.Add(1) })
+}
+
+// Reader reads core state inside one transaction.
+type Reader struct{ tx *bolt.Tx }
+
+var (
+	bMeta         = []byte("meta")
+	bUsers        = []byte("users")
+	bUsersByEmail = []byte("users_by_email")
+	bOrgs         = []byte("orgs")
+	bOrgMembers   = []byte("org_members")
+	bUserOrgs     = []byte("user_orgs")
+	bWorkspaces   = []byte("workspaces")
+	bWsMembers    = []byte("ws_members")
+	bUserWs       = []byte("user_ws")
+	bWsByOrg      = []byte("ws_by_org")
+	bWorkflows    = []byte("workflows")
+	bWfByWs       = []byte("wf_by_ws")
+	bDeployments  = []byte("deployments")
+	bKeys         = []byte("keys")
+	bKeysByDigest = []byte("keys_by_digest")
+	bKeysByOwner  = []byte("keys_by_owner")
+	bGrants       = []byte("grants")
+	bGrantsByTgt  = []byte("grants_by_target")
+	bAudit        = []byte("audit")
+	bAuditByKey   = []byte("audit_by_key")
+	bSessions     = []byte("sessions")
+	bMCPServers   = []byte("mcp_servers")
+	bMCPByWs      = []byte("mcp_by_ws")
+	bEnv          = []byte("env")
+
+	kSchema    = []byte("schema")
+	kAuthEpoch = []byte("auth_epoch")
+)
+
+// sep joins the parts of composite keys; ids never contain a zero byte.
+const sep = 0x00
+
+func ckey(parts ...string) []byte {
+	n := len(parts) - 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, sep)
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+// scanPrefix calls fn with the suffix after prefix+sep for every key under it.
+func scanPrefix(b *bolt.Bucket, prefix string, fn func(suffix []byte, v []byte) error) error {
+	p := append([]byte(prefix), sep)
+	c := b.Cursor()
+	for k, v := c.Seek(p); k != nil && strings.HasPrefix(string(k), string(p)); k, v = c.Next() {
+		if err := fn(k[len(p):], v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func getJSON[T any](b *bolt.Bucket, key []byte) (*T, error) {
+	v := b.Get(key)
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	t := new(T)
+	if err := json.Unmarshal(v, t); err != nil {
+		return nil, fmt.Errorf("decode %s record %q: %w", b.Tx().DB().Path(), key, err)
+	}
+	return t, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode record: %w", err)
+	}
+	return b.Put(key, data)
+}
+
+func readUint64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func uint64Bytes(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// NewID returns a random, URL-safe, time-ordered id: a lower-case ULID whose 80 random
+// bits come straight from crypto/rand (not the monotonic source, which would make ids
+// minted in the same millisecond guessable from each other).
+func NewID() string {
+	return strings.ToLower(ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader).String())
+}
+
+func now() time.Time { return time.Now().UTC() }
+
+func notFound(kind, id string) error { return fmt.Errorf("%s %q: %w", kind, id, ErrNotFound) }
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrInvalid)
+}

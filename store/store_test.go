@@ -1,0 +1,386 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func openTest(t *testing.T) (*Store, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, dir
+}
+
+func mustUser(t *testing.T, s *Store, email string) *User {
+	t.Helper()
+	u := &User{Email: email, Name: email}
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
+
+func TestOpenCreatesPrivateFiles(t *testing.T) {
+	_, dir := openTest(t)
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("data dir mode = %v, want 0700", st.Mode().Perm())
+	}
+	for _, f := range []string{"core.db", "logs.db"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode = %v, want 0600", f, st.Mode().Perm())
+		}
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "d")
+	s, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustUser(t, s, "A@Example.com")
+	ws := NewWorkspace("Main", u.ID, "")
+	if err := s.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	epoch := s.AuthEpoch()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.GetUserByEmail(ctx, "a@example.COM")
+	if err != nil || got.ID != u.ID {
+		t.Fatalf("user after reopen = %v, %v", got, err)
+	}
+	gws, err := s.GetWorkspace(ctx, ws.ID)
+	if err != nil || !gws.AllowPersonalKeys || gws.OwnerID != u.ID {
+		t.Fatalf("workspace after reopen = %+v, %v", gws, err)
+	}
+	if s.AuthEpoch() != epoch {
+		t.Errorf("auth epoch after reopen = %d, want %d", s.AuthEpoch(), epoch)
+	}
+}
+
+func TestSecondOpenFailsFastWithLockMessage(t *testing.T) {
+	_, dir := openTest(t)
+	start := time.Now()
+	_, err := Open(context.Background(), dir, Options{LockTimeout: 300 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open err = %v, want ErrLocked", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("second open took %v", el)
+	}
+	if want := dir; !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "in use by another steelengine process") {
+		t.Errorf("error %q should name %s and say it is in use", err, want)
+	}
+}
+
+func TestMigrationsIdempotentAndNewerRefused(t *testing.T) {
+	ctx := context.Background()
+	s, dir := openTest(t)
+	if err := s.migrate(ctx); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		t.Fatalf("third migrate: %v", err)
+	}
+	// Pretend a newer build wrote the file.
+	if err := s.core.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bMeta).Put(kSchema, []byte{0, 0, 0xff, 0xff})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err := Open(ctx, dir, Options{})
+	if !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("open newer file err = %v, want ErrNewerSchema", err)
+	}
+}
+
+func TestEmailUniqueCaseInsensitive(t *testing.T) {
+	s, _ := openTest(t)
+	mustUser(t, s, "bob@example.com")
+	err := s.CreateUser(context.Background(), &User{Email: "BOB@example.com"})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("duplicate email err = %v, want ErrConflict", err)
+	}
+	if err := s.CreateUser(context.Background(), &User{Email: "not-an-email"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad email err = %v, want ErrInvalid", err)
+	}
+}
+
+func TestMembershipAndRoleValidated(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	u := mustUser(t, s, "o@x.io")
+	v := mustUser(t, s, "v@x.io")
+	ws := NewWorkspace("W", u.ID, "")
+	if err := s.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetWorkspaceMember(ctx, ws.ID, v.ID, "owner"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad permission err = %v", err)
+	}
+	org := &Org{Name: "O"}
+	if err := s.CreateOrg(ctx, org, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetOrgMember(ctx, org.ID, v.ID, "write"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad role err = %v", err)
+	}
+	if err := s.SetOrgMember(ctx, org.ID, u.ID, RoleMember); !errors.Is(err, ErrInvalid) {
+		t.Errorf("demoting the last owner err = %v, want ErrInvalid", err)
+	}
+}
+
+func TestBillingOwnerStaysAdmin(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	u := mustUser(t, s, "o@x.io")
+	v := mustUser(t, s, "v@x.io")
+	ws := NewWorkspace("W", u.ID, "")
+	if err := s.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	var perm Level
+	s.View(ctx, func(r *Reader) error { perm, _ = r.Membership(ws.ID, u.ID); return nil })
+	if perm != LevelAdmin {
+		t.Fatalf("owner permission = %q, want admin", perm)
+	}
+	if err := s.SetWorkspaceMember(ctx, ws.ID, u.ID, LevelWrite); !errors.Is(err, ErrInvalid) {
+		t.Errorf("demote owner err = %v", err)
+	}
+	if err := s.RemoveWorkspaceMember(ctx, ws.ID, u.ID); !errors.Is(err, ErrInvalid) {
+		t.Errorf("remove owner err = %v", err)
+	}
+	if _, err := s.UpdateWorkspace(ctx, ws.ID, func(w *Workspace) error { w.OwnerID = v.ID; return nil }); !errors.Is(err, ErrInvalid) {
+		t.Errorf("non-admin new owner err = %v", err)
+	}
+	if err := s.SetWorkspaceMember(ctx, ws.ID, v.ID, LevelAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateWorkspace(ctx, ws.ID, func(w *Workspace) error { w.OwnerID = v.ID; return nil }); err != nil {
+		t.Errorf("admin new owner err = %v", err)
+	}
+}
+
+func TestWorkspaceLeavingOrgDropsItsGrants(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	u := mustUser(t, s, "o@x.io")
+	org := &Org{Name: "O"}
+	if err := s.CreateOrg(ctx, org, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	leaving := NewWorkspace("leaving", u.ID, org.ID)
+	staying := NewWorkspace("staying", u.ID, org.ID)
+	for _, ws := range []*Workspace{leaving, staying} {
+		if err := s.CreateWorkspace(ctx, ws); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wf := &Workflow{WorkspaceID: leaving.ID, Name: "wf"}
+	if err := s.CreateWorkflow(ctx, wf); err != nil {
+		t.Fatal(err)
+	}
+	key := &APIKey{Type: KeyOrganization, OrgID: org.ID, Name: "k", Digest: []byte("d1"), Ciphertext: []byte("c"),
+		Grants: []Grant{
+			{TargetWorkspace, leaving.ID, LevelRead},
+			{TargetWorkflow, wf.ID, LevelAdmin},
+			{TargetWorkspace, staying.ID, LevelWrite},
+		}}
+	if err := s.CreateKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	before := s.AuthEpoch()
+	if _, err := s.UpdateWorkspace(ctx, leaving.ID, func(w *Workspace) error { w.OrgID = ""; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if s.AuthEpoch() <= before {
+		t.Error("leaving the org must bump the auth epoch")
+	}
+	got, err := s.GetKey(ctx, key.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Grants) != 1 || got.Grants[0].TargetID != staying.ID {
+		t.Fatalf("grants after leave = %+v, want only the staying workspace", got.Grants)
+	}
+	s.View(ctx, func(r *Reader) error {
+		for _, tgt := range []string{leaving.ID, wf.ID} {
+			if ids, _ := r.KeysTargeting(tgt); len(ids) != 0 {
+				t.Errorf("index still lists keys for %s: %v", tgt, ids)
+			}
+		}
+		return nil
+	})
+	// Grants cannot be re-created on a workspace outside the org.
+	err = s.CreateKey(ctx, &APIKey{Type: KeyOrganization, OrgID: org.ID, Name: "k2", Digest: []byte("d2"), Ciphertext: []byte("c"),
+		Grants: []Grant{{TargetWorkspace, leaving.ID, LevelRead}}})
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("grant outside org err = %v, want ErrInvalid", err)
+	}
+}
+
+func TestKeyNamesUniquePerOwner(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	u := mustUser(t, s, "o@x.io")
+	k := &APIKey{Type: KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("a"), Ciphertext: []byte("c")}
+	if err := s.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	err := s.CreateKey(ctx, &APIKey{Type: KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("b"), Ciphertext: []byte("c")})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("duplicate name err = %v", err)
+	}
+	if _, err := s.RevokeKey(ctx, k.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateKey(ctx, &APIKey{Type: KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("b"), Ciphertext: []byte("c")}); err != nil {
+		t.Fatalf("name of a revoked key should be free: %v", err)
+	}
+	long := make([]byte, 101)
+	for i := range long {
+		long[i] = 'x'
+	}
+	if err := s.CreateKey(ctx, &APIKey{Type: KeyPersonal, UserID: u.ID, Name: string(long), Digest: []byte("z"), Ciphertext: []byte("c")}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("101-char name err = %v", err)
+	}
+}
+
+func TestRotateKeepsOldUntilGrace(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	u := mustUser(t, s, "o@x.io")
+	old := &APIKey{Type: KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("a"), Ciphertext: []byte("c")}
+	if err := s.CreateKey(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	grace := time.Now().Add(time.Hour)
+	nk := &APIKey{Digest: []byte("b"), Ciphertext: []byte("c2")}
+	if err := s.RotateKey(ctx, old.ID, nk, grace); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.GetKey(ctx, old.ID)
+	if got.GraceUntil == nil || !got.GraceUntil.Equal(grace.UTC()) || got.RotatedTo != nk.ID {
+		t.Fatalf("old key after rotate = %+v", got)
+	}
+	if nk.Name != "ci" || nk.Type != KeyPersonal || nk.UserID != u.ID {
+		t.Fatalf("new key = %+v", nk)
+	}
+}
+
+func TestConcurrentReadersDuringWrites(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	u := mustUser(t, s, "o@x.io")
+	ws := NewWorkspace("W", u.ID, "")
+	if err := s.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := s.View(ctx, func(r *Reader) error {
+					ids, err := r.WorkspaceWorkflowIDs(ws.ID)
+					for _, id := range ids {
+						if _, err := r.Workflow(id); err != nil {
+							return err
+						}
+					}
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		if err := s.CreateWorkflow(ctx, &Workflow{WorkspaceID: ws.ID, Name: "wf"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	wfs, _ := s.ListWorkflows(ctx, ws.ID)
+	if len(wfs) != 50 {
+		t.Fatalf("workflows = %d, want 50", len(wfs))
+	}
+}
+
+func TestDeployVersions(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	u := mustUser(t, s, "o@x.io")
+	ws := NewWorkspace("W", u.ID, "")
+	s.CreateWorkspace(ctx, ws)
+	wf := &Workflow{WorkspaceID: ws.ID, Name: "wf", Draft: []byte(`{"a":1}`)}
+	if err := s.CreateWorkflow(ctx, wf); err != nil {
+		t.Fatal(err)
+	}
+	e0 := s.WorkflowEpoch()
+	d1, err := s.Deploy(ctx, wf.ID, []byte(`{"v":1}`), u.ID)
+	if err != nil || d1.Version != 1 {
+		t.Fatalf("deploy 1 = %+v, %v", d1, err)
+	}
+	d2, _ := s.Deploy(ctx, wf.ID, []byte(`{"v":2}`), u.ID)
+	if d2.Version != 2 || s.WorkflowEpoch() == e0 {
+		t.Fatalf("deploy 2 = %+v", d2)
+	}
+	if _, err := s.ActivateVersion(ctx, wf.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, dep, err := s.ActiveDeployment(ctx, wf.ID)
+	if err != nil || got.ActiveVersion != 1 || string(dep.Definition) != `{"v":1}` {
+		t.Fatalf("active = %+v %+v %v", got, dep, err)
+	}
+	if _, err := s.ActivateVersion(ctx, wf.ID, 9); !errors.Is(err, ErrNotFound) {
+		t.Errorf("activate missing version err = %v", err)
+	}
+	if _, err := s.Undeploy(ctx, wf.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, dep, _ = s.ActiveDeployment(ctx, wf.ID)
+	if got.IsDeployed() || dep != nil {
+		t.Fatalf("after undeploy = %+v %+v", got, dep)
+	}
+}

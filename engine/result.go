@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ScriptRequest asks a script runner to run an async function body.
+type ScriptRequest struct {
+	Code             string         // async function body; `return x` → Result
+	Globals          map[string]any // bound as global identifiers before running
+	Timeout          time.Duration  // 0 → runner default
+	MemoryLimitBytes int64          // 0 → runner default
+}
+
+// ScriptResponse is a finished script.
+type ScriptResponse struct {
+	Result any
+	Stdout string
+}
+
+// ScriptRunner runs JavaScript for function and condition blocks (engine/sandbox).
+type ScriptRunner interface {
+	Run(ctx context.Context, req ScriptRequest) (ScriptResponse, error)
+}
+
+// LLMConfig points agent and router blocks at an OpenAI-compatible endpoint. A block's
+// own apiKey param wins over APIKey.
+type LLMConfig struct {
+	BaseURL string // e.g. https://api.openai.com/v1
+	APIKey  string
+	Model   string // used when the block names no model
+}
+
+// Hooks receive block progress (SSE streaming, MCP progress). Calls are serialised by
+// the engine, so a hook need not be safe for concurrent use, but it must be quick.
+type Hooks struct {
+	OnBlockStart func(BlockEvent)
+	OnBlockEnd   func(BlockEvent)
+}
+
+// BlockEvent describes a block starting or ending.
+type BlockEvent struct {
+	BlockID        string         `json:"blockId"`
+	BlockName      string         `json:"blockName"`
+	BlockType      string         `json:"blockType"`
+	Output         map[string]any `json:"output,omitempty"`
+	Error          string         `json:"error,omitempty"`
+	Duration       time.Duration  `json:"-"`
+	DurationMs     int64          `json:"durationMs"`
+	LoopID         string         `json:"loopId,omitempty"`
+	ParallelID     string         `json:"parallelId,omitempty"`
+	IterationIndex *int           `json:"iterationIndex,omitempty"`
+}
+
+// RunInput is everything one run needs besides the plan.
+type RunInput struct {
+	Input     map[string]any    // the caller's payload
+	Env       map[string]string // workspace environment variables for {{NAME}}
+	Variables map[string]any    // workflow variable overrides, by name or id
+	Hooks     Hooks
+
+	Concurrency       int           // blocks running at once; 0 → DefaultConcurrency
+	Timeout           time.Duration // whole run; 0 → no limit beyond ctx
+	MaxLoopIterations int           // per loop/parallel; 0 → DefaultMaxLoopIterations
+
+	HTTPClient *http.Client // api/agent/router blocks; nil → netguard client with defaults
+	Sandbox    ScriptRunner // function/condition blocks; nil → those blocks fail
+	LLM        *LLMConfig   // agent/router default endpoint
+
+	// Secrets are redacted from logged inputs and outputs in addition to Env values.
+	Secrets []string
+}
+
+// Defaults.
+const (
+	DefaultConcurrency       = 16
+	DefaultMaxLoopIterations = 1000
+)
+
+// Error codes in Result.ErrorCode.
+const (
+	CodeTimeout    = "timeout"
+	CodeCancelled  = "cancelled"
+	CodeBlockError = "block_error"
+	CodeNoStart    = "no_start_block"
+)
+
+// ResponseSpec is what a Response block asked the HTTP front door to send.
+type ResponseSpec struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    any               `json:"data"`
+}
+
+// BlockLog is one block execution.
+type BlockLog struct {
+	BlockID        string         `json:"blockId"`
+	BlockName      string         `json:"blockName"`
+	BlockType      string         `json:"blockType"`
+	StartedAt      time.Time      `json:"startedAt"`
+	EndedAt        time.Time      `json:"endedAt"`
+	DurationMs     int64          `json:"durationMs"`
+	Success        bool           `json:"success"`
+	Input          map[string]any `json:"input,omitempty"`
+	Output         map[string]any `json:"output,omitempty"`
+	Error          string         `json:"error,omitempty"`
+	ErrorHandled   bool           `json:"errorHandled,omitempty"`
+	Tries          int            `json:"tries,omitempty"`
+	LoopID         string         `json:"loopId,omitempty"`
+	ParallelID     string         `json:"parallelId,omitempty"`
+	IterationIndex *int           `json:"iterationIndex,omitempty"`
+	ExecutionOrder int            `json:"executionOrder"`
+}
+
+// TraceSpan is a node of the nested trace: blocks, and loops/parallels whose children
+// are one span per iteration/branch.
+type TraceSpan struct {
+	ID             string         `json:"id"`
+	Name           string         `json:"name"`
+	Type           string         `json:"type"`
+	BlockID        string         `json:"blockId,omitempty"`
+	Duration       int64          `json:"duration"` // ms
+	StartTime      time.Time      `json:"startTime"`
+	EndTime        time.Time      `json:"endTime"`
+	Status         string         `json:"status"` // success | error
+	Input          map[string]any `json:"input,omitempty"`
+	Output         map[string]any `json:"output,omitempty"`
+	Error          string         `json:"error,omitempty"`
+	Children       []TraceSpan    `json:"children,omitempty"`
+	LoopID         string         `json:"loopId,omitempty"`
+	ParallelID     string         `json:"parallelId,omitempty"`
+	IterationIndex *int           `json:"iterationIndex,omitempty"`
+}
+
+// Result is a finished run.
+type Result struct {
+	Success      bool                      `json:"success"`
+	Output       map[string]any            `json:"output"`
+	Error        string                    `json:"error,omitempty"`
+	ErrorCode    string                    `json:"errorCode,omitempty"`
+	ErrorBlockID string                    `json:"errorBlockId,omitempty"`
+	Response     *ResponseSpec             `json:"response,omitempty"`
+	BlockLogs    []BlockLog                `json:"logs"`
+	TraceSpans   []TraceSpan               `json:"traceSpans"`
+	StartedAt    time.Time                 `json:"startTime"`
+	EndedAt      time.Time                 `json:"endTime"`
+	Duration     time.Duration             `json:"-"`
+	DurationMs   int64                     `json:"totalDuration"`
+	BlockOutputs map[string]map[string]any `json:"blockOutputs,omitempty"`
+}
+
+const redacted = "***"
+
+// secretKeys are param names whose logged values are always masked.
+var secretKeys = map[string]bool{"apiKey": true, "apikey": true, "api_key": true, "password": true, "token": true,
+	"secret": true, "accessToken": true, "authorization": true, "Authorization": true}
+
+// Redact returns a copy of v with every occurrence of each secret replaced by "***"
+// and values under credential-like keys masked. Secrets shorter than 4 bytes are
+// ignored: masking "1" everywhere would destroy the log without protecting anything.
+func Redact(v any, secrets []string) any {
+	var use []string
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			use = append(use, s)
+		}
+	}
+	return redact(v, use)
+}
+
+func redact(v any, secrets []string) any {
+	switch x := v.(type) {
+	case string:
+		for _, s := range secrets {
+			if strings.Contains(x, s) {
+				x = strings.ReplaceAll(x, s, redacted)
+			}
+		}
+		return x
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			if secretKeys[k] && e != nil && e != "" {
+				m[k] = redacted
+				continue
+			}
+			m[k] = redact(e, secrets)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = redact(e, secrets)
+		}
+		return s
+	}
+	return v
+}
+
+func redactMap(m map[string]any, secrets []string) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out, _ := redact(m, secrets).(map[string]any)
+	return out
+}

@@ -1,0 +1,323 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/engine"
+	"github.com/steelengine/steelengine/store"
+)
+
+// RunRequest asks for one execution of a workflow's active deployed version.
+type RunRequest struct {
+	WorkflowID string
+	Input      map[string]any
+	Trigger    string // store.TriggerAPI, TriggerMCP, TriggerManual
+	Async      bool
+	// RunID is a caller-chosen id (v2 X-Run-Id); a reused one fails with ErrRunIDConflict.
+	RunID string
+	// Timeout shortens the default execution timeout; it is capped by the maximum.
+	Timeout time.Duration
+	// Hooks receive block progress (SSE frames, MCP progress notifications).
+	Hooks engine.Hooks
+}
+
+// Run is an execution: its log record, and for sync runs the engine's result.
+type Run struct {
+	Execution *store.Execution
+	Result    *engine.Result // nil for async runs
+}
+
+// activeRun is an execution in flight, for status and cancellation.
+type activeRun struct {
+	exec   *store.Execution
+	cancel context.CancelCauseFunc
+}
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// errCancelled is the cause recorded when a caller cancels a run.
+var errCancelled = errors.New("execution cancelled")
+
+// Execute runs the workflow's active deployed version as principal p, which needs write
+// on the workflow, and logs the run. A sync run returns after its record is durably
+// committed; an async run returns once its queued record is committed.
+func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest) (*Run, error) {
+	if err := s.authorize(ctx, p, workflowTarget(req.WorkflowID), store.LevelWrite); err != nil {
+		return nil, err
+	}
+	wf, dep, err := s.st.ActiveDeployment(ctx, req.WorkflowID)
+	if err != nil {
+		return nil, mapStoreErr(err, "Workflow not found")
+	}
+	if dep == nil {
+		return nil, ErrNotDeployed
+	}
+	comp, err := s.plan.get(dep)
+	if err != nil {
+		return nil, fmt.Errorf("prepare run: %w", err)
+	}
+	timeout := s.cfg.ExecutionTimeout
+	if req.Timeout > 0 {
+		timeout = min(req.Timeout, s.cfg.MaxExecutionTimeout)
+	}
+	env, secrets, err := s.workspaceEnv(ctx, wf.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	billed, err := s.billedTo(ctx, p, wf.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	exec := &store.Execution{
+		ID: store.NewID(), WorkflowID: wf.ID, WorkspaceID: wf.WorkspaceID, Version: dep.Version,
+		Trigger: req.Trigger, Status: store.StatusRunning, Level: "info", StartedAt: time.Now().UTC(),
+		KeyID: p.KeyID, UserID: p.UserID, BilledTo: billed, RunID: req.RunID,
+		Input: mustJSON(engine.Redact(anyMap(req.Input), secrets)),
+	}
+	if exec.Trigger == "" {
+		exec.Trigger = store.TriggerAPI
+	}
+	if err := s.claimRunID(ctx, wf.ID, req.RunID); err != nil {
+		return nil, err
+	}
+	in := engine.RunInput{
+		Input: req.Input, Env: env, Hooks: req.Hooks, Timeout: timeout,
+		Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations,
+		HTTPClient: s.cfg.HTTPClient, Sandbox: s.cfg.Sandbox, LLM: s.cfg.LLM, Secrets: secrets,
+	}
+	if req.Async {
+		exec.Status = store.StatusQueued
+		runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		s.track(exec, cancel)
+		if err := s.st.Logs().Put(ctx, exec); err != nil {
+			s.untrack(exec)
+			cancel(nil)
+			return nil, fmt.Errorf("queue execution: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer cancel(nil)
+			s.runAndRecord(runCtx, comp, exec, in, secrets)
+		}()
+		return &Run{Execution: copyExec(exec)}, nil
+	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.track(exec, cancel)
+	res, err := s.runAndRecord(runCtx, comp, exec, in, secrets)
+	if err != nil {
+		return nil, err
+	}
+	return &Run{Execution: exec, Result: res}, nil
+}
+
+// runAndRecord runs the plan and commits the final record. The commit does not depend
+// on the caller still listening: a run that finished is logged.
+func (s *Service) runAndRecord(ctx context.Context, comp *compiled, exec *store.Execution, in engine.RunInput, secrets []string) (*engine.Result, error) {
+	defer s.untrack(exec)
+	s.mu.Lock()
+	exec.Status = store.StatusRunning
+	s.mu.Unlock()
+	res := comp.plan.Run(ctx, in)
+	if cause := context.Cause(ctx); res.ErrorCode == engine.CodeCancelled && errors.Is(cause, errShutdown) {
+		res.Error = "Execution cancelled: server shutting down"
+	}
+	s.mu.Lock()
+	finish(exec, res, secrets)
+	s.mu.Unlock()
+	if err := s.st.Logs().Put(context.WithoutCancel(ctx), exec); err != nil {
+		s.log.Error("record execution", "execution", exec.ID, "err", err)
+		return res, fmt.Errorf("record execution: %w", err)
+	}
+	return res, nil
+}
+
+// finish copies a result into the execution record.
+func finish(exec *store.Execution, res *engine.Result, secrets []string) {
+	end := res.EndedAt.UTC()
+	if end.IsZero() {
+		end = time.Now().UTC()
+	}
+	exec.EndedAt = &end
+	exec.DurationMs = end.Sub(exec.StartedAt).Milliseconds()
+	exec.Output = mustJSON(engine.Redact(anyMap(res.Output), secrets))
+	exec.BlockLogs = mustJSON(res.BlockLogs)
+	exec.TraceSpans = mustJSON(res.TraceSpans)
+	switch {
+	case res.Success:
+		exec.Status, exec.Level = store.StatusCompleted, "info"
+	case res.ErrorCode == engine.CodeCancelled:
+		exec.Status, exec.Level = store.StatusCancelled, "info"
+	default:
+		exec.Status, exec.Level = store.StatusFailed, "error"
+	}
+	if !res.Success {
+		exec.Error, exec.ErrorCode = res.Error, res.ErrorCode
+	}
+}
+
+func (s *Service) track(exec *store.Execution, cancel context.CancelCauseFunc) {
+	s.mu.Lock()
+	s.active[exec.ID] = &activeRun{exec: exec, cancel: cancel}
+	s.mu.Unlock()
+}
+
+func (s *Service) untrack(exec *store.Execution) {
+	s.mu.Lock()
+	delete(s.active, exec.ID)
+	if exec.RunID != "" {
+		delete(s.runIDs, exec.WorkflowID+"/"+exec.RunID)
+	}
+	s.mu.Unlock()
+}
+
+// claimRunID reserves a caller-chosen run id: unused in the log and by runs in flight.
+func (s *Service) claimRunID(ctx context.Context, wfID, runID string) error {
+	if runID == "" {
+		return nil
+	}
+	if !runIDPattern.MatchString(runID) {
+		return newError(http.StatusBadRequest, "invalid_run_id", "Run ID must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+	}
+	if _, err := s.st.Logs().GetByRunID(ctx, wfID, runID); err == nil {
+		return ErrRunIDConflict
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("check run id: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := wfID + "/" + runID
+	if s.runIDs[k] {
+		return ErrRunIDConflict
+	}
+	s.runIDs[k] = true
+	return nil
+}
+
+// Cancel stops a run in flight; the caller needs write on the workflow.
+func (s *Service) Cancel(ctx context.Context, p *auth.Principal, wfID, execID string) (*store.Execution, error) {
+	if err := s.authorize(ctx, p, workflowTarget(wfID), store.LevelWrite); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	r, ok := s.active[execID]
+	if ok && r.exec.WorkflowID == wfID {
+		r.cancel(errCancelled)
+		e := copyExec(r.exec)
+		s.mu.Unlock()
+		return e, nil
+	}
+	s.mu.Unlock()
+	exec, err := s.st.Logs().Get(ctx, execID)
+	if err != nil || exec.WorkflowID != wfID {
+		return nil, newError(http.StatusNotFound, "not_found", "Execution not found")
+	}
+	return exec, errNotCancellable
+}
+
+// GetExecution returns an execution (in flight or logged) of workflow wfID; the caller
+// needs read on the workflow. An empty wfID accepts any workflow (job lookups).
+func (s *Service) GetExecution(ctx context.Context, p *auth.Principal, wfID, execID string) (*store.Execution, error) {
+	exec, err := s.lookupExecution(ctx, execID)
+	if err != nil || (wfID != "" && exec.WorkflowID != wfID) {
+		return nil, newError(http.StatusNotFound, "not_found", "Execution not found")
+	}
+	if err := s.authorize(ctx, p, workflowTarget(exec.WorkflowID), store.LevelRead); err != nil {
+		return nil, err
+	}
+	return exec, nil
+}
+
+// GetRun returns the execution of workflow wfID with caller-chosen run id or execution id.
+func (s *Service) GetRun(ctx context.Context, p *auth.Principal, wfID, runID string) (*store.Execution, error) {
+	if exec, err := s.st.Logs().GetByRunID(ctx, wfID, runID); err == nil {
+		return s.GetExecution(ctx, p, wfID, exec.ID)
+	}
+	s.mu.Lock()
+	for _, r := range s.active {
+		if r.exec.WorkflowID == wfID && r.exec.RunID == runID {
+			runID = r.exec.ID
+		}
+	}
+	s.mu.Unlock()
+	return s.GetExecution(ctx, p, wfID, runID)
+}
+
+func (s *Service) lookupExecution(ctx context.Context, execID string) (*store.Execution, error) {
+	s.mu.Lock()
+	if r, ok := s.active[execID]; ok {
+		e := copyExec(r.exec)
+		s.mu.Unlock()
+		return e, nil
+	}
+	s.mu.Unlock()
+	return s.st.Logs().Get(ctx, execID)
+}
+
+func copyExec(e *store.Execution) *store.Execution {
+	c := *e
+	return &c
+}
+
+// billedTo names who pays for a run: the user for personal keys and sessions, the
+// workspace's billing owner for workspace and organization keys.
+func (s *Service) billedTo(ctx context.Context, p *auth.Principal, wsID string) (string, error) {
+	if p.UserID != "" && p.KeyType != store.KeyWorkspace && p.KeyType != store.KeyOrganization {
+		return p.UserID, nil
+	}
+	ws, err := s.st.GetWorkspace(ctx, wsID)
+	if err != nil {
+		return "", fmt.Errorf("billing owner: %w", err)
+	}
+	return ws.OwnerID, nil
+}
+
+// workspaceEnv opens the workspace's environment variables for {{NAME}} references; the
+// values are also the secrets redacted from logs.
+func (s *Service) workspaceEnv(ctx context.Context, wsID string) (map[string]string, []string, error) {
+	vars, err := s.st.EnvVars(ctx, wsID)
+	if err != nil || len(vars) == 0 {
+		return nil, nil, err
+	}
+	env := make(map[string]string, len(vars))
+	secrets := make([]string, 0, len(vars))
+	for _, v := range vars {
+		plain, err := s.sec.OpenEnv(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open environment variable %s: %w", v.Name, err)
+		}
+		env[v.Name] = plain
+		secrets = append(secrets, plain)
+	}
+	return env, secrets, nil
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`null`)
+	}
+	return b
+}
+
+func anyMap(m map[string]any) any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func mapStoreErr(err error, notFoundMsg string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return newError(http.StatusNotFound, "not_found", "%s", notFoundMsg)
+	}
+	return err
+}

@@ -1,0 +1,95 @@
+// Package core holds the use cases that more than one front door needs: run a workflow
+// as a principal and log it, read the logs and metrics a principal may see, import and
+// deploy workflows, and list the workflows a principal may execute. httpapi, mcp and the
+// CLI only translate their protocol to these calls and back; every access decision in
+// here is delegated to auth.
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/engine"
+	"github.com/steelengine/steelengine/store"
+)
+
+// Config tunes the service.
+type Config struct {
+	// ExecutionTimeout bounds one run (default 5 minutes); a request may ask for less.
+	ExecutionTimeout time.Duration
+	// MaxExecutionTimeout caps what a request may ask for (default 1 hour).
+	MaxExecutionTimeout time.Duration
+	// Concurrency bounds blocks running at once within one run.
+	Concurrency int
+	// MaxLoopIterations caps each loop and parallel (default 1000).
+	MaxLoopIterations int
+	// Sandbox runs function and condition blocks.
+	Sandbox engine.ScriptRunner
+	// HTTPClient makes api, agent and router calls (an SSRF-guarded client).
+	HTTPClient *http.Client
+	// LLM is the default OpenAI-compatible endpoint for agent and router blocks.
+	LLM *engine.LLMConfig
+}
+
+// Service runs the use cases over the store, the auth decision and the engine.
+type Service struct {
+	st   *store.Store
+	az   *auth.Authorizer
+	sec  *auth.Secrets
+	cfg  Config
+	log  *slog.Logger
+	plan planCache
+
+	mu     sync.Mutex
+	active map[string]*activeRun // execution id → run in flight
+	runIDs map[string]bool       // workflowID/runID claimed by runs in flight
+
+	wg sync.WaitGroup // async runs
+}
+
+// New returns a Service.
+func New(st *store.Store, az *auth.Authorizer, sec *auth.Secrets, cfg Config, log *slog.Logger) *Service {
+	if cfg.ExecutionTimeout <= 0 {
+		cfg.ExecutionTimeout = 5 * time.Minute
+	}
+	if cfg.MaxExecutionTimeout <= 0 {
+		cfg.MaxExecutionTimeout = time.Hour
+	}
+	if cfg.MaxExecutionTimeout < cfg.ExecutionTimeout {
+		cfg.MaxExecutionTimeout = cfg.ExecutionTimeout
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{st: st, az: az, sec: sec, cfg: cfg, log: log,
+		active: map[string]*activeRun{}, runIDs: map[string]bool{}}
+}
+
+// Store returns the underlying store (for front doors that list plain records).
+func (s *Service) Store() *store.Store { return s.st }
+
+// Close waits for async runs to finish recording, up to ctx's deadline, then cancels
+// whatever is still running so its record is written as cancelled.
+func (s *Service) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for _, r := range s.active {
+		r.cancel(errShutdown)
+	}
+	s.mu.Unlock()
+	<-done
+	return nil
+}
+
+var errShutdown = errors.New("server shutting down")

@@ -87,6 +87,7 @@ func commands() []*cli.Command {
 		orgsCommand(),
 		workspacesCommand(),
 		versionCommand(),
+		sandboxWorkerCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)

@@ -60,9 +60,9 @@ func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
 		return nil, err
 	}
 	out := map[string]any{"content": rep.Content, "model": rep.Model, "tokens": rep.Tokens,
-		"toolCalls": map[string]any{"list": []any{}, "count": float64(0)},
+		"toolCalls":      map[string]any{"list": []any{}, "count": float64(0)},
 		"providerTiming": map[string]any{"duration": float64(rep.Timing.Milliseconds())},
-		"cost": map[string]any{"input": float64(0), "output": float64(0), "total": float64(0)}}
+		"cost":           map[string]any{"input": float64(0), "output": float64(0), "total": float64(0)}}
 	if schema != nil {
 		var fields map[string]any
 		if err := json.Unmarshal([]byte(strings.TrimSpace(rep.Content)), &fields); err == nil {

@@ -10,7 +10,7 @@ import (
 
 type conditionEntry struct {
 	id, title, expr string
-	isElse           bool
+	isElse          bool
 }
 
 type conditionPlan struct {

@@ -71,7 +71,7 @@ func runFunction(ctx context.Context, x *execCtx) (map[string]any, error) {
 	x.input["code"] = fp.code.code
 	resp, err := x.r.in.Sandbox.Run(ctx, ScriptRequest{Code: fp.code.code, Globals: g, Timeout: timeout})
 	if err != nil {
-		return nil, fmt.Errorf("function %q: %w", x.n.name, err)
+		return nil, err
 	}
 	return map[string]any{"result": resp.Result, "stdout": strings.TrimRight(resp.Stdout, "\n")}, nil
 }

@@ -144,17 +144,17 @@ func Parse(data []byte) (*Workflow, error) {
 }
 
 type rawBlock struct {
-	ID           *string              `json:"id"`
-	Type         *string              `json:"type"`
-	Name         string               `json:"name"`
+	ID           *string                  `json:"id"`
+	Type         *string                  `json:"type"`
+	Name         string                   `json:"name"`
 	Position     *struct{ X, Y *float64 } `json:"position"`
-	Enabled      *bool                `json:"enabled"`
-	SubBlocks    map[string]*SubBlock `json:"subBlocks"`
-	Outputs      map[string]any       `json:"outputs"`
-	Data         map[string]any       `json:"data"`
-	TriggerMode  bool                 `json:"triggerMode"`
-	AdvancedMode bool                 `json:"advancedMode"`
-	Retry        *RetryConfig         `json:"retry"`
+	Enabled      *bool                    `json:"enabled"`
+	SubBlocks    map[string]*SubBlock     `json:"subBlocks"`
+	Outputs      map[string]any           `json:"outputs"`
+	Data         map[string]any           `json:"data"`
+	TriggerMode  bool                     `json:"triggerMode"`
+	AdvancedMode bool                     `json:"advancedMode"`
+	Retry        *RetryConfig             `json:"retry"`
 }
 
 func parseBlock(key string, data json.RawMessage) (*Block, *BlockProblem) {

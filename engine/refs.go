@@ -243,8 +243,10 @@ type compiledCode struct {
 // comments are left alone.
 func (n *names) compileCode(src string, prefix string) *compiledCode {
 	cc := &compiledCode{}
-	var out strings.Builder
-	out.Grow(len(src) + 16)
+	out := make([]byte, 0, len(src)+16)
+	// A string literal that receives a reference is wrapped in parentheses so that
+	// 'a<x>b'.length still applies to the whole concatenation.
+	litStart, litRefs := 0, 0
 	const (
 		stCode = iota
 		stSingle
@@ -279,17 +281,18 @@ func (n *names) compileCode(src string, prefix string) *compiledCode {
 			if b != nil {
 				switch state {
 				case stCode:
-					out.WriteString(bind(*b))
+					out = append(out, bind(*b)...)
 				case stSingle, stDouble:
 					q := "'"
 					if state == stDouble {
 						q = `"`
 					}
 					b.asString = true
-					out.WriteString(q + " + " + bind(*b) + " + " + q)
+					out = append(out, q+" + "+bind(*b)+" + "+q...)
+					litRefs++
 				case stTemplate:
 					b.asString = true
-					out.WriteString("${" + bind(*b) + "}")
+					out = append(out, "${"+bind(*b)+"}"...)
 				}
 				i += adv
 				continue
@@ -299,9 +302,9 @@ func (n *names) compileCode(src string, prefix string) *compiledCode {
 		case stCode:
 			switch {
 			case c == '\'':
-				state = stSingle
+				state, litStart, litRefs = stSingle, len(out), 0
 			case c == '"':
-				state = stDouble
+				state, litStart, litRefs = stDouble, len(out), 0
 			case c == '`':
 				state = stTemplate
 			case c == '/' && i+1 < len(src) && src[i+1] == '/':
@@ -320,18 +323,22 @@ func (n *names) compileCode(src string, prefix string) *compiledCode {
 			}
 		case stSingle, stDouble:
 			if c == '\\' && i+1 < len(src) {
-				out.WriteByte(c)
-				out.WriteByte(src[i+1])
+				out = append(out, c, src[i+1])
 				i += 2
 				continue
 			}
 			if (state == stSingle && c == '\'') || (state == stDouble && c == '"') || c == '\n' {
 				state = stCode
+				if litRefs > 0 {
+					lit := append([]byte{'('}, out[litStart:]...)
+					out = append(append(out[:litStart], lit...), c, ')')
+					i++
+					continue
+				}
 			}
 		case stTemplate:
 			if c == '\\' && i+1 < len(src) {
-				out.WriteByte(c)
-				out.WriteByte(src[i+1])
+				out = append(out, c, src[i+1])
 				i += 2
 				continue
 			}
@@ -340,7 +347,7 @@ func (n *names) compileCode(src string, prefix string) *compiledCode {
 			} else if c == '$' && i+1 < len(src) && src[i+1] == '{' {
 				tmplDepth = append(tmplDepth, braces)
 				state = stCode
-				out.WriteString("${")
+				out = append(out, "${"...)
 				i += 2
 				continue
 			}
@@ -350,16 +357,16 @@ func (n *names) compileCode(src string, prefix string) *compiledCode {
 			}
 		case stBlockComment:
 			if c == '*' && i+1 < len(src) && src[i+1] == '/' {
-				out.WriteString("*/")
+				out = append(out, "*/"...)
 				i += 2
 				state = stCode
 				continue
 			}
 		}
-		out.WriteByte(c)
+		out = append(out, c)
 		i++
 	}
-	cc.code = out.String()
+	cc.code = string(out)
 	return cc
 }
 

@@ -1,30 +1,20 @@
 package engine
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/steelengine/steelengine/engine/sandbox"
 )
 
-// ScriptRequest asks a script runner to run an async function body.
-type ScriptRequest struct {
-	Code             string         // async function body; `return x` → Result
-	Globals          map[string]any // bound as global identifiers before running
-	Timeout          time.Duration  // 0 → runner default
-	MemoryLimitBytes int64          // 0 → runner default
-}
-
-// ScriptResponse is a finished script.
-type ScriptResponse struct {
-	Result any
-	Stdout string
-}
-
-// ScriptRunner runs JavaScript for function and condition blocks (engine/sandbox).
-type ScriptRunner interface {
-	Run(ctx context.Context, req ScriptRequest) (ScriptResponse, error)
-}
+// ScriptRequest, ScriptResponse and ScriptRunner are the sandbox's types: function and
+// condition blocks run JavaScript through a sandbox.Runner (in-process or worker pool).
+type (
+	ScriptRequest  = sandbox.Request
+	ScriptResponse = sandbox.Response
+	ScriptRunner   = sandbox.Runner
+)
 
 // LLMConfig points agent and router blocks at an OpenAI-compatible endpoint. A block's
 // own apiKey param wins over APIKey.

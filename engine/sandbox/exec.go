@@ -35,9 +35,11 @@ type execOutcome struct {
 // must be stopped for exceeding memory and returns a stop function.
 type watchFunc func(limit int64, interrupt func()) (stop func())
 
-// execute runs one function body in a fresh runtime. It never panics: any
-// panic from goja or from Go callbacks is turned into an error.
-func execute(ctx context.Context, code string, globals map[string]any, timeout time.Duration, memLimit int64, watch watchFunc) (out execOutcome) {
+// execute runs one function body in a fresh runtime: s if not nil (a
+// runtime prepared by newScriptState and never used before), else a new one.
+// It never panics: any panic from goja or from Go callbacks is turned into
+// an error.
+func execute(ctx context.Context, s *scriptState, code string, globals map[string]any, timeout time.Duration, memLimit int64, watch watchFunc) (out execOutcome) {
 	if err := ctx.Err(); err != nil {
 		out.err = fmt.Errorf("sandbox: cancelled before start: %w", err)
 		return out
@@ -48,9 +50,14 @@ func execute(ctx context.Context, code string, globals map[string]any, timeout t
 		return out
 	}
 
-	vm := goja.New()
-	vm.SetMaxCallStackSize(maxCallDepth)
-	s := &scriptState{vm: vm, memLimit: memLimit}
+	if s == nil {
+		if s, err = newScriptState(); err != nil {
+			out.err = err
+			return out
+		}
+	}
+	vm := s.vm
+	s.memLimit = memLimit
 
 	var reason atomic.Int32
 	s.interrupt = func(r int32) {
@@ -69,7 +76,8 @@ func execute(ctx context.Context, code string, globals map[string]any, timeout t
 		defer stop()
 	}
 
-	classify := func(err error) error {
+	// interrupted maps an interrupt cause to its error (nil if none).
+	interrupted := func() error {
 		switch reason.Load() {
 		case reasonTimeout:
 			return fmt.Errorf("sandbox: %w after %s", ErrTimeout, timeout)
@@ -78,7 +86,19 @@ func execute(ctx context.Context, code string, globals map[string]any, timeout t
 		case reasonCancel:
 			return fmt.Errorf("sandbox: cancelled: %w", context.Cause(ctx))
 		}
-		return s.scriptError(err)
+		return nil
+	}
+	// classify explains a failure. Formatting a thrown value can run user
+	// code that is then interrupted, so the interrupt is checked last too.
+	classify := func(err error) error {
+		if ierr := interrupted(); ierr != nil {
+			return ierr
+		}
+		err = s.scriptError(err)
+		if ierr := interrupted(); ierr != nil {
+			return ierr
+		}
+		return err
 	}
 
 	defer func() {
@@ -93,7 +113,7 @@ func execute(ctx context.Context, code string, globals map[string]any, timeout t
 		out.stdout = s.stdout.String()
 	}()
 
-	if err := s.setup(globals); err != nil {
+	if err := s.bindGlobals(globals); err != nil {
 		out.err = err
 		return out
 	}
@@ -111,9 +131,9 @@ func execute(ctx context.Context, code string, globals map[string]any, timeout t
 	switch p.State() {
 	case goja.PromiseStateRejected:
 		out.err = s.errorFromValue(p.Result())
-		if reason.Load() != reasonNone {
+		if ierr := interrupted(); ierr != nil {
 			// Formatting the rejection reason was itself interrupted.
-			out.err = classify(out.err)
+			out.err = ierr
 		}
 		return out
 	case goja.PromiseStatePending:
@@ -124,14 +144,9 @@ func execute(ctx context.Context, code string, globals map[string]any, timeout t
 	}
 	res, err := s.stringify(p.Result())
 	if err != nil {
-		if reason.Load() != reasonNone {
-			out.err = classify(err)
-		} else {
-			se := s.scriptError(err)
-			if e, ok := se.(*ScriptError); ok {
-				e.Message = "returned value cannot be converted to JSON: " + e.Message
-			}
-			out.err = se
+		out.err = classify(err)
+		if e, ok := out.err.(*ScriptError); ok {
+			e.Message = "returned value cannot be converted to JSON: " + e.Message
 		}
 		return out
 	}
@@ -154,7 +169,24 @@ type scriptState struct {
 	stdout        limitedBuffer
 }
 
-func (s *scriptState) setup(globals map[string]any) error {
+// newScriptState creates a runtime with the sandbox's console and guards
+// installed but no globals bound, so it can be prepared ahead of a request.
+func newScriptState() (s *scriptState, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			err = fmt.Errorf("sandbox: internal error preparing runtime: %v", x)
+		}
+	}()
+	vm := goja.New()
+	vm.SetMaxCallStackSize(maxCallDepth)
+	s = &scriptState{vm: vm, interrupt: func(int32) {}}
+	if err := s.setup(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *scriptState) setup() error {
 	vm := s.vm
 	var ok bool
 	jsonObj := vm.Get("JSON").ToObject(vm)
@@ -170,10 +202,15 @@ func (s *scriptState) setup(globals map[string]any) error {
 			return fmt.Errorf("sandbox: setting up console: %w", err)
 		}
 	}
-	global := vm.GlobalObject()
-	if err := global.DefineDataProperty("console", console, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
+	if err := vm.GlobalObject().DefineDataProperty("console", console, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
 		return fmt.Errorf("sandbox: setting up console: %w", err)
 	}
+	return nil
+}
+
+func (s *scriptState) bindGlobals(globals map[string]any) error {
+	vm := s.vm
+	global := vm.GlobalObject()
 	names := make([]string, 0, len(globals))
 	for k := range globals {
 		names = append(names, k)

@@ -141,6 +141,9 @@ func (p *Pool) Run(ctx context.Context, req Request) (Response, error) {
 	if req.MemoryLimitBytes > p.opts.MemoryLimitBytes {
 		req.MemoryLimitBytes = p.opts.MemoryLimitBytes
 	}
+	if err := ctx.Err(); err != nil {
+		return Response{}, fmt.Errorf("sandbox: cancelled before start: %w", err)
+	}
 	globals, err := normalizeGlobals(req.Globals)
 	if err != nil {
 		return Response{}, err
@@ -199,9 +202,14 @@ func (p *Pool) worker() (*worker, error) {
 		p.mu.Unlock()
 		return nil, ErrPoolClosed
 	}
-	if n := len(p.idle); n > 0 {
+	for n := len(p.idle); n > 0; n = len(p.idle) {
 		w := p.idle[n-1]
 		p.idle = p.idle[:n-1]
+		if w.isDead() {
+			// Died while idle (e.g. the kernel OOM killer): drop it.
+			delete(p.all, w)
+			continue
+		}
 		p.mu.Unlock()
 		return w, nil
 	}
@@ -231,59 +239,63 @@ func (p *Pool) call(ctx context.Context, w *worker, req Request, globals map[str
 	id := w.seq
 	deadline := time.Now().Add(req.Timeout + p.opts.KillGrace)
 	msg := runMsg{Type: "run", ID: id, Code: req.Code, Globals: globals, TimeoutNanos: int64(req.Timeout), MemoryLimitBytes: req.MemoryLimitBytes}
-	if err := w.send(msg, deadline); err != nil {
+	if err := w.send(w.in, msg, deadline); err != nil {
 		p.release(w, false)
 		if p.isClosed() {
 			return Response{}, false, ErrPoolClosed
 		}
 		return Response{}, true, fmt.Errorf("sandbox: sending request to worker: %w", err)
 	}
-
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
 	for {
-		select {
-		case frame := <-w.frames:
+		frame, err := w.recv(ctx, deadline)
+		switch {
+		case err == nil:
 			res, ok := decodeResultMsg(frame)
 			if !ok || res.ID != id {
-				continue // stale or malformed; the worker is answering something else
+				continue // stale or malformed; wait for our answer
 			}
 			p.release(w, true)
 			resp, err := p.resultToResponse(res, req)
 			return resp, false, err
-		case <-w.dead:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if ctx.Err() != nil {
+				// Tell the worker to stop and hand it to a drainer, so
+				// the caller returns now and the worker is reused once it
+				// has answered.
+				_ = w.send(w.cancel, runMsg{Type: "cancel", ID: id}, time.Now().Add(100*time.Millisecond))
+				go p.drain(w, id)
+				return Response{}, false, fmt.Errorf("sandbox: cancelled: %w", context.Cause(ctx))
+			}
+			if !time.Now().Before(deadline) {
+				// The in-worker interrupt did not answer in time: a
+				// native builtin is stuck or the worker is wedged.
+				p.release(w, false)
+				return Response{}, false, fmt.Errorf("sandbox: %w after %s (worker unresponsive, killed)", ErrTimeout, req.Timeout)
+			}
+			// A stale cancel wake-up from an earlier call; keep waiting.
+		default:
+			// EOF or a broken pipe: the worker died mid-call.
+			w.awaitExit(time.Second)
 			p.release(w, false)
 			return Response{}, false, p.deathError(w)
-		case <-timer.C:
-			// The in-worker interrupt did not answer in time: a native
-			// builtin is stuck or the worker is wedged.
-			p.release(w, false)
-			return Response{}, false, fmt.Errorf("sandbox: %w after %s (worker unresponsive, killed)", ErrTimeout, req.Timeout)
-		case <-ctx.Done():
-			// Tell the worker to stop and hand it to a drainer, so the
-			// caller returns now and the worker is reused if it recovers.
-			_ = w.send(runMsg{Type: "cancel", ID: id}, time.Now().Add(100*time.Millisecond))
-			go p.drain(w, id)
-			return Response{}, false, fmt.Errorf("sandbox: cancelled: %w", context.Cause(ctx))
 		}
 	}
 }
 
 // drain waits for the answer to an abandoned call before reusing w.
 func (p *Pool) drain(w *worker, id uint64) {
-	timer := time.NewTimer(p.opts.KillGrace)
-	defer timer.Stop()
+	deadline := time.Now().Add(p.opts.KillGrace)
 	for {
-		select {
-		case frame := <-w.frames:
+		frame, err := w.recv(context.Background(), deadline)
+		switch {
+		case err == nil:
 			if res, ok := decodeResultMsg(frame); ok && res.ID == id {
 				p.release(w, true)
 				return
 			}
-		case <-w.dead:
-			p.release(w, false)
-			return
-		case <-timer.C:
+		case errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(deadline):
+			// Stale wake-up from the cancelled call's context.
+		default:
 			p.release(w, false)
 			return
 		}
@@ -345,37 +357,46 @@ func (p *Pool) deathError(w *worker) error {
 }
 
 // worker is one sandbox-worker process, owned by at most one call (or
-// drainer) at a time.
+// drainer) at a time; only the owner reads from out or writes to in/cancel.
 type worker struct {
 	cmd    *exec.Cmd
-	in     *os.File      // request pipe (write end)
-	frames chan []byte   // frames read from the worker
+	in     *os.File // request pipe (write end)
+	cancel *os.File // cancel pipe (write end), the worker's fd 3
+	out    *os.File // response pipe (read end); pollable, so deadlines work
+	fr     *frameReader
 	dead   chan struct{} // closed after the process has exited and been reaped
-	stop   chan struct{} // closed by kill; unblocks the reader
 	once   sync.Once
 	stderr *tailBuffer
-	seq    uint64 // last request id; only touched by the owner
+	seq    uint64 // last request id
 
 	exitErr error // valid after dead is closed
 	state   *os.ProcessState
 }
 
 func (p *Pool) spawn() (*worker, error) {
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: creating worker pipe: %w", err)
+	var pipes [6]*os.File // in r/w, out r/w, cancel r/w
+	closeAll := func() {
+		for _, f := range pipes {
+			if f != nil {
+				f.Close()
+			}
+		}
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, fmt.Errorf("sandbox: creating worker pipe: %w", err)
+	for i := 0; i < len(pipes); i += 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("sandbox: creating worker pipe: %w", err)
+		}
+		pipes[i], pipes[i+1] = r, w
 	}
+	inR, inW, outR, outW, cancelR, cancelW := pipes[0], pipes[1], pipes[2], pipes[3], pipes[4], pipes[5]
 	w := &worker{
 		in:     inW,
-		frames: make(chan []byte, 1),
+		cancel: cancelW,
+		out:    outR,
+		fr:     newFrameReader(outR),
 		dead:   make(chan struct{}),
-		stop:   make(chan struct{}),
 		stderr: &tailBuffer{max: 4 << 10},
 	}
 	cmd := exec.Command(p.opts.Path, p.opts.Args...)
@@ -383,94 +404,105 @@ func (p *Pool) spawn() (*worker, error) {
 	cmd.Stdin = inR
 	cmd.Stdout = outW
 	cmd.Stderr = w.stderr
+	cmd.ExtraFiles = []*os.File{cancelR} // fd 3 == cancelFD
 	cmd.SysProcAttr = workerSysProcAttr()
 	w.cmd = cmd
-	err = cmd.Start()
+	err := cmd.Start()
 	// The child has its own copies now.
 	inR.Close()
 	outW.Close()
+	cancelR.Close()
 	if err != nil {
 		inW.Close()
 		outR.Close()
+		cancelW.Close()
 		return nil, fmt.Errorf("sandbox: starting worker %s: %w", p.opts.Path, err)
 	}
+	go func() {
+		w.exitErr = cmd.Wait()
+		w.state = cmd.ProcessState
+		close(w.dead)
+	}()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		w.kill()
-		go w.readLoop(outR)
 		return nil, ErrPoolClosed
 	}
 	p.all[w] = struct{}{}
 	p.mu.Unlock()
-	go w.readLoop(outR)
 
 	fail := func(err error) (*worker, error) {
 		p.mu.Lock()
 		delete(p.all, w)
 		p.mu.Unlock()
+		w.awaitExit(time.Second)
 		w.kill()
 		<-w.dead
 		return nil, fmt.Errorf("sandbox: starting worker: %w (%s)", err, w.exitDescription())
 	}
-	if err := w.send(configMsg{MemoryLimitBytes: p.opts.MemoryLimitBytes}, time.Now().Add(p.opts.StartTimeout)); err != nil {
+	deadline := time.Now().Add(p.opts.StartTimeout)
+	if err := w.send(w.in, configMsg{MemoryLimitBytes: p.opts.MemoryLimitBytes}, deadline); err != nil {
 		return fail(err)
 	}
-	timer := time.NewTimer(p.opts.StartTimeout)
-	defer timer.Stop()
-	select {
-	case frame := <-w.frames:
-		var r readyMsg
-		if err := json.Unmarshal(frame, &r); err != nil || r.Type != "ready" {
-			return fail(fmt.Errorf("unexpected first message %q", truncate(frame, 200)))
-		}
-		return w, nil
-	case <-w.dead:
-		return fail(errors.New("worker exited during start-up"))
-	case <-timer.C:
-		return fail(fmt.Errorf("no ready message within %s", p.opts.StartTimeout))
+	frame, err := w.recv(context.Background(), deadline)
+	if err != nil {
+		return fail(err)
 	}
+	var r readyMsg
+	if err := json.Unmarshal(frame, &r); err != nil || r.Type != "ready" {
+		return fail(fmt.Errorf("unexpected first message %q", truncate(frame, 200)))
+	}
+	return w, nil
 }
 
-func (w *worker) send(v any, deadline time.Time) error {
+func (w *worker) send(f *os.File, v any, deadline time.Time) error {
 	// Pipes from os.Pipe are pollable, so a wedged worker that stops
 	// reading cannot block us past the deadline.
-	if err := w.in.SetWriteDeadline(deadline); err != nil {
+	if err := f.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
-	return writeFrame(w.in, v)
+	return writeFrame(f, v)
 }
 
-func (w *worker) readLoop(out *os.File) {
-	defer func() {
-		out.Close()
-		w.exitErr = w.cmd.Wait()
-		w.state = w.cmd.ProcessState
-		close(w.dead)
-	}()
-	for {
-		frame, err := readFrame(out)
-		if err != nil {
-			// EOF: the worker exited (or closed stdout); make sure it is
-			// gone so Wait cannot hang.
-			w.kill()
-			return
-		}
-		select {
-		case w.frames <- frame:
-		case <-w.stop:
-			return
-		}
+// recv reads the next frame, giving up with os.ErrDeadlineExceeded at
+// deadline or once ctx is done. Partial input stays buffered, so a later
+// recv (by a drainer) continues the same frame.
+func (w *worker) recv(ctx context.Context, deadline time.Time) ([]byte, error) {
+	if err := w.out.SetReadDeadline(deadline); err != nil {
+		return nil, err
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = w.out.SetReadDeadline(time.Now()) })
+		defer stop()
+	}
+	return w.fr.next()
+}
+
+// awaitExit gives a worker whose pipe broke a moment to exit by itself, so
+// its real exit status (not our kill) explains what happened.
+func (w *worker) awaitExit(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.dead:
+	case <-t.C:
 	}
 }
 
 func (w *worker) kill() {
 	w.once.Do(func() {
-		close(w.stop)
 		w.in.Close()
+		w.cancel.Close()
 		if w.cmd.Process != nil {
 			_ = w.cmd.Process.Kill()
 		}
+		// out is closed once the process is reaped, not here: an owner
+		// may still be reading from it.
+		go func() {
+			<-w.dead
+			w.out.Close()
+		}()
 	})
 }
 

@@ -77,18 +77,49 @@ func writeFrame(w io.Writer, v any) error {
 	return nil
 }
 
-func readFrame(r io.Reader) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
+// frameReader reads frames and can resume after a read deadline expires
+// mid-frame: partial input stays buffered for the next call, so the stream
+// never loses its framing.
+type frameReader struct {
+	r   io.Reader
+	buf []byte // buf[:n] is received, unconsumed input
+	n   int
+}
+
+func newFrameReader(r io.Reader) *frameReader {
+	return &frameReader{r: r, buf: make([]byte, 16<<10)}
+}
+
+func (fr *frameReader) next() ([]byte, error) {
+	for {
+		if fr.n >= 4 {
+			size := int(binary.BigEndian.Uint32(fr.buf[:4]))
+			if size > maxFrameBytes {
+				return nil, fmt.Errorf("frame of %d bytes exceeds %d", size, maxFrameBytes)
+			}
+			if fr.n >= 4+size {
+				frame := make([]byte, size)
+				copy(frame, fr.buf[4:4+size])
+				fr.n = copy(fr.buf, fr.buf[4+size:fr.n])
+				if len(fr.buf) > 1<<20 && fr.n <= 16<<10 {
+					// Do not keep a huge buffer after one big frame.
+					fr.buf = append(make([]byte, 0, 16<<10), fr.buf[:fr.n]...)[:16<<10]
+				}
+				return frame, nil
+			}
+			if len(fr.buf) < 4+size {
+				grown := make([]byte, 4+size)
+				copy(grown, fr.buf[:fr.n])
+				fr.buf = grown
+			}
+		}
+		m, err := fr.r.Read(fr.buf[fr.n:])
+		fr.n += m
+		if err != nil {
+			if err == io.EOF && fr.n > 0 {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxFrameBytes {
-		return nil, fmt.Errorf("frame of %d bytes exceeds %d", n, maxFrameBytes)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("reading frame body: %w", err)
-	}
-	return b, nil
 }

@@ -128,7 +128,7 @@ func (inProcess) Run(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	out := execute(ctx, req.Code, globals, req.Timeout, req.MemoryLimitBytes, nil)
+	out := execute(ctx, nil, req.Code, globals, req.Timeout, req.MemoryLimitBytes, nil)
 	resp := Response{Stdout: out.stdout}
 	if out.err != nil {
 		return resp, out.err

@@ -274,6 +274,35 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+// In-process cannot cap memory, but single huge string builders are refused.
+func TestInProcessStringGuard(t *testing.T) {
+	r := sandbox.NewInProcess()
+	for _, code := range []string{"return 'x'.repeat(2e9).length", "return ''.padStart(1e10, 'ab').length", "try { 'ab'.repeat(1e12) } catch (e) {} return 1"} {
+		if _, err := r.Run(context.Background(), sandbox.Request{Code: code}); !errors.Is(err, sandbox.ErrMemoryLimit) {
+			t.Fatalf("%s: want ErrMemoryLimit, got %v", code, err)
+		}
+	}
+	resp, err := r.Run(context.Background(), sandbox.Request{Code: "return ['ab'.repeat(3), '5'.padStart(3, '0'), 'x'.padEnd(2)]"})
+	if err != nil || !reflect.DeepEqual(resp.Result, []any{"ababab", "005", "x "}) {
+		t.Fatalf("guards changed behaviour: %v %v", resp.Result, err)
+	}
+}
+
+// Formatting a thrown value runs user code; it is still bounded by the
+// timeout.
+func TestHostileThrownValue(t *testing.T) {
+	forEachRunner(t, func(t *testing.T, r sandbox.Runner) {
+		_, err := r.Run(context.Background(), sandbox.Request{Code: "throw {toString() { while(true){} }, get stack() { while(true){} }}", Timeout: 200 * time.Millisecond})
+		if err == nil {
+			t.Fatal("want error")
+		}
+		_, err = r.Run(context.Background(), sandbox.Request{Code: "return {toJSON() { while(true){} }}", Timeout: 200 * time.Millisecond})
+		if !errors.Is(err, sandbox.ErrTimeout) {
+			t.Fatalf("toJSON loop: want ErrTimeout, got %v", err)
+		}
+	})
+}
+
 // Memory-hungry but within the limit must still succeed (the watchdog must
 // not fire on garbage).
 func TestMemoryWithinLimit(t *testing.T) {

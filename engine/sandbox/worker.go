@@ -28,15 +28,21 @@ func WorkerMain() int {
 	return 0
 }
 
+// cancelFD is the worker's cancel pipe (the Pool's first ExtraFiles entry).
+const cancelFD = 3
+
 func serveWorker() error {
 	out, err := protocolStdout()
 	if err != nil {
 		return err
 	}
-	in := bufio.NewReaderSize(os.Stdin, 64<<10)
+	// Requests are read and executed on this goroutine: no hand-off to
+	// another goroutine keeps the round trip short. Cancels therefore come
+	// on a separate pipe, read by their own goroutine.
+	in := newFrameReader(os.Stdin)
 	w := bufio.NewWriterSize(out, 64<<10)
 
-	frame, err := readFrame(in)
+	frame, err := in.next()
 	if err != nil {
 		return fmt.Errorf("reading config: %w", err)
 	}
@@ -51,6 +57,10 @@ func serveWorker() error {
 		return err
 	}
 	exitOnCPULimit()
+	// The worker's own heap is tiny, so with the default GOGC a trivial call
+	// pays for frequent collections. The per-call soft memory limit (set in
+	// runInWorker) still forces collection long before the cap.
+	debug.SetGCPercent(400)
 	if err := writeFrame(w, readyMsg{Type: "ready", HardLimitBytes: hard}); err != nil {
 		return err
 	}
@@ -58,64 +68,39 @@ func serveWorker() error {
 		return fmt.Errorf("writing ready: %w", err)
 	}
 
-	type runItem struct {
-		msg runMsg
-		ctx context.Context
-	}
-	var (
-		mu      sync.Mutex
-		cancels = map[uint64]context.CancelFunc{}
-		runs    = make(chan runItem)
-		readErr error
-	)
-	// Reader: runs go to the executor; cancels interrupt the matching run.
-	// Reading continues while a script runs so a cancel can land.
-	go func() {
-		defer close(runs)
-		for {
-			frame, err := readFrame(in)
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					readErr = err
-				}
-				return
-			}
-			var m runMsg
-			dec := json.NewDecoder(bytes.NewReader(frame))
-			dec.UseNumber() // keep integers exact for toJS
-			if err := dec.Decode(&m); err != nil {
-				readErr = fmt.Errorf("decoding request: %w", err)
-				return
-			}
-			switch m.Type {
-			case "run":
-				ctx, cancel := context.WithCancel(context.Background())
-				mu.Lock()
-				cancels[m.ID] = cancel
-				mu.Unlock()
-				runs <- runItem{msg: m, ctx: ctx}
-			case "cancel":
-				mu.Lock()
-				if c := cancels[m.ID]; c != nil {
-					c()
-				}
-				mu.Unlock()
-			}
-		}
-	}()
+	var cur currentRun
+	go cur.readCancels(os.NewFile(cancelFD, "sandbox-cancel"))
 
 	var lastSoft int64
-	for it := range runs {
-		res := runInWorker(it.ctx, it.msg, poolLimit, &lastSoft)
-		mu.Lock()
-		if c := cancels[it.msg.ID]; c != nil {
-			c()
-			delete(cancels, it.msg.ID)
+	for {
+		// Build the next runtime while idle: it is most of a trivial
+		// call's cost and needs nothing from the request.
+		next, err := newScriptState()
+		if err != nil {
+			return err
 		}
-		mu.Unlock()
+		frame, err := in.next()
+		if errors.Is(err, io.EOF) {
+			return nil // the pool closed our stdin: orderly shutdown
+		}
+		if err != nil {
+			return fmt.Errorf("reading request: %w", err)
+		}
+		var m runMsg
+		dec := json.NewDecoder(bytes.NewReader(frame))
+		dec.UseNumber() // keep integers exact for toJS
+		if err := dec.Decode(&m); err != nil {
+			return fmt.Errorf("decoding request: %w", err)
+		}
+		if m.Type != "run" {
+			continue
+		}
+		ctx := cur.start(m.ID)
+		res := runInWorker(ctx, next, m, poolLimit, &lastSoft)
+		cur.finish()
 		if err := writeFrame(w, res); err != nil {
 			// Most likely an unencodable result; report it instead.
-			res = resultMsg{Type: "result", ID: it.msg.ID, Stdout: res.Stdout, Kind: kindInternal, Msg: err.Error()}
+			res = resultMsg{Type: "result", ID: m.ID, Stdout: res.Stdout, Kind: kindInternal, Msg: err.Error()}
 			if err := writeFrame(w, res); err != nil {
 				return err
 			}
@@ -124,10 +109,59 @@ func serveWorker() error {
 			return fmt.Errorf("writing result: %w", err)
 		}
 	}
-	return readErr
 }
 
-func runInWorker(ctx context.Context, m runMsg, poolLimit int64, lastSoft *int64) resultMsg {
+// currentRun connects cancel messages to the running request. Request ids
+// increase per worker, so a cancel that overtakes its run (read before the
+// run was started) is remembered as "everything up to id is cancelled".
+type currentRun struct {
+	mu            sync.Mutex
+	id            uint64
+	cancel        context.CancelFunc
+	cancelledUpTo uint64
+}
+
+func (c *currentRun) start(id uint64) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.id, c.cancel = id, cancel
+	if id <= c.cancelledUpTo {
+		cancel()
+	}
+	return ctx
+}
+
+func (c *currentRun) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.id, c.cancel = 0, nil
+}
+
+func (c *currentRun) readCancels(f *os.File) {
+	fr := newFrameReader(f)
+	for {
+		frame, err := fr.next()
+		if err != nil {
+			return // no cancel pipe (run by hand) or pool gone
+		}
+		var m runMsg
+		if err := json.Unmarshal(frame, &m); err != nil || m.Type != "cancel" {
+			continue
+		}
+		c.mu.Lock()
+		c.cancelledUpTo = max(c.cancelledUpTo, m.ID)
+		if c.id == m.ID && c.cancel != nil {
+			c.cancel()
+		}
+		c.mu.Unlock()
+	}
+}
+
+func runInWorker(ctx context.Context, s *scriptState, m runMsg, poolLimit int64, lastSoft *int64) resultMsg {
 	req := withDefaults(Request{Timeout: time.Duration(m.TimeoutNanos), MemoryLimitBytes: m.MemoryLimitBytes})
 	limit := min(req.MemoryLimitBytes, poolLimit)
 	// Let the GC work hard before the watchdog threshold, so garbage-heavy
@@ -137,7 +171,7 @@ func runInWorker(ctx context.Context, m runMsg, poolLimit int64, lastSoft *int64
 		*lastSoft = soft
 	}
 	restore := cpuBudget(req.Timeout + 2*time.Second)
-	out := execute(ctx, m.Code, m.Globals, req.Timeout, limit, heapWatchdog)
+	out := execute(ctx, s, m.Code, m.Globals, req.Timeout, limit, heapWatchdog)
 	restore()
 
 	res := resultMsg{Type: "result", ID: m.ID, Stdout: out.stdout}

@@ -29,6 +29,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -128,7 +129,26 @@ func (inProcess) Run(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	out := execute(ctx, nil, req.Code, globals, req.Timeout, req.MemoryLimitBytes, nil)
+	// Interrupts only land between JS instructions. A script stuck inside
+	// one native call (a catastrophically backtracking regexp, say) cannot
+	// be stopped in-process, so the caller stops waiting for it instead;
+	// the goroutine is abandoned and ends when the call finally returns.
+	done := make(chan execOutcome, 1)
+	go func() { done <- execute(ctx, nil, req.Code, globals, req.Timeout, req.MemoryLimitBytes, nil) }()
+	timer := time.NewTimer(req.Timeout + inProcessGrace)
+	defer timer.Stop()
+	var out execOutcome
+	select {
+	case out = <-done:
+	case <-timer.C:
+		return Response{}, fmt.Errorf("sandbox: %w after %s (stuck in a native call; abandoned)", ErrTimeout, req.Timeout)
+	case <-ctx.Done():
+		select {
+		case out = <-done: // the interrupt normally lands at once
+		case <-time.After(inProcessGrace):
+			return Response{}, fmt.Errorf("sandbox: cancelled: %w", context.Cause(ctx))
+		}
+	}
 	resp := Response{Stdout: out.stdout}
 	if out.err != nil {
 		return resp, out.err
@@ -136,3 +156,7 @@ func (inProcess) Run(ctx context.Context, req Request) (Response, error) {
 	resp.Result, err = decodeResult(out.result)
 	return resp, err
 }
+
+// inProcessGrace is how long past the timeout (or cancellation) an
+// in-process call may take to notice its interrupt.
+const inProcessGrace = 250 * time.Millisecond

@@ -274,6 +274,29 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+// A catastrophically backtracking regexp runs inside one native call that
+// Interrupt cannot reach (the lookahead forces goja's backtracking engine);
+// the call must still end at its timeout.
+func TestRegexpBacktrackingTimeout(t *testing.T) {
+	// The pool's worker bounds the match itself, so the pattern may run
+	// "forever". In-process the abandoned goroutine keeps running until the
+	// match ends, so keep that one to about a second of work.
+	n := map[string]int{"pool": 40, "inprocess": 23}
+	for name, r := range runners(t) {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			code := fmt.Sprintf("return /^(a+)+(?!x)$/.test('a'.repeat(%d) + 'b')", n[name])
+			_, err := r.Run(context.Background(), sandbox.Request{Code: code, Timeout: 100 * time.Millisecond})
+			if !errors.Is(err, sandbox.ErrTimeout) {
+				t.Fatalf("want ErrTimeout, got %v", err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("took %s", d)
+			}
+		})
+	}
+}
+
 // In-process cannot cap memory, but single huge string builders are refused.
 func TestInProcessStringGuard(t *testing.T) {
 	r := sandbox.NewInProcess()

@@ -14,6 +14,8 @@ import (
 	"runtime/metrics"
 	"sync"
 	"time"
+
+	"github.com/dlclark/regexp2/v2"
 )
 
 // WorkerMain is the body of the hidden `sandbox-worker` command: it serves
@@ -170,6 +172,12 @@ func runInWorker(ctx context.Context, s *scriptState, m runMsg, poolLimit int64,
 		debug.SetMemoryLimit(soft)
 		*lastSoft = soft
 	}
+	// regexp2 (goja's backtracking regexp engine) runs inside one native
+	// call that Interrupt cannot reach; its own match timeout makes a
+	// catastrophic pattern give up (as "no match") when the call's time is
+	// up, and the pending interrupt then ends the script. The variable is
+	// global, which is fine here: a worker runs one call at a time.
+	regexp2.DefaultMatchTimeout = req.Timeout
 	restore := cpuBudget(req.Timeout + 2*time.Second)
 	out := execute(ctx, s, m.Code, m.Globals, req.Timeout, limit, heapWatchdog)
 	restore()

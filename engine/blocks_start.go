@@ -110,7 +110,7 @@ func coerceInput(typ string, v any) (any, error) {
 			if f, ok := toNumber(x); ok {
 				return f, nil
 			}
-		case bool:
+		case bool, int, int64, float32, json.Number:
 			f, _ := toNumber(x)
 			return f, nil
 		}

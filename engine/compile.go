@@ -81,6 +81,7 @@ func init() {
 		TypeAPITrigger:    startType,
 		TypeInputTrigger:  startType,
 		TypeManualTrigger: startType,
+		TypeChatTrigger:   startType,
 		TypeFunction:      functionType,
 		TypeCondition:     conditionType,
 		TypeAPI:           apiType,

@@ -186,7 +186,7 @@ var knownTypes = map[string]bool{
 // refused (see Unsupported).
 var runnableTypes = map[string]bool{
 	TypeStartTrigger: true, TypeStarter: true, TypeAPITrigger: true, TypeInputTrigger: true,
-	TypeManualTrigger: true, TypeAgent: true, TypeFunction: true, TypeAPI: true,
+	TypeManualTrigger: true, TypeChatTrigger: true, TypeAgent: true, TypeFunction: true, TypeAPI: true,
 	TypeCondition: true, TypeRouter: true, TypeRouterV2: true, TypeResponse: true,
 	TypeVariables: true, TypeWait: true, TypeNote: true, TypeLoop: true, TypeParallel: true,
 }

@@ -382,7 +382,7 @@ func (r *run) record(fr *frame, n *node, x *execCtx, startedAt, endedAt time.Tim
 		StartTime: startedAt.UTC(), EndTime: endedAt.UTC(), Status: status, Input: input, Output: logged, Error: errMsg,
 		LoopID: loopID, ParallelID: parID, IterationIndex: it})
 	if n.scope.container == nil && !r.finalSet {
-		if n.terminal && (errMsg == "" || handled || !n.hasErrorEdge) {
+		if n.terminal {
 			r.final = out
 		}
 		if n.typ == TypeResponse && errMsg == "" {

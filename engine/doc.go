@@ -1,0 +1,72 @@
+// Package engine imports, validates, exports and runs workflows in Sim's format
+// (simstudioai/sim; see shared/reference/sim-workflows.md).
+//
+// # Use
+//
+//	w, err := engine.Import(data)          // *ValidationError lists every problem
+//	plan, err := engine.Compile(w, engine.CompileOptions{})
+//	res := plan.Run(ctx, engine.RunInput{Input: in, Env: env, Sandbox: sb, HTTPClient: hc})
+//
+// A Plan is immutable and safe for concurrent runs: it holds the reachable blocks, the
+// scopes of loops and parallels, edges already classified by handle, every string
+// param with references pre-parsed, and function/condition code already rewritten so
+// that references become identifiers bound through the sandbox's globals. A run only
+// walks the plan; per-run state lives in frames (one per scope instance: the root, a
+// loop iteration, a parallel branch).
+//
+// # Executor model
+//
+// Sim builds one flat DAG with sentinel nodes for loops and parallels and resets loop
+// bodies between iterations. The engine runs each container scope recursively
+// instead: a loop or parallel is one node in its parent scope, and running it runs its
+// body scope once per iteration/branch in a fresh frame. The observable behaviour is
+// Sim's: edges by handle, deactivation cascading down untaken branches, join nodes
+// waiting for all live inputs, error edges, {results} outputs, <loop.*>/<parallel.*>,
+// Response ending the run.
+//
+// # Deliberate differences from Sim
+//
+//   - Block, edge and loop ids are kept on import (Sim regenerates them). Stable ids
+//     keep deployments, logs and references to versions comparable.
+//   - Only Sim's core block types are recognised (triggers, agent, function, api,
+//     condition, router, router_v2, response, variables, wait, evaluator, workflow,
+//     human_in_the_loop, note, loop, parallel). Integration blocks (Slack, Gmail, …) are
+//     reported as unknown types at import instead of being dropped.
+//   - Not runnable (import fine, deploy refused through Unsupported): evaluator,
+//     workflow/workflow_input (child workflows), human_in_the_loop.
+//   - Function blocks run JavaScript only; python and shell fail with "not supported".
+//     Every reference in code, including scalar <variable.x>, <loop.x> and {{ENV}}, is
+//     bound as a value (Sim inlines some of them as literals). Inside a quoted string a
+//     reference is spliced as a concatenation of the bound value's string form, and the
+//     literal is parenthesised so that '…<x>…'.length applies to the whole string.
+//   - Condition expressions are evaluated in one sandboxed script like Sim, but
+//     references are bound as values instead of inlined as JS literals; {{ENV}} values
+//     in conditions are bound as number/boolean/null when they parse as such, else as
+//     strings (Sim leaves non-scalar env values unsubstituted).
+//   - {{ENV}} is resolved only in the authored text. A value produced by a reference
+//     (for example caller input) is never re-scanned for {{…}}, so input cannot pull
+//     workspace secrets out of the environment. An unknown env name stays verbatim.
+//   - forEach/parallel collections that are objects iterate their [key, value] pairs in
+//     key order (Sim: insertion order, which Go's JSON maps do not keep).
+//   - While loops, doWhile loops and parallels are capped at RunInput.MaxLoopIterations
+//     (default 1000) iterations/branches; exceeding it fails the container (handled by
+//     its error edge if any). Sim has no while cap except the run timeout.
+//   - Ready blocks run concurrently bounded by RunInput.Concurrency (default 16); Sim has
+//     no cap. Containers do not hold a slot, so a limit of 1 cannot deadlock.
+//   - Block logs use the plain block id plus loopId/parallelId/iterationIndex; Sim's
+//     node ids carry a ₍i₎ branch suffix.
+//   - After a loop or parallel, <bodyBlock.x> reads the last iteration (for a parallel,
+//     the highest branch index), which Sim leaves unspecified.
+//   - The api block treats HTTP status ≥ 400 as a block error (so error edges work);
+//     the full response is not in the output in that case, only the status and up to
+//     500 bytes of the body in the message. 5xx, 429 and network errors are retryable.
+//   - The wait block waits at most 10 minutes in-process; Sim's long/async waits that
+//     suspend the run are not supported.
+//   - Agent blocks make one OpenAI-compatible chat completion; tools and memory fail
+//     with "not supported" rather than being ignored. Cost is reported as 0.
+//   - Routers ask an OpenAI-compatible model for a route id with a fixed prompt.
+//   - Logged block inputs/outputs and trace spans have env values and RunInput.Secrets
+//     (≥ 4 bytes) replaced by "***", and credential-named params masked.
+//     Result.Output and Result.BlockOutputs are not redacted: they are the run's data.
+//   - Response blocks inside loops or parallels also end the run.
+package engine

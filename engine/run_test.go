@@ -231,3 +231,18 @@ func TestAgentAndRouter(t *testing.T) {
 		}
 	}
 }
+
+func TestNaNInputStaysSerialisable(t *testing.T) {
+	b := newWF()
+	startBlock(b, map[string]any{"name": "n", "type": "number"}).
+		block("r", TypeResponse, "Response", map[string]any{"dataMode": "json", "data": `{"n": <variable.x>}`}, nil).edge("start", "r", "")
+	b.vars["v"] = map[string]any{"id": "v", "name": "x", "type": "number", "value": "NaN"}
+	p := b.plan(t)
+	if res := p.Run(context.Background(), RunInput{Input: map[string]any{"n": "NaN"}}); res.Success {
+		t.Fatalf("NaN accepted as a number: %s", mustJSON(res.Output))
+	}
+	res := p.Run(context.Background(), RunInput{Input: map[string]any{"n": 1}})
+	if _, err := json.Marshal(res); err != nil || !res.Success || mustJSON(res.Output["data"]) != `{"n":0}` {
+		t.Fatalf("%v %s %s", err, res.Error, mustJSON(res.Output))
+	}
+}

@@ -57,8 +57,10 @@ func toNumber(v any) (float64, bool) {
 		f, err := x.Float64()
 		return f, err == nil
 	case string:
+		// ParseFloat accepts "NaN" and "Inf", which have no JSON form; JSON-shaped
+		// outputs must stay serialisable.
 		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
-		return f, err == nil
+		return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
 	case bool:
 		if x {
 			return 1, true

@@ -48,9 +48,9 @@
 //     workspace secrets out of the environment. An unknown env name stays verbatim.
 //   - forEach/parallel collections that are objects iterate their [key, value] pairs in
 //     key order (Sim: insertion order, which Go's JSON maps do not keep).
-//   - While loops, doWhile loops and parallels are capped at RunInput.MaxLoopIterations
-//     (default 1000) iterations/branches; exceeding it fails the container (handled by
-//     its error edge if any). Sim has no while cap except the run timeout.
+//   - Every loop type and parallels are capped at RunInput.MaxLoopIterations (default
+//     1000) iterations/branches; exceeding it fails the container (handled by its error
+//     edge if any). Sim has no while cap except the run timeout.
 //   - Ready blocks run concurrently bounded by RunInput.Concurrency (default 16); Sim has
 //     no cap. Containers do not hold a slot, so a limit of 1 cannot deadlock.
 //   - Block logs use the plain block id plus loopId/parallelId/iterationIndex; Sim's

@@ -10,8 +10,10 @@ import (
 // Wire protocol between Pool and worker: each frame is a 4-byte big-endian
 // length followed by that many bytes of JSON (one message).
 //
-//	parent → worker: config (first frame), then run and cancel
-//	worker → parent: ready (after config), then result (one per run)
+//	parent → worker, stdin: config (first frame), then run
+//	parent → worker, fd 3:  cancel (a separate pipe, so the worker can
+//	                        execute on the goroutine that reads stdin)
+//	worker → parent, stdout: ready (after config), then result (one per run)
 
 // maxFrameBytes bounds a frame so a confused peer cannot make the other side
 // allocate without limit. Results are capped well below it.

@@ -11,8 +11,11 @@
 //
 //   - NewInProcess runs goja in the calling process. Timeouts and context
 //     cancellation interrupt the script, but goja cannot cap memory (goja
-//     issues #6 and #645): a hostile script can exhaust the server's memory.
-//     Use it for trusted code, tests and tooling.
+//     issues #6 and #645): a hostile script can exhaust the server's memory
+//     (single huge String.repeat/padStart/padEnd calls are refused). A
+//     script stuck in one native call (a catastrophic regexp) cannot be
+//     interrupted: Run returns ErrTimeout but the goroutine runs on until
+//     the call ends. Use it for trusted code, tests and tooling.
 //   - NewPool runs every call in a reusable worker process (the same binary
 //     re-executed as the hidden `sandbox-worker` command, see WorkerMain)
 //     that caps its own address space with RLIMIT_AS, its CPU time with

@@ -26,6 +26,9 @@ type RunRequest struct {
 	Timeout time.Duration
 	// Hooks receive block progress (SSE frames, MCP progress notifications).
 	Hooks engine.Hooks
+	// Draft runs the current draft instead of the active deployed version (manual runs
+	// from the CLI or dashboard); API and MCP runs never set it.
+	Draft bool
 }
 
 // Run is an execution: its log record, and for sync runs the engine's result.
@@ -56,10 +59,17 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	if err != nil {
 		return nil, mapStoreErr(err, "Workflow not found")
 	}
-	if dep == nil {
+	var comp *compiled
+	switch {
+	case req.Draft:
+		// Drafts change under the same id, so they are compiled per run, not cached.
+		dep = &store.Deployment{WorkflowID: wf.ID, Definition: wf.Draft}
+		comp, err = compileDefinition(wf.Draft)
+	case dep == nil:
 		return nil, ErrNotDeployed
+	default:
+		comp, err = s.plan.get(dep)
 	}
-	comp, err := s.plan.get(dep)
 	if err != nil {
 		return nil, fmt.Errorf("prepare run: %w", err)
 	}
@@ -136,6 +146,9 @@ func (s *Service) runAndRecord(ctx context.Context, comp *compiled, exec *store.
 	if err := s.st.Logs().Put(context.WithoutCancel(ctx), exec); err != nil {
 		s.log.Error("record execution", "execution", exec.ID, "err", err)
 		return res, fmt.Errorf("record execution: %w", err)
+	}
+	if s.cfg.OnFinish != nil {
+		s.cfg.OnFinish(exec)
 	}
 	return res, nil
 }

@@ -34,6 +34,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// LLM is the default OpenAI-compatible endpoint for agent and router blocks.
 	LLM *engine.LLMConfig
+	// OnFinish observes every recorded run (metrics); it must be quick.
+	OnFinish func(*store.Execution)
 }
 
 // Service runs the use cases over the store, the auth decision and the engine.

@@ -8,9 +8,16 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/steelengine/steelengine/engine/sandbox"
 )
 
 func main() {
+	// The sandbox worker speaks its protocol on stdout from the first byte, so it is
+	// dispatched before the CLI parses anything or may print.
+	if len(os.Args) > 1 && os.Args[1] == "sandbox-worker" {
+		os.Exit(sandbox.WorkerMain())
+	}
 	os.Exit(run(os.Args))
 }
 
@@ -51,12 +58,13 @@ func newApp() *cli.App {
 		Usage:                "self-hosted workflow appliance: HTTP execute/logs API and MCP server in one binary",
 		Version:              version(),
 		EnableBashCompletion: true,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Value: "./steelengine-data", EnvVars: []string{"STEELENGINE_DATA_DIR"}, Usage: "data directory (core.db, logs.db, master key)"},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable JSON output"},
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"STEELENGINE_LOG_FORMAT"}, Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"STEELENGINE_LOG_LEVEL"}, Usage: "log level: debug, info, warn, error"},
-		},
+			&cli.StringFlag{Name: "master-key", EnvVars: []string{"STEELENGINE_MASTER_KEY"}, Usage: "base64 32-byte master key (default: the key file in the data directory)"},
+		}, runtimeFlags()...),
 		Before: func(c *cli.Context) error {
 			if f := c.String("log-format"); f != "text" && f != "json" {
 				return usagef("invalid --log-format %q: allowed values are text, json", f)
@@ -64,7 +72,7 @@ func newApp() *cli.App {
 			if _, err := parseLevel(c.String("log-level")); err != nil {
 				return err
 			}
-			return nil
+			return checkRuntimeFlags(c)
 		},
 		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
 			return usageError{err.Error()}
@@ -88,6 +96,8 @@ func commands() []*cli.Command {
 		workspacesCommand(),
 		versionCommand(),
 		sandboxWorkerCommand(),
+		keysCommand(),
+		workflowsCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)

@@ -1,23 +1,17 @@
 package main
 
-import (
-	"github.com/urfave/cli/v2"
+import "github.com/urfave/cli/v2"
 
-	"github.com/steelengine/steelengine/engine/sandbox"
-)
-
-// sandboxWorkerCommand is the hidden command the JavaScript sandbox pool re-executes
-// this binary with: it sets its own resource limits and serves scripts on stdin/stdout.
+// sandboxWorkerCommand documents the hidden command the JavaScript sandbox pool
+// re-executes this binary with. main dispatches it before the CLI runs (its stdout is
+// the worker protocol), so this entry only keeps it out of "unknown command" errors.
 func sandboxWorkerCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "sandbox-worker",
 		Hidden: true,
 		Usage:  "internal: JavaScript sandbox worker process",
 		Action: func(c *cli.Context) error {
-			if code := sandbox.WorkerMain(); code != 0 {
-				return cli.Exit("", code)
-			}
-			return nil
+			return usagef("sandbox-worker must be the first argument")
 		},
 	}
 }

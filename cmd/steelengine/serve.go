@@ -14,8 +14,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/steelengine/steelengine/app"
 	"github.com/steelengine/steelengine/auth"
-	"github.com/steelengine/steelengine/httpapi"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -24,6 +24,8 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", EnvVars: []string{"STEELENGINE_ADDR"}, Usage: "listen address (host:port; port 0 picks a free one)"},
 		&cli.StringFlag{Name: "admin-email", Value: "admin@localhost", EnvVars: []string{"STEELENGINE_ADMIN_EMAIL"}, Usage: "email of the admin user created on first start"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, EnvVars: []string{"STEELENGINE_SHUTDOWN_TIMEOUT"}, Usage: "how long in-flight requests may take to finish on shutdown"},
+		&cli.StringFlag{Name: "public-url", EnvVars: []string{"STEELENGINE_PUBLIC_URL"}, Usage: "external base URL when behind a reverse proxy (status links, MCP Host/Origin checks)"},
+		&cli.StringSliceFlag{Name: "allowed-origin", EnvVars: []string{"STEELENGINE_ALLOWED_ORIGINS"}, Usage: "browser origin allowed for CORS and MCP (repeatable; default none)"},
 	}
 }
 
@@ -45,27 +47,36 @@ func serveAction(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, err := store.Open(ctx, c.String("data-dir"), store.Options{})
+	cfg := appConfig(c)
+	cfg.HTTP.PublicURL = c.String("public-url")
+	cfg.HTTP.AllowedOrigins = c.StringSlice("allowed-origin")
+	cfg.MCP.PublicURL = c.String("public-url")
+	cfg.MCP.AllowedOrigins = c.StringSlice("allowed-origin")
+	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("close store", "err", err)
+		closeCtx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
+		defer cancel()
+		if err := a.Close(closeCtx); err != nil {
+			log.Error("close", "err", err)
 		}
 	}()
-	if err := bootstrap(ctx, c, st); err != nil {
+	if err := bootstrap(ctx, c, a); err != nil {
 		return err
 	}
 
-	api := httpapi.New(httpapi.Config{}, httpapi.Deps{Store: st, Logger: log})
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      10 * time.Minute, // sync runs and SSE streams can be long
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A sync run or stream may take up to the execution timeout; a client that reads
+		// slower than that is cut off.
+		WriteTimeout:   cfg.Core.ExecutionTimeout + time.Minute,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -91,7 +102,8 @@ func serveAction(c *cli.Context) error {
 
 // bootstrap creates, on the very first start, an instance admin with a random password,
 // a default organization and a default workspace, and prints the password once.
-func bootstrap(ctx context.Context, c *cli.Context, st *store.Store) error {
+func bootstrap(ctx context.Context, c *cli.Context, a *app.App) error {
+	st := a.Store
 	users, err := st.ListUsers(ctx)
 	if err != nil {
 		return err
@@ -119,7 +131,12 @@ func bootstrap(ctx context.Context, c *cli.Context, st *store.Store) error {
 	if err := st.CreateWorkspace(ctx, ws); err != nil {
 		return fmt.Errorf("bootstrap workspace: %w", err)
 	}
+	key, _, err := a.Resolver.CreateKey(ctx, auth.Operator(), auth.CreateKeyRequest{Type: store.KeyPersonal, UserID: admin.ID, Name: "bootstrap admin key"})
+	if err != nil {
+		return fmt.Errorf("bootstrap admin key: %w", err)
+	}
 	fmt.Fprintf(c.App.Writer, "First start: created admin %s with password %s (shown once; change it after login)\n", admin.Email, password)
+	fmt.Fprintf(c.App.Writer, "Admin API key (shown once): %s\n", key)
 	fmt.Fprintf(c.App.Writer, "Default organization %s, default workspace %s\n", org.ID, ws.ID)
 	return nil
 }

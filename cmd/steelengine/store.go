@@ -34,3 +34,22 @@ func findOrg(ctx context.Context, st *store.Store, ref string) (o *store.Org, er
 	err = st.View(ctx, func(r *store.Reader) error { o, err = r.FindOrg(ref); return err })
 	return o, err
 }
+
+// withApp opens the whole appliance offline (store, secrets, use cases, sandbox) for
+// commands that run use cases: keys, workflows.
+func withApp(c *cli.Context, fn func(ctx context.Context, a *app.App) error) error {
+	ctx := c.Context
+	a, err := app.Open(ctx, appConfig(c))
+	if err != nil {
+		return err
+	}
+	ferr := fn(ctx, a)
+	if cerr := a.Close(ctx); ferr == nil {
+		ferr = cerr
+	}
+	return ferr
+}
+
+// operator is the principal of whoever runs the CLI on the data directory: they own the
+// files, so the local operator may do anything.
+func operator() *auth.Principal { return auth.Operator() }

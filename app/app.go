@@ -1,0 +1,145 @@
+// Package app assembles the appliance: it opens the data directory, loads the secrets,
+// and wires the store, the auth resolver, the use cases, the JavaScript sandbox, the
+// outbound HTTP client and both front doors into one http.Handler. `steelengine serve`
+// and the end-to-end tests run exactly this.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+
+	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/engine"
+	"github.com/steelengine/steelengine/engine/netguard"
+	"github.com/steelengine/steelengine/engine/sandbox"
+	"github.com/steelengine/steelengine/httpapi"
+	"github.com/steelengine/steelengine/mcp"
+	"github.com/steelengine/steelengine/store"
+)
+
+// Config is everything the appliance can be told.
+type Config struct {
+	DataDir string
+	// MasterKey is STEELENGINE_MASTER_KEY (base64, 32 bytes); empty → the key file in
+	// the data directory, created on first start.
+	MasterKey string
+	Logger    *slog.Logger
+
+	HTTP httpapi.Config
+	MCP  mcp.Config
+	Core core.Config
+	Auth auth.Options
+
+	// InProcessSandbox runs JavaScript inside this process (no memory cap); the default
+	// is a pool of worker processes of this binary (SandboxArgs, default "sandbox-worker").
+	InProcessSandbox bool
+	SandboxPath      string
+	SandboxArgs      []string
+	SandboxEnv       []string
+	SandboxMemory    int64
+
+	// AllowNetworks lets api blocks reach these otherwise-blocked ranges; AllowLoopback
+	// lets them reach 127.0.0.0/8 and ::1.
+	AllowNetworks []netip.Prefix
+	AllowLoopback bool
+}
+
+// App is an open appliance.
+type App struct {
+	Store    *store.Store
+	Secrets  *auth.Secrets
+	Auth     *auth.Authorizer
+	Resolver *auth.Resolver
+	Service  *core.Service
+	API      *httpapi.API
+	MCP      *mcp.Server
+
+	log     *slog.Logger
+	sandbox sandbox.Runner
+	metrics *metrics
+	handler http.Handler
+}
+
+// Open opens the data directory and builds the appliance. Close releases it.
+func Open(ctx context.Context, cfg Config) (_ *App, err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &App{log: log, metrics: newMetrics()}
+	defer func() {
+		if err != nil {
+			a.Close(context.Background())
+		}
+	}()
+	if a.Store, err = store.Open(ctx, cfg.DataDir, store.Options{}); err != nil {
+		return nil, err
+	}
+	if a.Secrets, err = auth.LoadSecrets(cfg.DataDir, cfg.MasterKey); err != nil {
+		return nil, err
+	}
+	if cfg.InProcessSandbox {
+		a.sandbox = sandbox.NewInProcess()
+	} else {
+		pool, err := sandbox.NewPool(sandbox.PoolOptions{Path: cfg.SandboxPath, Args: cfg.SandboxArgs, Env: cfg.SandboxEnv, MemoryLimitBytes: cfg.SandboxMemory})
+		if err != nil {
+			return nil, fmt.Errorf("start JavaScript sandbox: %w", err)
+		}
+		a.sandbox = pool
+	}
+	httpClient := netguard.NewClient(netguard.Options{AllowCIDRs: cfg.AllowNetworks, AllowLoopback: cfg.AllowLoopback})
+
+	a.Auth, a.Resolver = newAuth(a.Store, a.Secrets, cfg.Auth, log)
+
+	cc := cfg.Core
+	cc.Sandbox = a.sandbox
+	cc.HTTPClient = httpClient
+	cc.OnFinish = a.metrics.observeExecution
+	a.Service = core.New(a.Store, a.Auth, a.Secrets, cc, log)
+
+	a.API = httpapi.New(cfg.HTTP, httpapi.Deps{Store: a.Store, Service: a.Service, Resolver: a.Resolver, Logger: log})
+	a.MCP = mcp.New(cfg.MCP, mcp.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log})
+	a.handler = a.routes()
+	return a, nil
+}
+
+// routes puts both front doors behind one handler.
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	a.MCP.Mount(mux)
+	mux.Handle("GET /metrics", a.metrics.handler())
+	mux.Handle("/", a.API)
+	return a.metrics.instrument(mux)
+}
+
+// Handler serves the HTTP API, the MCP endpoints and health checks.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close finishes async runs (up to ctx's deadline), flushes last-used times and
+// pending log writes, stops the sandbox and closes the store.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.MCP != nil {
+		a.MCP.Close()
+	}
+	if a.Service != nil {
+		errs = append(errs, a.Service.Close(ctx))
+	}
+	if a.Resolver != nil {
+		errs = append(errs, a.Resolver.Close(ctx))
+	}
+	if c, ok := a.sandbox.(interface{ Close() error }); ok {
+		errs = append(errs, c.Close())
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+var _ engine.ScriptRunner = sandbox.NewInProcess()

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/steelengine/steelengine/app"
+)
+
+// runtimeFlags are the global flags that tune how workflows run; every command that
+// opens the appliance (serve, offline runs) honours them.
+func runtimeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "execution-timeout", Value: 5 * time.Minute, EnvVars: []string{"STEELENGINE_EXECUTION_TIMEOUT"}, Usage: "default per-run timeout"},
+		&cli.IntFlag{Name: "max-loop-iterations", Value: 1000, EnvVars: []string{"STEELENGINE_MAX_LOOP_ITERATIONS"}, Usage: "iteration cap for each loop and parallel"},
+		&cli.StringSliceFlag{Name: "allow-network", EnvVars: []string{"STEELENGINE_ALLOW_NETWORKS"}, Usage: "CIDR that api blocks may reach although private (repeatable)"},
+		&cli.BoolFlag{Name: "allow-loopback", EnvVars: []string{"STEELENGINE_ALLOW_LOOPBACK"}, Usage: "let api blocks reach 127.0.0.0/8 and ::1"},
+		&cli.Int64Flag{Name: "sandbox-memory", Value: 256 << 20, EnvVars: []string{"STEELENGINE_SANDBOX_MEMORY"}, Usage: "memory cap in bytes for each JavaScript worker"},
+	}
+}
+
+// appConfig turns flags and environment into the appliance's configuration.
+func appConfig(c *cli.Context) app.Config {
+	cfg := app.Config{
+		DataDir:       c.String("data-dir"),
+		MasterKey:     c.String("master-key"),
+		Logger:        newLogger(c),
+		AllowLoopback: c.Bool("allow-loopback"),
+		SandboxMemory: c.Int64("sandbox-memory"),
+	}
+	cfg.Core.ExecutionTimeout = c.Duration("execution-timeout")
+	cfg.Core.MaxLoopIterations = c.Int("max-loop-iterations")
+	for _, s := range c.StringSlice("allow-network") {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			cfg.AllowNetworks = append(cfg.AllowNetworks, p)
+		}
+	}
+	return cfg
+}
+
+// checkRuntimeFlags validates runtime flags up front so bad values exit 2.
+func checkRuntimeFlags(c *cli.Context) error {
+	for _, s := range c.StringSlice("allow-network") {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			return usagef("invalid --allow-network %q: want a CIDR such as 10.0.0.0/8", s)
+		}
+	}
+	if c.Duration("execution-timeout") <= 0 {
+		return usagef("invalid --execution-timeout %s: must be positive", c.Duration("execution-timeout"))
+	}
+	if n := c.Int("max-loop-iterations"); n < 1 {
+		return usagef("invalid --max-loop-iterations %d: must be at least 1", n)
+	}
+	if m := c.Int64("sandbox-memory"); m < 32<<20 {
+		return usagef("invalid --sandbox-memory %d: must be at least %d (32 MiB)", m, 32<<20)
+	}
+	return nil
+}

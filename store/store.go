@@ -32,6 +32,9 @@ type Options struct {
 	Logs LogOptions
 }
 
+// defaultLockTimeout is how long opening waits for another process's lock.
+const defaultLockTimeout = 2 * time.Second
+
 // Store is the bbolt-backed implementation of SteelEngine's persistence.
 type Store struct {
 	dir  string
@@ -47,7 +50,7 @@ type Store struct {
 // LockTimeout with an error wrapping ErrLocked.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = 2 * time.Second
+		opts.LockTimeout = defaultLockTimeout
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)

@@ -98,6 +98,8 @@ func commands() []*cli.Command {
 		sandboxWorkerCommand(),
 		keysCommand(),
 		workflowsCommand(),
+		backupCommand(),
+		restoreCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)

@@ -143,3 +143,8 @@ func (a *App) Close(ctx context.Context) error {
 }
 
 var _ engine.ScriptRunner = sandbox.NewInProcess()
+
+func newAuth(st *store.Store, sec *auth.Secrets, opts auth.Options, log *slog.Logger) (*auth.Authorizer, *auth.Resolver) {
+	az := auth.NewAuthorizer(st)
+	return az, auth.NewResolver(st, sec, az, opts, log)
+}

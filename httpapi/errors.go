@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/store"
+)
+
+// apiError is an error the API reports as is.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+	Details any
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+var errInternal = &apiError{Status: http.StatusInternalServerError, Code: "internal_error", Message: "Internal server error"}
+
+// badRequest names the bad field in details.
+func badRequest(field, msg string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: msg,
+		Details: []map[string]string{{"field": field, "message": msg}}}
+}
+
+// toAPIError maps any error from the layers below to its status and code. Unknown
+// errors are 500 without internals.
+func toAPIError(err error) *apiError {
+	var (
+		ae  *apiError
+		aue *auth.Error
+		ce  *core.Error
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &aue):
+		return &apiError{Status: aue.Status, Code: aue.Code, Message: aue.Message}
+	case errors.As(err, &ce):
+		return &apiError{Status: ce.Status, Code: ce.Code, Message: ce.Message, Details: ce.Details}
+	case errors.As(err, &mbe):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: "Request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+	case errors.Is(err, store.ErrNotFound):
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "Not found"}
+	case errors.Is(err, store.ErrConflict):
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: cleanMessage(err)}
+	case errors.Is(err, store.ErrInvalid):
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: cleanMessage(err)}
+	}
+	return errInternal
+}
+
+// cleanMessage drops the sentinel's own text from a wrapped store error.
+func cleanMessage(err error) string {
+	msg := err.Error()
+	for _, s := range []error{store.ErrConflict, store.ErrInvalid} {
+		msg = strings.TrimSuffix(msg, ": "+s.Error())
+	}
+	return msg
+}
+
+// writeError writes the one error shape {"error","code"} (+ "details"); v2 routes use
+// writeV2Error. 5xx causes are logged by the caller's logger, never sent.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := toAPIError(err)
+	setRetryAfter(w, err)
+	body := map[string]any{"error": e.Message, "code": e.Code}
+	if e.Details != nil {
+		body["details"] = e.Details
+	}
+	writeJSON(w, e.Status, body)
+}
+
+// writeV2Error writes the v2 envelope {"error":{"code","message","details?"}}.
+func writeV2Error(w http.ResponseWriter, r *http.Request, err error) {
+	e := toAPIError(err)
+	setRetryAfter(w, err)
+	inner := map[string]any{"code": e.Code, "message": e.Message}
+	if e.Details != nil {
+		inner["details"] = e.Details
+	}
+	writeJSON(w, e.Status, map[string]any{"error": inner})
+}
+
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var aue *auth.Error
+	if errors.As(err, &aue) && aue.RetryAfter > 0 {
+		secs := int(aue.RetryAfter.Seconds() + 0.999)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	if errors.As(err, &aue) && aue.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="steelengine"`)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

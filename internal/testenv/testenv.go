@@ -34,8 +34,8 @@ type Env struct {
 
 	// Keys (plaintext), one per kind of principal.
 	AdminKey, MemberKey, OutsiderKey string
-	WSKey, WSReadKey, WSNarrowKey     string // write on WS; read on WS; write narrowed to Echo
-	OrgKey, OrgWorkflowKey            string // org: admin grant on WS; org: write grant on Echo only
+	WSKey, WSReadKey, WSNarrowKey    string // write on WS; read on WS; write narrowed to Echo
+	OrgKey, OrgWorkflowKey           string // org: admin grant on WS; org: write grant on Echo only
 }
 
 // Options adjust the environment.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -98,6 +99,11 @@ func (w *writer) validateKey(k *APIKey) error {
 		}
 		for _, id := range k.Workflows {
 			wf, err := w.Workflow(id)
+			if errors.Is(err, ErrNotFound) && w.rotating {
+				// A deleted workflow stays in the narrowing list: dropping it could
+				// leave the list empty, which would widen the key to the workspace.
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -280,7 +286,7 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (*APIKey
 }
 
 // RotateKey creates newKey as the successor of oldID, which keeps working until
-// graceUntil (a zero or past time ends it at once). Both happen in one transaction.
+// graceUntil (a past time ends it at once; the caller's clock decides). Both happen in one transaction.
 func (s *Store) RotateKey(ctx context.Context, oldID string, newKey *APIKey, graceUntil time.Time) error {
 	return s.update(ctx, func(w *writer) error {
 		old, err := w.Key(oldID)
@@ -290,11 +296,11 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, newKey *APIKey, gra
 		if old.RevokedAt != nil {
 			return invalid("key %s is revoked", oldID)
 		}
+		if old.RotatedTo != "" {
+			return invalid("key %s was already rotated to %s; rotate that one", oldID, old.RotatedTo)
+		}
 		t := now()
 		g := graceUntil.UTC()
-		if g.Before(t) {
-			g = t
-		}
 		old.GraceUntil = &g
 		old.UpdatedAt = t
 		// The successor takes over the name; the old key is renamed so the owner's
@@ -315,6 +321,7 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, newKey *APIKey, gra
 		if err := w.putKey(old); err != nil {
 			return err
 		}
+		w.rotating = true
 		return w.createKey(newKey)
 	})
 }

@@ -30,6 +30,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// Logs configures logs.db.
 	Logs LogOptions
+	// NoSync skips fsync on core.db commits. Only for tests and throwaway stores: a
+	// crash can lose acknowledged writes.
+	NoSync bool
 }
 
 // defaultLockTimeout is how long opening waits for another process's lock.
@@ -59,6 +62,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	core.NoSync = opts.NoSync
 	s := &Store{dir: dir, core: core}
 	if err := s.migrate(ctx); err != nil {
 		core.Close()
@@ -156,6 +160,7 @@ type writer struct {
 	s          *Store
 	authBumped bool
 	wfBumped   bool
+	rotating   bool // createKey is creating a rotated successor
 }
 
 // bumpAuth marks the transaction as one that changes access decisions.

@@ -5,6 +5,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/steelengine/steelengine/app"
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
 )
 

@@ -17,6 +17,7 @@ func runtimeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-loop-iterations", Value: 1000, EnvVars: []string{"STEELENGINE_MAX_LOOP_ITERATIONS"}, Usage: "iteration cap for each loop and parallel"},
 		&cli.StringSliceFlag{Name: "allow-network", EnvVars: []string{"STEELENGINE_ALLOW_NETWORKS"}, Usage: "CIDR that api blocks may reach although private (repeatable)"},
 		&cli.BoolFlag{Name: "allow-loopback", EnvVars: []string{"STEELENGINE_ALLOW_LOOPBACK"}, Usage: "let api blocks reach 127.0.0.0/8 and ::1"},
+		&cli.IntFlag{Name: "rate-limit", Value: 600, EnvVars: []string{"STEELENGINE_RATE_LIMIT"}, Usage: "requests per minute for API keys without their own limit"},
 		&cli.Int64Flag{Name: "sandbox-memory", Value: 256 << 20, EnvVars: []string{"STEELENGINE_SANDBOX_MEMORY"}, Usage: "memory cap in bytes for each JavaScript worker"},
 	}
 }
@@ -32,6 +33,7 @@ func appConfig(c *cli.Context) app.Config {
 	}
 	cfg.Core.ExecutionTimeout = c.Duration("execution-timeout")
 	cfg.Core.MaxLoopIterations = c.Int("max-loop-iterations")
+	cfg.Auth.DefaultRateLimit = c.Int("rate-limit")
 	for _, s := range c.StringSlice("allow-network") {
 		if p, err := netip.ParsePrefix(s); err == nil {
 			cfg.AllowNetworks = append(cfg.AllowNetworks, p)
@@ -52,6 +54,9 @@ func checkRuntimeFlags(c *cli.Context) error {
 	}
 	if n := c.Int("max-loop-iterations"); n < 1 {
 		return usagef("invalid --max-loop-iterations %d: must be at least 1", n)
+	}
+	if n := c.Int("rate-limit"); n < 1 {
+		return usagef("invalid --rate-limit %d: must be at least 1 request per minute", n)
 	}
 	if m := c.Int64("sandbox-memory"); m < 32<<20 {
 		return usagef("invalid --sandbox-memory %d: must be at least %d (32 MiB)", m, 32<<20)

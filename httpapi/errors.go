@@ -9,6 +9,7 @@ import (
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/engine"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -38,6 +39,7 @@ func toAPIError(err error) *apiError {
 		aue *auth.Error
 		ce  *core.Error
 		mbe *http.MaxBytesError
+		ve  *engine.ValidationError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -46,6 +48,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: aue.Status, Code: aue.Code, Message: aue.Message}
 	case errors.As(err, &ce):
 		return &apiError{Status: ce.Status, Code: ce.Code, Message: ce.Message, Details: ce.Details}
+	case errors.As(err, &ve):
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_workflow", Message: ve.Error(), Details: ve.Problems}
 	case errors.As(err, &mbe):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: "Request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
 	case errors.Is(err, store.ErrNotFound):

@@ -100,6 +100,9 @@ func commands() []*cli.Command {
 		workflowsCommand(),
 		backupCommand(),
 		restoreCommand(),
+		logsCommand(),
+		mcpServersCommand(),
+		mcpCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)

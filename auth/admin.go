@@ -1,0 +1,82 @@
+package auth
+
+import (
+	"context"
+	"errors"
+
+	"github.com/steelengine/steelengine/store"
+)
+
+// RequireInstanceAdmin allows the local operator and dashboard sessions of users who
+// are instance administrators right now (the user is re-read, so a demoted or disabled
+// admin loses the right on the next request). API keys never administer the instance.
+func (a *Authorizer) RequireInstanceAdmin(ctx context.Context, p *Principal) error {
+	if p == nil {
+		return ErrUnauthenticated()
+	}
+	if p.operator {
+		return nil
+	}
+	if !p.Session || p.UserID == "" {
+		return errForbidden()
+	}
+	u, err := a.st.GetUser(ctx, p.UserID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.DisabledAt != nil) {
+		return errInvalidSession()
+	}
+	if err != nil {
+		return err
+	}
+	if !u.InstanceAdmin {
+		return errForbidden()
+	}
+	return nil
+}
+
+// RequireOrgOwner allows the operator, instance-admin sessions and users (by session or
+// personal key) who own orgID now. Making, changing or removing owners needs it.
+func (a *Authorizer) RequireOrgOwner(ctx context.Context, p *Principal, orgID string) error {
+	if err := a.Authorize(ctx, p, OrgTarget(orgID), store.LevelAdmin); err != nil {
+		return err
+	}
+	if p.operator {
+		return nil
+	}
+	var role store.OrgRole
+	var admin bool
+	err := a.st.View(ctx, func(r *store.Reader) error {
+		u, err := r.User(p.UserID)
+		if err != nil {
+			return err
+		}
+		admin = p.Session && u.InstanceAdmin
+		role, err = r.OrgRole(orgID, p.UserID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errForbidden()
+	}
+	if err != nil {
+		return err
+	}
+	if admin || role == store.RoleOwner {
+		return nil
+	}
+	return errForbidden()
+}
+
+// RequireUser returns the acting user's id: sessions and personal keys act as a user;
+// workspace and organization keys and the operator do not.
+func RequireUser(p *Principal) (string, error) {
+	if p == nil {
+		return "", ErrUnauthenticated()
+	}
+	if p.UserID == "" || (!p.Session && p.KeyType != store.KeyPersonal) {
+		return "", errForbidden()
+	}
+	return p.UserID, nil
+}
+
+// ActorID names who did something, for audit trails: a user id, "operator" or
+// "key:"+id.
+func (p *Principal) ActorID() string { return p.actorID() }

@@ -1,0 +1,337 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/store"
+)
+
+// Personal API keys of the calling user. Lists show displayKey only; the plaintext key
+// appears once, in the create (and rotate) response.
+func init() {
+	routeGroups = append(routeGroups, func(a *API) {
+		a.handle("GET /api/users/me/api-keys", a.listPersonalKeys)
+		a.handle("POST /api/users/me/api-keys", a.createPersonalKey)
+		a.handle("DELETE /api/users/me/api-keys/{id}", a.revokePersonalKey)
+		a.handle("POST /api/users/me/api-keys/{id}/rotate", a.rotatePersonalKey)
+	})
+}
+
+func (a *API) listPersonalKeys(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.principal(w, r)
+	if !ok {
+		return
+	}
+	uid, err := auth.RequireUser(p)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a.writeKeyList(w, r, p, store.KeyFilter{Type: store.KeyPersonal, UserID: uid})
+}
+
+func (a *API) createPersonalKey(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.principal(w, r)
+	if !ok {
+		return
+	}
+	uid, err := auth.RequireUser(p)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	req, err := decodeKeyCreate(r, store.KeyPersonal)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	req.UserID = uid
+	a.createKey(w, r, p, req)
+}
+
+func (a *API) revokePersonalKey(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.principal(w, r)
+	if !ok {
+		return
+	}
+	uid, err := auth.RequireUser(p)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a.revokeKeyOf(w, r, p, r.PathValue("id"), store.KeyPersonal, uid)
+}
+
+func (a *API) rotatePersonalKey(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.principal(w, r)
+	if !ok {
+		return
+	}
+	uid, err := auth.RequireUser(p)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a.rotateKeyOf(w, r, p, r.PathValue("id"), store.KeyPersonal, uid)
+}
+
+// --- shared by the personal, workspace and organization key endpoints ---
+
+// keyCreateBody is the body of every key-create request; fields that do not apply to
+// the key's type are rejected by the key lifecycle.
+type keyCreateBody struct {
+	Name string `json:"name"`
+	// Workspace keys.
+	Level       store.Level `json:"level"`
+	WorkflowIDs []string    `json:"workflowIds"`
+	Workflows   []string    `json:"workflows"`
+	// Organization keys: each grant names workspaceId or workflowId (or targetType and
+	// targetId) and a level.
+	Grants []grantBody `json:"grants"`
+	// Expiry: seconds from now, or an absolute time.
+	ExpiresIn    *int64     `json:"expiresIn"`
+	ExpiresAt    *time.Time `json:"expiresAt"`
+	AllowedCIDRs []string   `json:"allowedCidrs"`
+	RateLimit    int        `json:"rateLimit"`
+	Source       string     `json:"source"` // Sim: settings | deploy_modal (ignored)
+}
+
+type grantBody struct {
+	WorkspaceID string           `json:"workspaceId"`
+	WorkflowID  string           `json:"workflowId"`
+	TargetType  store.TargetType `json:"targetType"`
+	TargetID    string           `json:"targetId"`
+	Level       store.Level      `json:"level"`
+}
+
+func decodeKeyCreate(r *http.Request, typ store.KeyType) (auth.CreateKeyRequest, error) {
+	var b keyCreateBody
+	if err := mgmtDecode(r, &b); err != nil {
+		return auth.CreateKeyRequest{}, err
+	}
+	req := auth.CreateKeyRequest{Type: typ, Name: strings.TrimSpace(b.Name), AllowedCIDRs: b.AllowedCIDRs, RateLimit: b.RateLimit}
+	if req.Name == "" {
+		return req, badRequest("name", "name is required")
+	}
+	switch {
+	case b.ExpiresIn != nil:
+		if *b.ExpiresIn <= 0 {
+			return req, badRequest("expiresIn", "expiresIn must be a positive number of seconds")
+		}
+		req.ExpiresIn = time.Duration(*b.ExpiresIn) * time.Second
+	case b.ExpiresAt != nil:
+		d := time.Until(*b.ExpiresAt)
+		if d <= 0 {
+			return req, badRequest("expiresAt", "expiresAt must be in the future")
+		}
+		req.ExpiresIn = d
+	}
+	switch typ {
+	case store.KeyPersonal:
+		if b.Level != "" || len(b.WorkflowIDs)+len(b.Workflows) > 0 || len(b.Grants) > 0 {
+			return req, badRequest("level", "personal keys take their access from the user's memberships; level, workflowIds and grants do not apply")
+		}
+	case store.KeyWorkspace:
+		if len(b.Grants) > 0 {
+			return req, badRequest("grants", "grants apply to organization keys only")
+		}
+		if b.Level != "" && !b.Level.Valid() {
+			return req, badRequest("level", "level must be one of read, write, admin")
+		}
+		req.Level = b.Level
+		req.Workflows = append(append([]string(nil), b.WorkflowIDs...), b.Workflows...)
+	case store.KeyOrganization:
+		if b.Level != "" || len(b.WorkflowIDs)+len(b.Workflows) > 0 {
+			return req, badRequest("level", "organization keys take their access from grants")
+		}
+		if len(b.Grants) == 0 {
+			return req, badRequest("grants", "an organization key needs at least one grant")
+		}
+		for _, g := range b.Grants {
+			sg := store.Grant{TargetType: g.TargetType, TargetID: g.TargetID, Level: g.Level}
+			switch {
+			case g.WorkspaceID != "" && g.WorkflowID == "":
+				sg.TargetType, sg.TargetID = store.TargetWorkspace, g.WorkspaceID
+			case g.WorkflowID != "" && g.WorkspaceID == "":
+				sg.TargetType, sg.TargetID = store.TargetWorkflow, g.WorkflowID
+			case g.WorkflowID != "" && g.WorkspaceID != "":
+				return req, badRequest("grants", "a grant names either workspaceId or workflowId")
+			}
+			if (sg.TargetType != store.TargetWorkspace && sg.TargetType != store.TargetWorkflow) || sg.TargetID == "" {
+				return req, badRequest("grants", "each grant needs workspaceId or workflowId")
+			}
+			if !sg.Level.Valid() {
+				return req, badRequest("grants", "grant level must be one of read, write, admin")
+			}
+			req.Grants = append(req.Grants, sg)
+		}
+	}
+	return req, nil
+}
+
+func (a *API) createKey(w http.ResponseWriter, r *http.Request, p *auth.Principal, req auth.CreateKeyRequest) {
+	plain, k, err := a.deps.Resolver.CreateKey(r.Context(), p, req)
+	if err != nil {
+		writeError(w, r, keyErr(err))
+		return
+	}
+	v := keyView(k)
+	v["key"] = plain
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]any{"key": v})
+}
+
+func (a *API) writeKeyList(w http.ResponseWriter, r *http.Request, p *auth.Principal, f store.KeyFilter) {
+	ks, err := a.deps.Resolver.Keys(r.Context(), p, f)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, keyView(k))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+}
+
+// keyOf loads key id and checks it belongs to the owner the path names; a key of
+// another owner reads as not found. Whether p may manage it is the key lifecycle's
+// decision (auth).
+func (a *API) keyOf(ctx context.Context, id string, typ store.KeyType, owner string) error {
+	k, err := a.deps.Store.GetKey(ctx, id)
+	if err != nil || k.Type != typ || k.OwnerID() != owner || k.RevokedAt != nil {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "API key not found"}
+	}
+	return nil
+}
+
+func (a *API) revokeKeyOf(w http.ResponseWriter, r *http.Request, p *auth.Principal, id string, typ store.KeyType, owner string) {
+	if err := a.keyOf(r.Context(), id, typ, owner); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if _, err := a.deps.Resolver.RevokeKey(r.Context(), p, id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+}
+
+func (a *API) rotateKeyOf(w http.ResponseWriter, r *http.Request, p *auth.Principal, id string, typ store.KeyType, owner string) {
+	var body struct {
+		GraceSeconds *int64   `json:"graceSeconds"`
+		GraceHours   *float64 `json:"graceHours"`
+	}
+	if err := mgmtDecode(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var grace time.Duration
+	switch {
+	case body.GraceSeconds != nil:
+		grace = time.Duration(*body.GraceSeconds) * time.Second
+	case body.GraceHours != nil:
+		grace = time.Duration(*body.GraceHours * float64(time.Hour))
+	}
+	if grace < 0 || grace > 30*24*time.Hour {
+		writeError(w, r, badRequest("graceSeconds", "grace must be between 0 and 30 days"))
+		return
+	}
+	if err := a.keyOf(r.Context(), id, typ, owner); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	plain, nk, err := a.deps.Resolver.RotateKey(r.Context(), p, id, grace)
+	if err != nil {
+		writeError(w, r, keyErr(err))
+		return
+	}
+	// The successor carries the old key's settings; read it back for the view.
+	if full, err := a.deps.Store.GetKey(r.Context(), nk.ID); err == nil {
+		nk = full
+	}
+	v := keyView(nk)
+	v["key"] = plain
+	w.Header().Set("Cache-Control", "no-store")
+	out := map[string]any{"key": v, "previousKeyId": id}
+	if old, err := a.deps.Store.GetKey(r.Context(), id); err == nil && old.GraceUntil != nil {
+		out["previousKeyValidUntil"] = old.GraceUntil
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// keyErr gives duplicate names Sim's message; a record the request names that does not
+// exist (a workflow to narrow to, a grant target) is a bad request — the key's owner was
+// already found by the access check.
+func keyErr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		msg := strings.TrimSuffix(err.Error(), ": "+store.ErrNotFound.Error())
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: msg + " not found"}
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: cleanMessage(err) + ". Please choose a different name."}
+	}
+	return err
+}
+
+// keyView is a key as lists show it: displayKey, never the secret or its digest.
+func keyView(k *store.APIKey) map[string]any {
+	v := map[string]any{
+		"id": k.ID, "name": k.Name, "type": k.Type, "displayKey": auth.DisplayKey(k),
+		"createdAt": k.CreatedAt, "createdBy": k.CreatedBy, "updatedAt": k.UpdatedAt,
+		"lastUsed": k.LastUsedAt, "lastUsedVia": k.LastUsedVia, "expiresAt": k.ExpiresAt,
+	}
+	if k.RevokedAt != nil {
+		v["revokedAt"] = k.RevokedAt
+	}
+	if k.GraceUntil != nil {
+		v["graceUntil"] = k.GraceUntil
+		v["rotatedTo"] = k.RotatedTo
+	}
+	switch k.Type {
+	case store.KeyPersonal:
+		v["userId"] = k.UserID
+	case store.KeyWorkspace:
+		v["workspaceId"] = k.WorkspaceID
+		v["level"] = k.Level
+		v["workflowIds"] = nonNil(k.Workflows)
+	case store.KeyOrganization:
+		v["organizationId"] = k.OrgID
+		gs := make([]map[string]any, 0, len(k.Grants))
+		for _, g := range k.Grants {
+			gv := map[string]any{"targetType": g.TargetType, "targetId": g.TargetID, "level": g.Level}
+			if g.TargetType == store.TargetWorkspace {
+				gv["workspaceId"] = g.TargetID
+			} else {
+				gv["workflowId"] = g.TargetID
+			}
+			gs = append(gs, gv)
+		}
+		v["grants"] = gs
+	}
+	if len(k.AllowedCIDRs) > 0 {
+		v["allowedCidrs"] = k.AllowedCIDRs
+	}
+	if k.RateLimit > 0 {
+		v["rateLimit"] = k.RateLimit
+	}
+	return v
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

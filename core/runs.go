@@ -111,13 +111,14 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 			cancel(nil)
 			return nil, fmt.Errorf("queue execution: %w", err)
 		}
+		queued := copyExec(exec) // before the run goroutine starts writing exec
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer cancel(nil)
 			s.runAndRecord(runCtx, comp, exec, in, secrets)
 		}()
-		return &Run{Execution: copyExec(exec)}, nil
+		return &Run{Execution: queued}, nil
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -25,7 +25,7 @@ func main() {
 // values), 1 for everything else.
 func run(args []string) int {
 	app := newApp()
-	if err := app.Run(args); err != nil {
+	if err := app.Run(hoistFlags(app, args)); err != nil {
 		var ue usageError
 		var ec cli.ExitCoder
 		switch {

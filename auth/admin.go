@@ -80,3 +80,21 @@ func RequireUser(p *Principal) (string, error) {
 // ActorID names who did something, for audit trails: a user id, "operator" or
 // "key:"+id.
 func (p *Principal) ActorID() string { return p.actorID() }
+
+// AuthorizeCancel decides whether p may cancel a run started by (ownerKeyID,
+// ownerUserID) on workflow wfID: write on the workflow cancels one's own runs (same
+// key, or same acting user); admin cancels anyone's.
+func (a *Authorizer) AuthorizeCancel(ctx context.Context, p *Principal, wfID, ownerKeyID, ownerUserID string) error {
+	lvl, err := a.Level(ctx, p, WorkflowTarget(wfID))
+	if err != nil {
+		return err
+	}
+	own := p.operator || (p.KeyID != "" && p.KeyID == ownerKeyID) || (p.UserID != "" && p.UserID == ownerUserID)
+	switch {
+	case lvl.Rank() >= store.LevelAdmin.Rank():
+		return nil
+	case own && lvl.Rank() >= store.LevelWrite.Rank():
+		return nil
+	}
+	return &Error{Status: 403, Code: "forbidden", Message: "Only the run's owner or a workflow admin can cancel it"}
+}

@@ -78,6 +78,10 @@ func (a *Authorizer) Level(ctx context.Context, p *Principal, t Target) (store.L
 			return store.LevelNone, err
 		}
 		d.authEpoch, d.wfEpoch = ae, we
+		if p.epoch != 0 && p.epoch != ae {
+			// p's grants or level predate a change: use the decision, don't keep it.
+			return d.result()
+		}
 		a.mu.Lock()
 		if len(a.cache) >= maxDecisions {
 			clear(a.cache)
@@ -85,6 +89,10 @@ func (a *Authorizer) Level(ctx context.Context, p *Principal, t Target) (store.L
 		a.cache[k] = d
 		a.mu.Unlock()
 	}
+	return d.result()
+}
+
+func (d decision) result() (store.Level, error) {
 	if d.err != nil {
 		return store.LevelNone, d.err
 	}

@@ -46,6 +46,9 @@ func (r *Resolver) CreateKey(ctx context.Context, actor *Principal, req CreateKe
 	if err := r.canManage(ctx, actor, k); err != nil {
 		return "", nil, err
 	}
+	if err := refusePersonalKeyMinting(actor, k.Type); err != nil {
+		return "", nil, err
+	}
 	for _, c := range k.AllowedCIDRs {
 		if _, err := parsePrefix(c); err != nil {
 			return "", nil, fmt.Errorf("allowed address %q is not an IP or CIDR: %w", c, store.ErrInvalid)
@@ -138,6 +141,9 @@ func (r *Resolver) RotateKey(ctx context.Context, actor *Principal, id string, g
 	}
 	old, err := r.managedKey(ctx, actor, id)
 	if err != nil {
+		return "", nil, err
+	}
+	if err := refusePersonalKeyMinting(actor, old.Type); err != nil {
 		return "", nil, err
 	}
 	now := r.opts.Now().UTC()
@@ -277,4 +283,14 @@ func (p *Principal) actorID() string {
 		return p.UserID
 	}
 	return "key:" + p.KeyID
+}
+
+// refusePersonalKeyMinting refuses personal-key creation and rotation to principals
+// that are themselves personal keys: a leaked personal key must not mint a successor
+// that outlives its own revocation. Sessions and the operator may.
+func refusePersonalKeyMinting(actor *Principal, typ store.KeyType) error {
+	if typ == store.KeyPersonal && actor != nil && actor.KeyType == store.KeyPersonal {
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "Personal keys are created in the dashboard, not with an API key"}
+	}
+	return nil
 }

@@ -35,6 +35,9 @@ type Principal struct {
 	Rate RateState
 
 	operator bool
+	// epoch is the store's auth epoch when the principal was resolved; a decision
+	// computed from an older snapshot is not cached under a newer epoch.
+	epoch uint64
 }
 
 // RateState is what the X-RateLimit-* headers report.
@@ -94,8 +97,9 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
-	// RetryAfter is set on 429.
+	// RetryAfter and Rate are set on 429.
 	RetryAfter time.Duration
+	Rate       RateState
 	// reason is kept for the audit trail and never sent.
 	reason string
 }

@@ -37,6 +37,7 @@ type Resolver struct {
 	cache map[string]*keyEntry // string(digest) → entry
 
 	limits limiter
+	logins limiter // login attempts per IP and per email
 
 	usedMu sync.Mutex
 	used   map[string]store.LastUsed
@@ -77,8 +78,8 @@ func NewResolver(st *store.Store, sec *Secrets, az *Authorizer, opts Options, lo
 	}
 	r := &Resolver{st: st, sec: sec, az: az, log: log, opts: opts,
 		cache: map[string]*keyEntry{}, used: map[string]store.LastUsed{},
-		limits: limiter{buckets: map[string]*bucket{}},
-		stop:   make(chan struct{}), done: make(chan struct{})}
+		limits: limiter{buckets: map[string]*bucket{}}, logins: limiter{buckets: map[string]*bucket{}},
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.flushLoop()
 	return r
 }
@@ -121,7 +122,7 @@ func (r *Resolver) Resolve(ctx context.Context, rawKey, clientIP, transport stri
 	}
 	rs, retry := r.limits.take(k.ID, limit, now)
 	if retry > 0 {
-		return nil, &Error{Status: 429, Code: "rate_limit_exceeded", Message: "Rate limit exceeded", RetryAfter: retry, reason: "rate_limited"}
+		return nil, &Error{Status: 429, Code: "rate_limit_exceeded", Message: "Rate limit exceeded", RetryAfter: retry, Rate: rs, reason: "rate_limited"}
 	}
 	r.usedMu.Lock()
 	r.used[k.ID] = store.LastUsed{At: now.UTC(), Via: transport}
@@ -129,6 +130,7 @@ func (r *Resolver) Resolve(ctx context.Context, rawKey, clientIP, transport stri
 	return &Principal{
 		KeyID: k.ID, KeyType: k.Type, UserID: k.UserID, WorkspaceID: k.WorkspaceID, OrgID: k.OrgID,
 		Level: k.Level, Workflows: k.Workflows, Grants: k.Grants, Transport: transport, Rate: rs,
+		epoch: e.epoch,
 	}, nil
 }
 

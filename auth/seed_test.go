@@ -491,3 +491,57 @@ func TestWrongMasterKeyRefused(t *testing.T) {
 		t.Fatal("short env key accepted")
 	}
 }
+
+func TestCancelOwnRunsOnly(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	writer, wk := w.key(t, CreateKeyRequest{Type: store.KeyWorkspace, WorkspaceID: w.ws.ID})
+	admin, _ := w.key(t, CreateKeyRequest{Type: store.KeyWorkspace, WorkspaceID: w.ws.ID, Level: store.LevelAdmin})
+	other, _ := w.key(t, CreateKeyRequest{Type: store.KeyWorkspace, WorkspaceID: w.ws.ID})
+	resolve := func(k string) *Principal {
+		p, err := w.r.Resolve(ctx, k, "127.0.0.1", TransportHTTP)
+		w.must(t, err)
+		return p
+	}
+	if err := w.az.AuthorizeCancel(ctx, resolve(writer), w.wf1.ID, wk.ID, ""); err != nil {
+		t.Fatalf("own run: %v", err)
+	}
+	if err := w.az.AuthorizeCancel(ctx, resolve(other), w.wf1.ID, wk.ID, ""); err == nil {
+		t.Fatal("writer cancelled another key's run")
+	}
+	if err := w.az.AuthorizeCancel(ctx, resolve(admin), w.wf1.ID, wk.ID, ""); err != nil {
+		t.Fatalf("admin: %v", err)
+	}
+}
+
+func TestPersonalKeyCannotMintKeys(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	key, _ := w.key(t, CreateKeyRequest{Type: store.KeyPersonal, UserID: w.admin.ID})
+	p, err := w.r.Resolve(ctx, key, "127.0.0.1", TransportHTTP)
+	w.must(t, err)
+	if _, _, err := w.r.CreateKey(ctx, p, CreateKeyRequest{Type: store.KeyPersonal, Name: "n", UserID: w.admin.ID}); err == nil {
+		t.Fatal("personal key minted a personal key")
+	}
+	session := &Principal{UserID: w.admin.ID, Session: true}
+	if _, _, err := w.r.CreateKey(ctx, session, CreateKeyRequest{Type: store.KeyPersonal, Name: "n", UserID: w.admin.ID}); err != nil {
+		t.Fatalf("session: %v", err)
+	}
+}
+
+func TestLoginThrottled(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	var last error
+	for range loginAttemptsPerMinute + 1 {
+		_, _, _, last = w.r.Login(ctx, "nobody@x.io", "wrong", "192.0.2.1")
+	}
+	ae, ok := last.(*Error)
+	if !ok || ae.Status != 429 || ae.RetryAfter <= 0 {
+		t.Fatalf("attempt %d: %v", loginAttemptsPerMinute+1, last)
+	}
+	// Another address guessing the same email is throttled too.
+	if _, _, _, err := w.r.Login(ctx, "nobody@x.io", "wrong", "192.0.2.2"); err == nil || err.(*Error).Status != 429 {
+		t.Fatalf("per-email throttle: %v", err)
+	}
+}

@@ -6,11 +6,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/steelengine/steelengine/store"
 )
+
+// loginAttemptsPerMinute bounds login attempts per client IP and per email.
+const loginAttemptsPerMinute = 10
 
 // SessionTTL is how long a dashboard login lasts.
 const SessionTTL = 7 * 24 * time.Hour
@@ -20,7 +24,17 @@ var ErrBadLogin = &Error{Status: 401, Code: "invalid_credentials", Message: "Inv
 
 // Login checks a password and opens a session; token goes in the cookie, the
 // session's CSRFToken in the X-CSRF-Token header of state-changing requests.
-func (r *Resolver) Login(ctx context.Context, email, password string) (token string, sess *store.Session, u *store.User, err error) {
+// Attempts are throttled per client IP and per email (each a token bucket of
+// loginAttemptsPerMinute), so password guessing and argon2 CPU burn stay bounded.
+func (r *Resolver) Login(ctx context.Context, email, password, clientIP string) (token string, sess *store.Session, u *store.User, err error) {
+	now := r.opts.Now()
+	_, wait := r.logins.take("ip:"+clientIP, loginAttemptsPerMinute, now)
+	if _, w := r.logins.take("email:"+strings.ToLower(strings.TrimSpace(email)), loginAttemptsPerMinute, now); w > wait {
+		wait = w
+	}
+	if wait > 0 {
+		return "", nil, nil, &Error{Status: 429, Code: "rate_limit_exceeded", Message: "Too many login attempts", RetryAfter: wait}
+	}
 	u, err = r.st.GetUserByEmail(ctx, email)
 	if err != nil {
 		// Spend the same time as a real check, so timing does not reveal which emails exist.
@@ -38,7 +52,7 @@ func (r *Resolver) Login(ctx context.Context, email, password string) (token str
 	if err != nil {
 		return "", nil, nil, err
 	}
-	now := r.opts.Now().UTC()
+	now = now.UTC()
 	sess = &store.Session{Digest: r.sec.Digest("session:" + token), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
 	if err := r.st.CreateSession(ctx, sess); err != nil {
 		return "", nil, nil, fmt.Errorf("create session: %w", err)

@@ -91,6 +91,9 @@ func (s *Service) readableScope(ctx context.Context, p *auth.Principal, wsID str
 	if len(out) == 0 && wsErr != nil {
 		return nil, wsErr
 	}
+	if out == nil {
+		out = []string{} // asked for workflows, none readable: nothing, not everything
+	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
 }

@@ -216,42 +216,84 @@ func (s *Service) claimRunID(ctx context.Context, wfID, runID string) error {
 	return nil
 }
 
-// Cancel stops a run in flight; the caller needs write on the workflow.
+// Cancel stops a run in flight. Write on the workflow cancels the caller's own runs;
+// admin cancels anyone's (auth.AuthorizeCancel decides).
 func (s *Service) Cancel(ctx context.Context, p *auth.Principal, wfID, execID string) (*store.Execution, error) {
 	if err := s.authorize(ctx, p, workflowTarget(wfID), store.LevelWrite); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	r, ok := s.active[execID]
+	var running *store.Execution
 	if ok && r.exec.WorkflowID == wfID {
-		r.cancel(errCancelled)
-		e := copyExec(r.exec)
-		s.mu.Unlock()
-		return e, nil
+		running = copyExec(r.exec)
 	}
 	s.mu.Unlock()
-	exec, err := s.st.Logs().Get(ctx, execID)
-	if err != nil || exec.WorkflowID != wfID {
-		return nil, newError(http.StatusNotFound, "not_found", "Execution not found")
+	if running == nil {
+		exec, err := s.st.Logs().Get(ctx, execID)
+		if err != nil || exec.WorkflowID != wfID {
+			return nil, newError(http.StatusNotFound, "not_found", "Execution not found")
+		}
+		return exec, errNotCancellable
 	}
-	return exec, errNotCancellable
+	if running.Status != store.StatusQueued && running.Status != store.StatusRunning {
+		return running, errNotCancellable // finished, its record is being written
+	}
+	if err := s.az.AuthorizeCancel(ctx, p, wfID, running.KeyID, running.UserID); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if r, ok := s.active[execID]; ok {
+		r.cancel(errCancelled)
+	}
+	s.mu.Unlock()
+	return running, nil
 }
 
 // GetExecution returns an execution (in flight or logged) of workflow wfID; the caller
-// needs read on the workflow. An empty wfID accepts any workflow (job lookups).
+// needs read on the workflow. An empty wfID accepts any workflow (job lookups); then
+// an execution outside the caller's reach reads as not found, so ids leak nothing.
 func (s *Service) GetExecution(ctx context.Context, p *auth.Principal, wfID, execID string) (*store.Execution, error) {
+	if wfID != "" {
+		if err := s.authorize(ctx, p, workflowTarget(wfID), store.LevelRead); err != nil {
+			return nil, err
+		}
+	}
 	exec, err := s.lookupExecution(ctx, execID)
 	if err != nil || (wfID != "" && exec.WorkflowID != wfID) {
-		return nil, newError(http.StatusNotFound, "not_found", "Execution not found")
+		return nil, errExecutionNotFound
 	}
-	if err := s.authorize(ctx, p, workflowTarget(exec.WorkflowID), store.LevelRead); err != nil {
+	if wfID != "" {
+		return exec, nil
+	}
+	if err := s.authorizeExecution(ctx, p, exec); err != nil {
+		var ae *auth.Error
+		if errors.As(err, &ae) && (ae.Status == http.StatusForbidden || ae.Status == http.StatusNotFound) {
+			return nil, errExecutionNotFound
+		}
 		return nil, err
 	}
 	return exec, nil
 }
 
+var errExecutionNotFound = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "Execution not found"}
+
+// authorizeExecution needs read on the execution's workflow, or on its workspace once
+// the workflow is deleted (its logs stay readable to the workspace).
+func (s *Service) authorizeExecution(ctx context.Context, p *auth.Principal, exec *store.Execution) error {
+	err := s.authorize(ctx, p, workflowTarget(exec.WorkflowID), store.LevelRead)
+	var ae *auth.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return s.authorize(ctx, p, workspaceTarget(exec.WorkspaceID), store.LevelRead)
+	}
+	return err
+}
+
 // GetRun returns the execution of workflow wfID with caller-chosen run id or execution id.
 func (s *Service) GetRun(ctx context.Context, p *auth.Principal, wfID, runID string) (*store.Execution, error) {
+	if err := s.authorize(ctx, p, workflowTarget(wfID), store.LevelRead); err != nil {
+		return nil, err
+	}
 	if exec, err := s.st.Logs().GetByRunID(ctx, wfID, runID); err == nil {
 		return s.GetExecution(ctx, p, wfID, exec.ID)
 	}

@@ -197,6 +197,11 @@ func (s *Service) WorkspaceMembers(ctx context.Context, p *auth.Principal, wsID 
 // AddWorkspaceMember adds a user (by id or email) to a workspace; admin on it. A user
 // who is already a member is a conflict.
 func (s *Service) AddWorkspaceMember(ctx context.Context, p *auth.Principal, wsID, userRef string, perm store.Level) (*Member, error) {
+	// Keys do not change who belongs to a workspace: an org key could otherwise leave
+	// behind members that outlive the workspace leaving the org.
+	if _, err := auth.RequireUser(p); err != nil && !p.IsOperator() {
+		return nil, err
+	}
 	if err := s.authorize(ctx, p, workspaceTarget(wsID), store.LevelAdmin); err != nil {
 		return nil, err
 	}
@@ -217,6 +222,11 @@ func (s *Service) AddWorkspaceMember(ctx context.Context, p *auth.Principal, wsI
 
 // SetWorkspaceMember changes a member's permission; admin on the workspace.
 func (s *Service) SetWorkspaceMember(ctx context.Context, p *auth.Principal, wsID, userID string, perm store.Level) (*Member, error) {
+	// Keys do not change who belongs to a workspace: an org key could otherwise leave
+	// behind members that outlive the workspace leaving the org.
+	if _, err := auth.RequireUser(p); err != nil && !p.IsOperator() {
+		return nil, err
+	}
 	if err := s.authorize(ctx, p, workspaceTarget(wsID), store.LevelAdmin); err != nil {
 		return nil, err
 	}

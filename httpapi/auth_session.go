@@ -39,7 +39,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("password", "password is required"))
 		return
 	}
-	token, sess, u, err := a.deps.Resolver.Login(r.Context(), body.Email, body.Password)
+	token, sess, u, err := a.deps.Resolver.Login(r.Context(), body.Email, body.Password, clientIP(r))
 	if err != nil {
 		writeError(w, r, err)
 		return

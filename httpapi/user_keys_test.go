@@ -10,7 +10,9 @@ import (
 
 func TestPersonalKeysShownOnceAndManaged(t *testing.T) {
 	e := testenv.New(t)
-	me := mgKey(t, e, e.MemberKey)
+	// A personal key cannot mint personal keys; the signed-in user can.
+	mgKey(t, e, e.MemberKey).want(403, "forbidden", "POST", "/api/users/me/api-keys", map[string]any{"name": "laptop"})
+	me := mgLogin(t, e, e.Member.Email, e.AdminPassword)
 	m := me.want(201, "", "POST", "/api/users/me/api-keys", map[string]any{"name": "laptop"})
 	k := mgObj(m, "key")
 	plain, _ := k["key"].(string)
@@ -39,7 +41,7 @@ func TestPersonalKeysShownOnceAndManaged(t *testing.T) {
 	me.want(400, "invalid_request", "POST", "/api/users/me/api-keys", map[string]any{"name": "  "})
 	me.want(400, "invalid_request", "POST", "/api/users/me/api-keys", map[string]any{"name": "x", "level": "admin"})
 	// The same name for another user is fine.
-	mgKey(t, e, e.OutsiderKey).want(201, "", "POST", "/api/users/me/api-keys", map[string]any{"name": "laptop"})
+	mgLogin(t, e, e.Outsider.Email, e.AdminPassword).want(201, "", "POST", "/api/users/me/api-keys", map[string]any{"name": "laptop"})
 
 	// The new key works with the user's access, and nobody else's.
 	nk := mgKey(t, e, plain)

@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -439,6 +441,9 @@ func bucketsView(bs []store.MetricsBucket, width time.Duration) []map[string]any
 // logMetrics: per-bucket count, errors, error rate, duration percentiles (ms) and
 // cost over the executions the caller may read; groupBy=workflow adds the same per
 // workflow.
+// maxMetricsWorkflows bounds groupBy=workflow, which reads the rollups once per workflow.
+const maxMetricsWorkflows = 100
+
 func (a *API) logMetrics(w http.ResponseWriter, r *http.Request) {
 	p, ok := a.principal(w, r)
 	if !ok {
@@ -472,6 +477,12 @@ func (a *API) logMetrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("groupBy", "groupBy must be workflow"))
 		return
 	}
+	slices.Sort(mq.WorkflowIDs)
+	mq.WorkflowIDs = slices.Compact(mq.WorkflowIDs)
+	if len(mq.WorkflowIDs) > maxMetricsWorkflows {
+		writeError(w, r, badRequest("workflowIds", fmt.Sprintf("at most %d workflowIds", maxMetricsWorkflows)))
+		return
+	}
 	bs, err := a.deps.Service.Metrics(r.Context(), p, mq)
 	if err != nil {
 		writeError(w, r, logsFailure(err))
@@ -489,6 +500,9 @@ func (a *API) logMetrics(w http.ResponseWriter, r *http.Request) {
 			for _, wf := range wfs {
 				ids = append(ids, wf.ID)
 			}
+		}
+		if len(ids) > maxMetricsWorkflows {
+			ids = ids[:maxMetricsWorkflows] // one rollup scan each: bounded per request
 		}
 		per := make([]map[string]any, 0, len(ids))
 		for _, id := range ids {

@@ -25,7 +25,7 @@ func (a *API) middleware(mux *http.ServeMux) http.Handler {
 					panic(v)
 				}
 				a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "request_id", id, "panic", v, "stack", string(debug.Stack()))
-				writeError(w, r, errInternal)
+				errorWriter(r)(w, r, errInternal)
 			}
 		}()
 		if a.cors(w, r) {
@@ -43,10 +43,10 @@ func (a *API) middleware(mux *http.ServeMux) http.Handler {
 				w.Header().Set("Allow", allow)
 			}
 			if rec.status == http.StatusMethodNotAllowed {
-				writeError(w, r, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method " + r.Method + " not allowed"})
+				errorWriter(r)(w, r, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method " + r.Method + " not allowed"})
 				return
 			}
-			writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "Not found"})
+			errorWriter(r)(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "Not found"})
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -112,4 +112,13 @@ func clientIP(r *http.Request) string {
 
 func constantTimeEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// errorWriter picks the error shape of the route family: the v2 envelope under
+// /api/v2/, the flat {"error","code"} elsewhere.
+func errorWriter(r *http.Request) func(http.ResponseWriter, *http.Request, error) {
+	if strings.HasPrefix(r.URL.Path, "/api/v2/") {
+		return writeV2Error
+	}
+	return writeError
 }

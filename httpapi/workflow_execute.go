@@ -244,7 +244,7 @@ func (a *API) executeLegacy(w http.ResponseWriter, r *http.Request) {
 	}
 	res, e := run.Result, run.Execution
 	if r.Context().Err() != nil {
-		writeJSON(w, 499, map[string]any{"success": false, "executionId": e.ID, "error": "Client cancelled request"})
+		writeJSON(w, 499, map[string]any{"success": false, "executionId": e.ID, "error": "Client cancelled request", "code": "client_cancelled"})
 		return
 	}
 	if res.Success && res.Response != nil {

@@ -32,7 +32,7 @@ func serveFlags() []cli.Flag {
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "serve",
-		Usage:  "run the HTTP API, MCP server and dashboard (the default command)",
+		Usage:  "run the HTTP API and MCP server (the default command)",
 		Flags:  serveFlags(),
 		Action: serveAction,
 	}

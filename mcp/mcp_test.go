@@ -382,9 +382,6 @@ func TestResources(t *testing.T) {
 	}
 	log, err := read("steelengine://executions/" + execID)
 	if err != nil {
-		if noLogDB() {
-			t.Skipf("execution log store not present yet: %v", err)
-		}
 		t.Fatalf("execution resource: %v", err)
 	}
 	if !strings.Contains(log, `"trigger": "mcp"`) {
@@ -435,6 +432,14 @@ func TestServeEndpoint(t *testing.T) {
 	}
 	if res, err := call(t, c, "echo", map[string]any{"message": "m"}); err != nil || res.IsError {
 		t.Fatalf("echo: %v %+v", err, res)
+	}
+	// Resources on a server object stay within its workflows.
+	for id, want := range map[string]bool{e.Echo.ID: true, e.Greet.ID: false} {
+		req := mcp.ReadResourceRequest{}
+		req.Params.URI = "steelengine://workflows/" + id
+		if _, err := c.ReadResource(ctx, req); (err == nil) != want {
+			t.Errorf("resource %s on server object: err %v", id, err)
+		}
 	}
 	resp := rawInit(t, url, e.OutsiderKey, nil)
 	resp.Body.Close()

@@ -21,6 +21,9 @@ func (e *endpoint) readWorkflow(ctx context.Context, req mcp.ReadResourceRequest
 		return nil, errors.New(auth.InvalidKeyMessage)
 	}
 	id := templateArg(req, "id")
+	if !e.inScope(id) {
+		return nil, fmt.Errorf("%w: %s", server.ErrResourceNotFound, req.Params.URI)
+	}
 	sum, err := e.s.svc.DescribeWorkflow(ctx, p, id)
 	if err != nil {
 		return nil, resourceError(req.Params.URI, err)
@@ -51,7 +54,16 @@ func (e *endpoint) readExecution(ctx context.Context, req mcp.ReadResourceReques
 	if err != nil {
 		return nil, resourceError(req.Params.URI, err)
 	}
+	if !e.inScope(exec.WorkflowID) {
+		return nil, fmt.Errorf("%w: %s", server.ErrResourceNotFound, req.Params.URI)
+	}
 	return jsonContents(req.Params.URI, exec)
+}
+
+// inScope narrows a server object's endpoint to its own workflows; /mcp serves every
+// workflow the key may read (auth decides that part).
+func (e *endpoint) inScope(wfID string) bool {
+	return e.serverID == "" || e.toolNameOf(wfID) != ""
 }
 
 func (e *endpoint) toolNameOf(wfID string) string {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func get(t *testing.T, url string) (int, string) {
 func TestServeLifecycle(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	cmd := exec.Command(binPath, "--data-dir", data, "serve", "--addr", "127.0.0.1:0")
-	var stdout strings.Builder
+	var stdout syncBuffer
 	cmd.Stdout = &stdout
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -125,7 +126,7 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatalf("users after restart = %v", users)
 	}
 	cmd2 := exec.Command(binPath, "--data-dir", data, "serve", "--addr", "127.0.0.1:0")
-	var stdout2 strings.Builder
+	var stdout2 syncBuffer
 	cmd2.Stdout = &stdout2
 	stderr2, _ := cmd2.StderrPipe()
 	if err := cmd2.Start(); err != nil {
@@ -238,4 +239,22 @@ func TestVersion(t *testing.T) {
 	if v["version"] == "" || !strings.HasPrefix(v["go"], "go") {
 		t.Errorf("version = %v", v)
 	}
+}
+
+// syncBuffer is written by exec's copying goroutine while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

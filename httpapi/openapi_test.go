@@ -3,7 +3,10 @@ package httpapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -212,4 +215,279 @@ func TestOpenAPIConformance(t *testing.T) {
 	do("GET", "/api/v2/logs/{runId}", "/api/v2/logs/"+exID, e.WSKey, nil, nil)
 	do("GET", "/api/users/me/usage-limits", "/api/users/me/usage-limits", e.WSKey, nil, nil)
 	do("GET", "/api/users/me/usage-limits", "/api/users/me/usage-limits", "", nil, nil)
+}
+
+// oaLoad fetches the served (merged) document.
+func oaLoad(t *testing.T, e *testenv.Env) *oaChecker {
+	t.Helper()
+	resp, raw := xraw(t, e, "GET", "/api/openapi.json", "", nil, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("openapi: %d", resp.StatusCode)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return &oaChecker{doc: doc}
+}
+
+// call sends a request as cl, asserts the status and checks the response against the
+// document's operation for template; it returns the decoded body.
+func (c *oaChecker) call(t *testing.T, cl *mgClient, status int, method, template, path string, body any) map[string]any {
+	t.Helper()
+	resp := cl.raw(method, path, body)
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: status %d, want %d; body %s", method, path, resp.StatusCode, status, raw)
+	}
+	c.conform(t, method, template, resp, raw)
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return m
+}
+
+func oaStr(m map[string]any, fields ...string) string {
+	for _, f := range fields[:len(fields)-1] {
+		m = mgObj(m, f)
+	}
+	s, _ := m[fields[len(fields)-1]].(string)
+	return s
+}
+
+// TestOpenAPIManagementConformance checks real responses of the management endpoints
+// (successes and errors, through API keys and sessions) against the document.
+func TestOpenAPIManagementConformance(t *testing.T) {
+	e := testenv.New(t)
+	c := oaLoad(t, e)
+	anon := &mgClient{t: t, e: e}
+	adminKey := mgKey(t, e, e.AdminKey)
+
+	// Sessions.
+	login := "/api/auth/login"
+	c.call(t, anon, 200, "POST", login, login, map[string]any{"email": e.Admin.Email, "password": e.AdminPassword})
+	c.call(t, anon, 401, "POST", login, login, map[string]any{"email": e.Admin.Email, "password": "wrong"})
+	c.call(t, anon, 400, "POST", login, login, map[string]any{"password": "x"})
+	c.call(t, anon, 400, "POST", login, login, []byte("{"))
+	admin := mgLogin(t, e, e.Admin.Email, e.AdminPassword)
+	c.call(t, admin, 200, "GET", "/api/auth/session", "/api/auth/session", nil)
+	c.call(t, anon, 401, "GET", "/api/auth/session", "/api/auth/session", nil)
+	noCSRF := *admin
+	noCSRF.noCSRF = true
+	c.call(t, &noCSRF, 403, "POST", "/api/users/me/password", "/api/users/me/password", map[string]any{"currentPassword": "x", "newPassword": "y"})
+	c.call(t, &noCSRF, 403, "POST", "/api/workspaces", "/api/workspaces", map[string]any{"name": "x"})
+	member := mgLogin(t, e, e.Member.Email, e.AdminPassword)
+	c.call(t, member, 200, "POST", "/api/users/me/password", "/api/users/me/password",
+		map[string]any{"currentPassword": e.AdminPassword, "newPassword": "another long passphrase"})
+	c.call(t, member, 200, "POST", "/api/auth/logout", "/api/auth/logout", nil)
+	c.call(t, anon, 401, "POST", "/api/auth/logout", "/api/auth/logout", nil)
+
+	// Instance users.
+	au := "/api/admin/users"
+	c.call(t, admin, 200, "GET", au, au, nil)
+	c.call(t, mgKey(t, e, e.MemberKey), 403, "GET", au, au, nil)
+	u := c.call(t, admin, 201, "POST", au, au, map[string]any{"email": "new@example.com", "name": "New", "password": "a long enough password"})
+	c.call(t, admin, 409, "POST", au, au, map[string]any{"email": "new@example.com", "password": "a long enough password"})
+	c.call(t, admin, 400, "POST", au, au, map[string]any{"name": "no email"})
+	c.call(t, admin, 200, "PATCH", au+"/{id}", au+"/"+oaStr(u, "user", "id"), map[string]any{"name": "Renamed", "disabled": true})
+	c.call(t, admin, 404, "PATCH", au+"/{id}", au+"/nope", map[string]any{"name": "x"})
+
+	// Personal keys: the plaintext only in create and rotate.
+	pk := "/api/users/me/api-keys"
+	c.call(t, adminKey, 200, "GET", pk, pk, nil)
+	c.call(t, admin, 200, "GET", pk, pk, nil)
+	k := c.call(t, admin, 201, "POST", pk, pk, map[string]any{"name": "laptop", "expiresIn": 3600})
+	kid := oaStr(k, "key", "id")
+	c.call(t, admin, 409, "POST", pk, pk, map[string]any{"name": "laptop"})
+	c.call(t, admin, 400, "POST", pk, pk, map[string]any{"name": "x", "level": "read"})
+	c.call(t, anon, 401, "GET", pk, pk, nil)
+	c.call(t, mgKey(t, e, e.WSKey), 403, "GET", pk, pk, nil)
+	r := c.call(t, admin, 200, "POST", pk+"/{id}/rotate", pk+"/"+kid+"/rotate", map[string]any{"graceSeconds": 60})
+	c.call(t, admin, 200, "GET", pk, pk, nil) // now with a key in its grace period
+	c.call(t, admin, 404, "POST", pk+"/{id}/rotate", pk+"/nope/rotate", nil)
+	c.call(t, admin, 200, "DELETE", pk+"/{id}", pk+"/"+oaStr(r, "key", "id"), nil)
+	c.call(t, admin, 404, "DELETE", pk+"/{id}", pk+"/nope", nil)
+
+	// Workspaces and members.
+	ws := "/api/workspaces"
+	wsp := ws + "/" + e.WS.ID
+	c.call(t, adminKey, 200, "GET", ws, ws, nil)
+	c.call(t, mgKey(t, e, e.OrgKey), 200, "GET", ws, ws, nil)
+	c.call(t, anon, 401, "GET", ws, ws, nil)
+	c.call(t, admin, 200, "GET", ws+"/{id}", wsp, nil)
+	c.call(t, mgKey(t, e, e.OutsiderKey), 403, "GET", ws+"/{id}", wsp, nil)
+	c.call(t, admin, 404, "GET", ws+"/{id}", ws+"/nope", nil)
+	nw := c.call(t, admin, 201, "POST", ws, ws, map[string]any{"name": "Fresh", "organizationId": e.Org.ID})
+	c.call(t, admin, 400, "POST", ws, ws, map[string]any{})
+	c.call(t, admin, 200, "PATCH", ws+"/{id}", ws+"/"+oaStr(nw, "workspace", "id"), map[string]any{"organizationId": nil, "allowPersonalApiKeys": false})
+	c.call(t, mgKey(t, e, e.MemberKey), 403, "PATCH", ws+"/{id}", wsp, map[string]any{"name": "x"})
+	c.call(t, adminKey, 200, "GET", ws+"/{id}/members", wsp+"/members", nil)
+	c.call(t, admin, 201, "POST", ws+"/{id}/members", wsp+"/members", map[string]any{"email": e.Outsider.Email, "permission": "read"})
+	c.call(t, admin, 400, "POST", ws+"/{id}/members", wsp+"/members", map[string]any{"userId": e.Outsider.ID, "permission": "owner"})
+	c.call(t, admin, 200, "PATCH", ws+"/{id}/members/{userId}", wsp+"/members/"+e.Outsider.ID, map[string]any{"permission": "write"})
+	c.call(t, admin, 200, "DELETE", ws+"/{id}/members/{userId}", wsp+"/members/"+e.Outsider.ID, nil)
+	c.call(t, mgKey(t, e, e.OutsiderKey), 403, "GET", ws+"/{id}/members", wsp+"/members", nil)
+
+	// Workspace keys and the organization keys reaching the workspace.
+	wk := ws + "/{id}/api-keys"
+	c.call(t, admin, 200, "GET", wk, wsp+"/api-keys", nil)
+	k = c.call(t, admin, 201, "POST", wk, wsp+"/api-keys", map[string]any{"name": "ci", "level": "read", "workflowIds": []string{e.Echo.ID}, "allowedCidrs": []string{"127.0.0.0/8"}, "rateLimit": 100})
+	kid = oaStr(k, "key", "id")
+	c.call(t, admin, 409, "POST", wk, wsp+"/api-keys", map[string]any{"name": "ci"})
+	c.call(t, admin, 400, "POST", wk, wsp+"/api-keys", map[string]any{"name": "bad", "level": "owner"})
+	c.call(t, mgKey(t, e, e.WSKey), 403, "GET", wk, wsp+"/api-keys", nil)
+	c.call(t, admin, 200, "GET", wk, wsp+"/api-keys", nil)
+	c.call(t, admin, 200, "PUT", wk+"/{keyId}", wsp+"/api-keys/"+kid, map[string]any{"name": "ci2", "rateLimit": 50})
+	c.call(t, admin, 404, "PUT", wk+"/{keyId}", wsp+"/api-keys/nope", map[string]any{"name": "x"})
+	r = c.call(t, admin, 200, "POST", wk+"/{keyId}/rotate", wsp+"/api-keys/"+kid+"/rotate", map[string]any{"graceHours": 1})
+	c.call(t, admin, 200, "DELETE", wk+"/{keyId}", wsp+"/api-keys/"+oaStr(r, "key", "id"), nil)
+	c.call(t, admin, 200, "GET", ws+"/{id}/organization-api-keys", wsp+"/organization-api-keys", nil)
+	c.call(t, mgKey(t, e, e.MemberKey), 403, "GET", ws+"/{id}/organization-api-keys", wsp+"/organization-api-keys", nil)
+
+	// Organizations, their members and keys.
+	og := "/api/organizations"
+	ogp := og + "/" + e.Org.ID
+	c.call(t, admin, 200, "GET", og, og, nil)
+	no := c.call(t, admin, 201, "POST", og, og, map[string]any{"name": "Beta"})
+	c.call(t, admin, 400, "POST", og, og, map[string]any{})
+	c.call(t, admin, 200, "GET", og+"/{id}", ogp, nil)
+	c.call(t, mgKey(t, e, e.OutsiderKey), 403, "GET", og+"/{id}", ogp, nil)
+	c.call(t, admin, 404, "GET", og+"/{id}", og+"/nope", nil)
+	c.call(t, admin, 200, "PATCH", og+"/{id}", og+"/"+oaStr(no, "organization", "id"), map[string]any{"name": "Beta 2", "maxKeyLifetimeSeconds": 86400})
+	c.call(t, admin, 200, "GET", og+"/{id}/members", ogp+"/members", nil)
+	c.call(t, admin, 201, "POST", og+"/{id}/members", ogp+"/members", map[string]any{"userId": e.Member.ID})
+	c.call(t, admin, 400, "POST", og+"/{id}/members", ogp+"/members", map[string]any{"userId": e.Member.ID, "role": "boss"})
+	c.call(t, admin, 200, "PATCH", og+"/{id}/members/{userId}", ogp+"/members/"+e.Member.ID, map[string]any{"role": "admin"})
+	c.call(t, admin, 200, "DELETE", og+"/{id}/members/{userId}", ogp+"/members/"+e.Member.ID, nil)
+	ok := og + "/{id}/api-keys"
+	c.call(t, admin, 200, "GET", ok, ogp+"/api-keys", nil)
+	k = c.call(t, admin, 201, "POST", ok, ogp+"/api-keys", map[string]any{"name": "reporting",
+		"grants": []any{map[string]any{"workflowId": e.Greet.ID, "level": "read"}, map[string]any{"workspaceId": e.WS.ID, "level": "write"}}})
+	kid = oaStr(k, "key", "id")
+	c.call(t, admin, 200, "GET", ok, ogp+"/api-keys", nil)
+	c.call(t, admin, 409, "POST", ok, ogp+"/api-keys", map[string]any{"name": "reporting", "grants": []any{map[string]any{"workspaceId": e.WS.ID, "level": "read"}}})
+	c.call(t, admin, 400, "POST", ok, ogp+"/api-keys", map[string]any{"name": "no grants"})
+	c.call(t, mgKey(t, e, e.OrgKey), 403, "GET", ok, ogp+"/api-keys", nil)
+	r = c.call(t, admin, 200, "POST", ok+"/{keyId}/rotate", ogp+"/api-keys/"+kid+"/rotate", nil)
+	c.call(t, admin, 200, "DELETE", ok+"/{keyId}", ogp+"/api-keys/"+oaStr(r, "key", "id"), nil)
+	c.call(t, admin, 404, "DELETE", ok+"/{keyId}", ogp+"/api-keys/nope", nil)
+
+	// v1 workflows.
+	wf := "/api/v1/workflows"
+	c.call(t, adminKey, 200, "GET", wf, wf, nil)
+	c.call(t, mgKey(t, e, e.WSNarrowKey), 200, "GET", wf, wf+"?workspaceId="+e.WS.ID, nil)
+	c.call(t, anon, 401, "GET", wf, wf, nil)
+	c.call(t, adminKey, 200, "GET", wf+"/{id}", wf+"/"+e.Greet.ID, nil)
+	c.call(t, adminKey, 404, "GET", wf+"/{id}", wf+"/nope", nil)
+	c.call(t, mgKey(t, e, e.OutsiderKey), 403, "GET", wf+"/{id}", wf+"/"+e.Greet.ID, nil)
+	c.call(t, adminKey, 200, "GET", wf+"/{id}/export", wf+"/"+e.Greet.ID+"/export", nil)
+	c.call(t, adminKey, 404, "GET", wf+"/{id}/export", wf+"/nope/export", nil)
+	sim := testenv.Workflow(t, "greet.json")
+	imp := c.call(t, adminKey, 201, "POST", wf+"/import", wf+"/import?workspaceId="+e.WS.ID, sim)
+	c.call(t, admin, 201, "POST", wf+"/import", wf+"/import", map[string]any{"workspaceId": e.WS.ID, "workflow": string(sim)})
+	c.call(t, adminKey, 400, "POST", wf+"/import", wf+"/import", sim)
+	c.call(t, adminKey, 400, "POST", wf+"/import", wf+"/import?workspaceId="+e.WS.ID, map[string]any{"state": map[string]any{"blocks": map[string]any{}}})
+	c.call(t, mgKey(t, e, e.MemberKey), 403, "POST", wf+"/import", wf+"/import?workspaceId="+e.WS.ID, sim)
+	impID := oaStr(imp, "data", "id")
+	c.call(t, adminKey, 200, "POST", wf+"/{id}/deploy", wf+"/"+impID+"/deploy", nil)
+	c.call(t, adminKey, 200, "GET", wf+"/{id}", wf+"/"+impID, nil)
+	c.call(t, mgKey(t, e, e.WSKey), 403, "POST", wf+"/{id}/deploy", wf+"/"+impID+"/deploy", nil)
+	c.call(t, adminKey, 404, "POST", wf+"/{id}/deploy", wf+"/nope/deploy", nil)
+	c.call(t, admin, 200, "DELETE", wf+"/{id}/deploy", wf+"/"+impID+"/deploy", nil)
+	c.call(t, admin, 200, "DELETE", wf+"/{id}", wf+"/"+impID, nil)
+	c.call(t, admin, 404, "DELETE", wf+"/{id}", wf+"/"+impID, nil)
+
+	// MCP server objects.
+	ms := ws + "/{id}/mcp-servers"
+	srv := c.call(t, adminKey, 201, "POST", ms, wsp+"/mcp-servers", map[string]any{"name": "tools", "description": "Greeting tools", "workflowIds": []string{e.Greet.ID}})
+	c.call(t, admin, 201, "POST", ms, wsp+"/mcp-servers", map[string]any{"name": "empty"})
+	c.call(t, adminKey, 400, "POST", ms, wsp+"/mcp-servers", map[string]any{"name": ""})
+	c.call(t, mgKey(t, e, e.MemberKey), 403, "POST", ms, wsp+"/mcp-servers", map[string]any{"name": "x"})
+	c.call(t, mgKey(t, e, e.WSReadKey), 200, "GET", ms, wsp+"/mcp-servers", nil)
+	c.call(t, mgKey(t, e, e.OutsiderKey), 403, "GET", ms, wsp+"/mcp-servers", nil)
+	sp := "/api/mcp-servers/" + oaStr(srv, "server", "id")
+	c.call(t, adminKey, 200, "GET", "/api/mcp-servers/{id}", sp, nil)
+	c.call(t, adminKey, 404, "GET", "/api/mcp-servers/{id}", "/api/mcp-servers/nope", nil)
+	c.call(t, adminKey, 200, "PATCH", "/api/mcp-servers/{id}", sp, map[string]any{"workflowIds": []string{e.Greet.ID, e.Echo.ID}})
+	c.call(t, adminKey, 400, "PATCH", "/api/mcp-servers/{id}", sp, map[string]any{"name": " "})
+	c.call(t, adminKey, 200, "DELETE", "/api/mcp-servers/{id}", sp, nil)
+	c.call(t, adminKey, 404, "DELETE", "/api/mcp-servers/{id}", sp, nil)
+
+	// Probes.
+	c.call(t, anon, 200, "GET", "/healthz", "/healthz", nil)
+	c.call(t, anon, 200, "GET", "/readyz", "/readyz", nil)
+}
+
+// TestOpenAPIDocumentsEveryRoute reads the routes registered on the mux from this
+// package's sources (a.handle / a.mux.HandleFunc patterns) and asserts each is in the
+// served document, and that the document names no route that is not registered.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`\.(?:handle|HandleFunc)\("([A-Z]+) (/[^"]*)"`)
+	registered := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			registered[m[1]+" "+m[2]] = true
+		}
+	}
+	// A floor, so that a change in how routes are registered cannot make this vacuous.
+	if len(registered) < 60 {
+		t.Fatalf("found only %d registered routes; has the registration pattern changed?", len(registered))
+	}
+	c := oaLoad(t, testenv.New(t))
+	documented := map[string]bool{}
+	for path, item := range c.doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			if _, isOp := op.(map[string]any)["responses"]; isOp {
+				documented[strings.ToUpper(method)+" "+path] = true
+			}
+		}
+	}
+	var missing, stale []string
+	for r := range registered {
+		if !documented[r] {
+			missing = append(missing, r)
+		}
+	}
+	for r := range documented {
+		if !registered[r] {
+			stale = append(stale, r)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(stale)
+	if len(missing) > 0 {
+		t.Errorf("registered but not in the OpenAPI document:\n%s", strings.Join(missing, "\n"))
+	}
+	if len(stale) > 0 {
+		t.Errorf("in the OpenAPI document but not registered:\n%s", strings.Join(stale, "\n"))
+	}
+	// Every operation documents its security (an empty list: public) and its responses
+	// name only statuses with a description.
+	for path, item := range c.doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			o := op.(map[string]any)
+			if _, ok := o["operationId"].(string); !ok {
+				t.Errorf("%s %s: no operationId", method, path)
+			}
+			for status, r := range o["responses"].(map[string]any) {
+				if _, ok := c.resolve(r.(map[string]any))["description"].(string); !ok {
+					t.Errorf("%s %s %s: response without description", method, path, status)
+				}
+			}
+		}
+	}
 }

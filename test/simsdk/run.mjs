@@ -74,3 +74,7 @@ await step('bad key error', async () => {
   });
   await assert.rejects(bad.getUsageLimits(), (err) => err instanceof SimStudioError && err.status === 401);
 });
+
+// The SDK's executeWorkflow leaves its 30 s timeout timer armed; exit instead of
+// waiting for it.
+process.exit(process.exitCode ?? 0);

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,16 @@ func TestSimSDK(t *testing.T) {
 			t.Fatalf("server did not come up: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The seed's exact curl, when curl is installed.
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-sS", "-X", "POST", url+"/api/workflows/"+e.Greet.ID+"/execute",
+			"-H", "Content-Type: application/json",
+			"-H", "X-API-Key: "+e.WSKey,
+			"-d", `{"inputs": {}}`).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), `"success":true`) || !strings.Contains(string(out), "Hello World! 4 5") {
+			t.Fatalf("seed curl: %v %s", err, out)
+		}
 	}
 	run := exec.Command(node, "run.mjs")
 	run.Dir = sdkDir

@@ -75,6 +75,25 @@ await step('bad key error', async () => {
   await assert.rejects(bad.getUsageLimits(), (err) => err instanceof SimStudioError && err.status === 401);
 });
 
+// The authentication seed's own fetch example, verbatim but for the URL and key source.
+await step('seed fetch example', async () => {
+  const response = await fetch(
+    `${SE_URL}/api/workflows/${SE_GREET}/execute`,
+    {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        'X-API-Key': SE_KEY,
+      },
+      body: JSON.stringify({ inputs: {} }),
+    }
+  );
+  assert.equal(response.status, 200);
+  const body = await response.json();
+  assert.equal(body.success, true);
+  assert.equal(body.output.result, 'Hello World! 4 5');
+});
+
 // The SDK's executeWorkflow leaves its 30 s timeout timer armed; exit instead of
 // waiting for it.
 process.exit(process.exitCode ?? 0);

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,5 +123,55 @@ func TestWorkflowsOfflineAndBackupCLI(t *testing.T) {
 	cliJSON(t, &wfs, "--data-dir", restored, "--json", "workflows", "list")
 	if len(wfs) != 1 || wfs[0]["id"] != id {
 		t.Fatalf("restored workflows = %v", wfs)
+	}
+}
+
+func TestMCPStdioCommand(t *testing.T) {
+	data, d, _ := seedWorld(t)
+	file := filepath.Join(testenv.Root(), "test", "workflows", "greet.json")
+	var wf, key map[string]any
+	cliJSON(t, &wf, append(d, "workflows", "import", "--workspace", "Ops", file)...)
+	cliJSON(t, &map[string]any{}, append(d, "workflows", "deploy", wf["id"].(string))...)
+	cliJSON(t, &key, append(d, "keys", "create", "--type", "workspace", "--workspace", "Ops", "--name", "mcp")...)
+
+	cmd := exec.Command(binPath, "--data-dir", data, "mcp", "--key", key["key"].(string))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Requests are answered concurrently; stdin stays open until the last answer, as a
+	// real client keeps it.
+	send := func(msg string) { io.WriteString(stdin, msg+"\n") }
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	answer := func(id string) string {
+		for lines.Scan() {
+			if strings.Contains(lines.Text(), `"id":`+id+`,`) {
+				return lines.Text()
+			}
+		}
+		t.Fatalf("no answer to request %s", id)
+		return ""
+	}
+	send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	answer("1")
+	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	send(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+	if got := answer("2"); !strings.Contains(got, `"name":"greet"`) {
+		t.Fatalf("tools/list: %s", got)
+	}
+	send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"greet","arguments":{"name":"Stdio"}}}`)
+	if got := answer("3"); !strings.Contains(got, "Hello Stdio!") {
+		t.Fatalf("tools/call: %s", got)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("mcp exit: %v", err)
+	}
+	// A bad key never gets a session.
+	if _, _, code := runCLI(t, "--data-dir", data, "mcp", "--key", "sk-steelengine-nope"); code == 0 {
+		t.Fatal("mcp with a bad key exited 0")
 	}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -33,15 +34,8 @@ var ErrWrongMasterKey = errors.New("master key does not match this data director
 // Secrets holds the master key (AEAD for key and environment secrets) and the HMAC
 // secret that indexes API keys and session tokens.
 type Secrets struct {
-	aead    cipherAEAD
+	aead    cipher.AEAD
 	macPool sync.Pool // hash.Hash keyed with the HMAC secret
-}
-
-type cipherAEAD interface {
-	NonceSize() int
-	Overhead() int
-	Seal(dst, nonce, plaintext, additionalData []byte) []byte
-	Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
 }
 
 // LoadSecrets returns the secrets for dataDir. envMasterKey (base64 of 32 bytes, from

@@ -10,51 +10,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// rmLockedBuffer is a bytes.Buffer safe to read while a process writes to it.
-type rmLockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *rmLockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *rmLockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var (
 	rmAdminKeyRE  = regexp.MustCompile(`Admin API key \(shown once\): (\S+)`)
 	rmDefaultWSRE = regexp.MustCompile(`default workspace (\S+)`)
 )
-
-// rmRunCLIEnv runs the binary with extra environment variables.
-func rmRunCLIEnv(t *testing.T, env []string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %v: %v", args, err)
-	}
-	return stdout.String(), stderr.String(), code
-}
 
 func rmAPICall(t *testing.T, method, url, key string, body []byte) (int, map[string]any) {
 	t.Helper()
@@ -77,7 +41,7 @@ func rmAPICall(t *testing.T, method, url, key string, body []byte) (int, map[str
 func TestRemoteCommandsAgainstRunningServer(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	cmd := exec.Command(binPath, "--data-dir", data, "serve", "--addr", "127.0.0.1:0")
-	stdout := &rmLockedBuffer{}
+	stdout := &syncBuffer{}
 	cmd.Stdout = stdout
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -124,7 +88,7 @@ func TestRemoteCommandsAgainstRunningServer(t *testing.T) {
 	}
 	// Human output, with the server and key from the environment.
 	env := []string{"STEELENGINE_URL=" + url, "STEELENGINE_API_KEY=" + key}
-	out, errOut, code := rmRunCLIEnv(t, env, "workflows", "run", "--input", `{"name":"Bo"}`, wf)
+	out, errOut, code := runCLIEnv(t, env, "workflows", "run", "--input", `{"name":"Bo"}`, wf)
 	if code != 0 || !strings.Contains(out, "completed") || !strings.Contains(out, "Hello Bo!") {
 		t.Fatalf("remote run (human): exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -149,7 +113,7 @@ func TestRemoteCommandsAgainstRunningServer(t *testing.T) {
 	if len(items) != 2 || !strings.Contains(rmJSON(items), execID) {
 		t.Fatalf("logs list = %v", page)
 	}
-	out, errOut, code = rmRunCLIEnv(t, env, "logs", "list", "--workspace", ws, "--limit", "1")
+	out, errOut, code = runCLIEnv(t, env, "logs", "list", "--workspace", ws, "--limit", "1")
 	if code != 0 || !strings.Contains(out, "ID") || strings.Count(strings.TrimSpace(out), "\n") < 1 {
 		t.Fatalf("logs list (human): exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -158,11 +122,11 @@ func TestRemoteCommandsAgainstRunningServer(t *testing.T) {
 	if !strings.Contains(rmJSON(one), execID) {
 		t.Fatalf("logs show = %v", one)
 	}
-	out, errOut, code = rmRunCLIEnv(t, env, "logs", "show", execID)
+	out, errOut, code = runCLIEnv(t, env, "logs", "show", execID)
 	if code != 0 || !strings.Contains(out, execID) {
 		t.Fatalf("logs show (human): exit %d\n%s\n%s", code, out, errOut)
 	}
-	if _, errOut, code = rmRunCLIEnv(t, env, "logs", "show", "nope"); code == 0 || !strings.Contains(errOut, "404") {
+	if _, errOut, code = runCLIEnv(t, env, "logs", "show", "nope"); code == 0 || !strings.Contains(errOut, "404") {
 		t.Fatalf("logs show unknown: exit %d, %q", code, errOut)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -39,7 +40,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("password", "password is required"))
 		return
 	}
-	token, sess, u, err := a.deps.Resolver.Login(r.Context(), body.Email, body.Password, clientIP(r))
+	token, sess, u, err := a.deps.Resolver.Login(r.Context(), body.Email, body.Password, auth.ClientIP(r))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -54,7 +55,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(SessionCookie)
-	if err != nil || apiKey(r) != "" {
+	if err != nil || auth.RequestKey(r) != "" {
 		writeError(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "Not signed in"})
 		return
 	}

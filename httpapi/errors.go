@@ -96,18 +96,8 @@ func writeV2Error(w http.ResponseWriter, r *http.Request, err error) {
 
 func setRetryAfter(w http.ResponseWriter, err error) {
 	var aue *auth.Error
-	if errors.As(err, &aue) && aue.Rate.Limit > 0 {
-		h := w.Header()
-		h.Set("X-RateLimit-Limit", strconv.Itoa(aue.Rate.Limit))
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(aue.Rate.Remaining))
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(aue.Rate.Reset.Unix(), 10))
-	}
-	if errors.As(err, &aue) && aue.RetryAfter > 0 {
-		secs := int(aue.RetryAfter.Seconds() + 0.999)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-	}
-	if errors.As(err, &aue) && aue.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="steelengine"`)
+	if errors.As(err, &aue) {
+		aue.SetHeaders(w.Header())
 	}
 }
 

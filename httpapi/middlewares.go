@@ -101,15 +101,6 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// clientIP is the peer address; SteelEngine does not trust forwarding headers.
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
-}
-
 func constantTimeEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

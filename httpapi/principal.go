@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/steelengine/steelengine/auth"
 )
@@ -11,33 +9,22 @@ import (
 // SessionCookie names the dashboard's session cookie.
 const SessionCookie = "steelengine_session"
 
-// apiKey returns the key from X-API-Key or Authorization: Bearer.
-func apiKey(r *http.Request) string {
-	if k := r.Header.Get("X-API-Key"); k != "" {
-		return strings.TrimSpace(k)
-	}
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
-
 // keyPrincipal resolves the request's API key (only). It sets the X-RateLimit-*
 // headers, so every API-key response carries them, and answers 401/429 itself.
 func (a *API) keyPrincipal(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
-	p, err := a.deps.Resolver.Resolve(r.Context(), apiKey(r), clientIP(r), auth.TransportHTTP)
+	p, err := a.deps.Resolver.Resolve(r.Context(), auth.RequestKey(r), auth.ClientIP(r), auth.TransportHTTP)
 	if err != nil {
 		writeError(w, r, err)
 		return nil, false
 	}
-	setRateHeaders(w, p)
+	p.Rate.SetHeaders(w.Header())
 	return p, true
 }
 
 // principal accepts an API key or, failing that, a dashboard session cookie; state
 // changes through a session need the session's X-CSRF-Token.
 func (a *API) principal(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
-	if apiKey(r) != "" {
+	if auth.RequestKey(r) != "" {
 		return a.keyPrincipal(w, r)
 	}
 	c, err := r.Cookie(SessionCookie)
@@ -57,14 +44,4 @@ func (a *API) principal(w http.ResponseWriter, r *http.Request) (*auth.Principal
 		}
 	}
 	return p, true
-}
-
-func setRateHeaders(w http.ResponseWriter, p *auth.Principal) {
-	if p.Rate.Limit == 0 {
-		return
-	}
-	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(p.Rate.Limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(p.Rate.Remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(p.Rate.Reset.Unix(), 10))
 }

@@ -31,12 +31,12 @@ func init() {
 // the v2 shape.
 func (a *API) v2Principal(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
 	w.Header().Set("Cache-Control", "private, no-store")
-	p, err := a.deps.Resolver.Resolve(r.Context(), apiKey(r), clientIP(r), auth.TransportHTTP)
+	p, err := a.deps.Resolver.Resolve(r.Context(), auth.RequestKey(r), auth.ClientIP(r), auth.TransportHTTP)
 	if err != nil {
 		writeV2Error(w, r, err)
 		return nil, false
 	}
-	setRateHeaders(w, p)
+	p.Rate.SetHeaders(w.Header())
 	return p, true
 }
 

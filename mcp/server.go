@@ -12,8 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -67,12 +65,11 @@ type Server struct {
 }
 
 const (
-	defaultIdleTTL  = 30 * time.Minute
-	defaultMaxBody  = 10 << 20
-	watchInterval   = 250 * time.Millisecond
-	serverName      = "steelengine"
-	serverVersion   = "1.0.0"
-	wwwAuthenticate = `Bearer realm="steelengine"`
+	defaultIdleTTL = 30 * time.Minute
+	defaultMaxBody = 10 << 20
+	watchInterval  = 250 * time.Millisecond
+	serverName     = "steelengine"
+	serverVersion  = "1.0.0"
 )
 
 // New builds the MCP front door. Close stops it.
@@ -156,12 +153,12 @@ func (s *Server) handler(serverID func(*http.Request) string) http.Handler {
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		p, err := s.res.Resolve(r.Context(), requestKey(r), clientIP(r), auth.TransportMCP)
+		p, err := s.res.Resolve(r.Context(), auth.RequestKey(r), auth.ClientIP(r), auth.TransportMCP)
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
-		setRateHeaders(w, p)
+		p.Rate.SetHeaders(w.Header())
 		ctx := r.Context()
 		id := serverID(r)
 		if _, err := s.svc.MCPAccess(ctx, p, id); err != nil {
@@ -310,49 +307,13 @@ func (s *Server) dropDeleted(eps []*endpoint) {
 	}
 }
 
-// requestKey takes the key from X-API-Key or Authorization: Bearer.
-func requestKey(r *http.Request) string {
-	if k := strings.TrimSpace(r.Header.Get("X-API-Key")); k != "" {
-		return k
-	}
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
-
-// clientIP is the peer address; forwarding headers are not trusted.
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
-}
-
-func setRateHeaders(w http.ResponseWriter, p *auth.Principal) {
-	if p.Rate.Limit == 0 {
-		return
-	}
-	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(p.Rate.Limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(p.Rate.Remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(p.Rate.Reset.Unix(), 10))
-}
-
 // writeErr writes an auth/core error in the HTTP API's shape {"error","code"}.
 func writeErr(w http.ResponseWriter, err error) {
 	var ae *auth.Error
 	var ce *core.Error
 	switch {
 	case errors.As(err, &ae):
-		if ae.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(ae.RetryAfter.Seconds()+0.999)))
-		}
-		if ae.Status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", wwwAuthenticate)
-		}
+		ae.SetHeaders(w.Header())
 		writeJSONError(w, ae.Status, ae.Code, ae.Message)
 	case errors.As(err, &ce):
 		writeJSONError(w, ce.Status, ce.Code, ce.Message)

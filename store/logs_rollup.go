@@ -1,0 +1,294 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MetricsQuery selects the rollups Metrics aggregates.
+type MetricsQuery struct {
+	// WorkspaceID is required unless WorkflowIDs is non-empty. With WorkflowIDs (non-nil)
+	// only those workflows are counted; an empty non-nil slice selects nothing.
+	WorkspaceID string
+	WorkflowIDs []string
+	// Start and End bound the period; zero means unbounded. Rollups are hourly, so an
+	// hour that overlaps [Start, End) counts whole.
+	Start, End time.Time
+	// Bucket is the width of each result bucket: a whole number of hours (default 1 h).
+	// Buckets are aligned to multiples of Bucket since the Unix epoch (UTC).
+	Bucket time.Duration
+}
+
+// MetricsBucket aggregates the finished executions that started in one bucket.
+type MetricsBucket struct {
+	Start     time.Time `json:"start"`
+	Count     int64     `json:"count"`
+	Errors    int64     `json:"errors"`
+	ErrorRate float64   `json:"errorRate"`
+	P50Ms     float64   `json:"p50Ms"`
+	P95Ms     float64   `json:"p95Ms"`
+	P99Ms     float64   `json:"p99Ms"`
+	Cost      float64   `json:"cost"`
+}
+
+// Metrics aggregates finished executions (completed, failed, cancelled; failed ones are
+// errors) per bucket from the hourly rollups, never reading records. Buckets come in
+// ascending time order and only buckets with at least one execution are returned.
+// Percentiles are estimated from a log-spaced histogram (within about 13%).
+func (l *LogDB) Metrics(ctx context.Context, q MetricsQuery) ([]MetricsBucket, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if q.Bucket == 0 {
+		q.Bucket = time.Hour
+	}
+	if q.Bucket < time.Hour || q.Bucket%time.Hour != 0 {
+		return nil, invalid("metrics bucket %v: want a whole number of hours", q.Bucket)
+	}
+	if q.WorkspaceID == "" && len(q.WorkflowIDs) == 0 {
+		if q.WorkflowIDs != nil {
+			return nil, nil
+		}
+		return nil, invalid("metrics query needs a workspaceId or workflowIds")
+	}
+	if q.WorkflowIDs != nil && len(q.WorkflowIDs) == 0 {
+		return nil, nil
+	}
+	if !q.Start.IsZero() && !q.End.IsZero() && q.End.Before(q.Start) {
+		return nil, invalid("metrics end %v before start %v", q.End, q.Start)
+	}
+	bucketSec := int64(q.Bucket / time.Second)
+	agg := map[int64]*rollup{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var b *bolt.Bucket
+		var prefixes []string
+		if q.WorkflowIDs != nil {
+			b = tx.Bucket(bRollups)
+			prefixes = slices.Compact(slices.Sorted(slices.Values(q.WorkflowIDs)))
+		} else {
+			b = tx.Bucket(bRollupsWs)
+			prefixes = []string{q.WorkspaceID}
+		}
+		for _, p := range prefixes {
+			pk := append([]byte(p), sep)
+			seek := bytes.Clone(pk)
+			if !q.Start.IsZero() {
+				seek = append(seek, encTime(hourOf(q.Start.UnixNano()))...)
+			}
+			c := b.Cursor()
+			for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, pk); k, v = c.Next() {
+				if len(k) != len(pk)+8 {
+					continue
+				}
+				hour := decTime(k[len(pk):])
+				if !q.End.IsZero() && hour*int64(time.Second) >= q.End.UnixNano() {
+					break
+				}
+				var r rollup
+				if err := r.decode(v); err != nil {
+					return fmt.Errorf("rollup %q: %w", k, err)
+				}
+				bs := floorDiv(hour, bucketSec) * bucketSec
+				a := agg[bs]
+				if a == nil {
+					a = &rollup{}
+					agg[bs] = a
+				}
+				a.merge(&r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MetricsBucket, 0, len(agg))
+	for _, bs := range slices.Sorted(mapsKeys(agg)) {
+		r := agg[bs]
+		if r.Count <= 0 {
+			continue
+		}
+		out = append(out, MetricsBucket{
+			Start:     time.Unix(bs, 0).UTC(),
+			Count:     r.Count,
+			Errors:    r.Errors,
+			ErrorRate: float64(r.Errors) / float64(r.Count),
+			P50Ms:     r.percentile(0.50),
+			P95Ms:     r.percentile(0.95),
+			P99Ms:     r.percentile(0.99),
+			Cost:      r.Cost,
+		})
+	}
+	return out, nil
+}
+
+func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// histBuckets log-spaced duration buckets: bucket 0 is [0, 1 ms), buckets 1..n-2 split
+// [1 ms, 1 h) evenly on a log scale (ratio ≈ 1.13), bucket n-1 is [1 h, ∞). Changing
+// this changes the meaning of stored rollups: bump rollupVersion.
+const (
+	histBuckets   = 128
+	rollupVersion = 1
+	histMaxMs     = 3_600_000
+)
+
+var histEdges = func() (e [histBuckets - 1]float64) {
+	step := math.Log(histMaxMs) / float64(histBuckets-2)
+	for i := range e {
+		e[i] = math.Exp(float64(i) * step)
+	}
+	e[len(e)-1] = histMaxMs
+	return e
+}()
+
+func histIndex(ms int64) int {
+	d := float64(ms)
+	i, _ := slices.BinarySearch(histEdges[:], d) // first edge >= d
+	if i < len(histEdges) && histEdges[i] == d {
+		i++ // edges are inclusive lower bounds of the next bucket
+	}
+	return i
+}
+
+func histBounds(i int) (lo, hi float64) {
+	switch {
+	case i == 0:
+		return 0, histEdges[0]
+	case i >= len(histEdges):
+		return histEdges[len(histEdges)-1], histEdges[len(histEdges)-1]
+	default:
+		return histEdges[i-1], histEdges[i]
+	}
+}
+
+// rollup aggregates the finished executions of one workflow (or workspace) in one hour.
+type rollup struct {
+	Count, Errors int64
+	Cost          float64
+	Hist          [histBuckets]int64
+}
+
+func (r *rollup) merge(o *rollup) {
+	r.Count += o.Count
+	r.Errors += o.Errors
+	r.Cost += o.Cost
+	for i := range r.Hist {
+		r.Hist[i] += o.Hist[i]
+	}
+}
+
+// percentile estimates the p-quantile (nearest rank) by interpolating inside the
+// histogram bucket that holds it.
+func (r *rollup) percentile(p float64) float64 {
+	var n int64
+	for _, c := range r.Hist {
+		n += c
+	}
+	if n <= 0 {
+		return 0
+	}
+	rank := int64(math.Ceil(p * float64(n)))
+	rank = max(rank, 1)
+	var cum int64
+	for i, c := range r.Hist {
+		if c <= 0 {
+			continue
+		}
+		if cum+c >= rank {
+			lo, hi := histBounds(i)
+			frac := (float64(rank-cum) - 0.5) / float64(c)
+			return lo + (hi-lo)*frac
+		}
+		cum += c
+	}
+	lo, _ := histBounds(histBuckets - 1)
+	return lo
+}
+
+// encode: version, varint count, errors, float64 cost, then (index, count) varint pairs
+// for the non-empty histogram buckets.
+func (r *rollup) encode() []byte {
+	b := []byte{rollupVersion}
+	b = binary.AppendVarint(b, r.Count)
+	b = binary.AppendVarint(b, r.Errors)
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Cost))
+	for i, c := range r.Hist {
+		if c != 0 {
+			b = binary.AppendUvarint(b, uint64(i))
+			b = binary.AppendVarint(b, c)
+		}
+	}
+	return b
+}
+
+func (r *rollup) decode(b []byte) error {
+	*r = rollup{}
+	if len(b) == 0 || b[0] != rollupVersion {
+		return errors.New("unknown rollup encoding")
+	}
+	d := decoder{b: b[1:]}
+	r.Count = d.varint()
+	r.Errors = d.varint()
+	r.Cost = math.Float64frombits(d.uint64())
+	for len(d.b) > 0 && d.err == nil {
+		i := d.uvarint()
+		c := d.varint()
+		if i >= histBuckets {
+			return errors.New("rollup histogram index out of range")
+		}
+		r.Hist[i] = c
+	}
+	return d.err
+}
+
+// addRollups adds (sign 1) or removes (sign -1) h's contribution to its workflow's and
+// workspace's hourly rollups. Empty rollups are deleted.
+func addRollups(tx *bolt.Tx, h *head, sign int64) error {
+	hour := encTime(hourOf(h.StartedAt))
+	for _, t := range [...]struct {
+		bucket []byte
+		owner  string
+	}{{bRollups, h.WorkflowID}, {bRollupsWs, h.WorkspaceID}} {
+		b := tx.Bucket(t.bucket)
+		k := append(append([]byte(t.owner), sep), hour...)
+		var r rollup
+		if v := b.Get(k); v != nil {
+			if err := r.decode(v); err != nil {
+				return fmt.Errorf("rollup %q: %w", k, err)
+			}
+		}
+		r.Count += sign
+		if h.Status == StatusFailed {
+			r.Errors += sign
+		}
+		r.Cost += float64(sign) * h.Cost
+		r.Hist[histIndex(max(h.DurationMs, 0))] += sign
+		if r.Count <= 0 {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.Put(k, r.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

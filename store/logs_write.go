@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Put inserts or replaces (same ID) an execution. It returns after the transaction
+// holding the record committed and synced, so an acknowledged record survives a crash.
+// A cancelled ctx fails the call only if the record was not yet handed to the writer.
+// Put encodes e before returning and never keeps or modifies it.
+func (l *LogDB) Put(ctx context.Context, e *Execution) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if e == nil {
+		return invalid("execution is nil")
+	}
+	for _, f := range [...]struct{ name, v string }{{"id", e.ID}, {"workflowId", e.WorkflowID}, {"workspaceId", e.WorkspaceID}} {
+		if f.v == "" || strings.IndexByte(f.v, sep) >= 0 {
+			return invalid("execution %s %q", f.name, f.v)
+		}
+	}
+	if strings.IndexByte(e.RunID, sep) >= 0 {
+		return invalid("execution runId %q", e.RunID)
+	}
+	if e.StartedAt.IsZero() {
+		return invalid("execution %q has no startedAt", e.ID)
+	}
+	js, err := encodeExecution(e, l.opts.MaxRecordBytes)
+	if err != nil {
+		return fmt.Errorf("encode execution %q: %w", e.ID, err)
+	}
+	h := headOf(e)
+	r := &putReq{id: e.ID, h: h, done: make(chan error, 1)}
+	hb := h.appendFull(nil)
+	r.data = binary.AppendUvarint(make([]byte, 0, len(hb)+len(js)+binary.MaxVarintLen64), uint64(len(hb)))
+	r.data = append(r.data, hb...)
+	r.data = append(r.data, js...)
+
+	l.inflight.Add(1)
+	defer l.inflight.Add(-1)
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return errLogsClosed
+	}
+	select {
+	case l.reqs <- r:
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return ctx.Err()
+	}
+	l.mu.RUnlock()
+	return <-r.done
+}
+
+// writer is the single goroutine that commits Puts.
+func (l *LogDB) writer() {
+	defer close(l.done)
+	batch := make([]*putReq, 0, l.opts.BatchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		r, ok := <-l.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+		l.collect(&batch, timer)
+		l.commit(batch)
+		clear(batch)
+	}
+}
+
+// collect adds queued requests to batch until it is full, or nothing is queued and
+// either no other Put is in flight or BatchDelay has passed.
+func (l *LogDB) collect(batch *[]*putReq, timer *time.Timer) {
+	timerOn := false
+	defer func() {
+		if timerOn {
+			timer.Stop()
+		}
+	}()
+	for len(*batch) < l.opts.BatchSize {
+		select {
+		case r, ok := <-l.reqs:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, r)
+			continue
+		default:
+		}
+		// Nothing queued. Wait only if some caller is about to enqueue.
+		if l.opts.BatchDelay < 0 || l.inflight.Load() <= int64(len(*batch)) {
+			return
+		}
+		if !timerOn {
+			timer.Reset(l.opts.BatchDelay)
+			timerOn = true
+		}
+		select {
+		case r, ok := <-l.reqs:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, r)
+		case <-timer.C:
+			timerOn = false
+			return
+		}
+	}
+}
+
+// commit writes batch in one transaction. If that fails, each record is retried alone
+// so one bad record cannot fail the others.
+func (l *LogDB) commit(batch []*putReq) {
+	l.commits.Add(1)
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range batch {
+			if err := writeExecution(tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && len(batch) > 1 {
+		for _, r := range batch {
+			r.done <- l.db.Update(func(tx *bolt.Tx) error { return writeExecution(tx, r) })
+		}
+		return
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+// writeExecution stores one record with its index and rollup changes.
+func writeExecution(tx *bolt.Tx, r *putReq) error {
+	execs := tx.Bucket(bExecutions)
+	wsIdx, wfIdx, tIdx, runIdx := tx.Bucket(bIdxWsTime), tx.Bucket(bIdxWfTime), tx.Bucket(bIdxTime), tx.Bucket(bIdxRun)
+	id := []byte(r.id)
+	h := &r.h
+	if h.RunID != "" {
+		if v := runIdx.Get(ckey(h.WorkflowID, h.RunID)); v != nil && string(v) != r.id {
+			return fmt.Errorf("run id %q of workflow %q belongs to execution %s: %w", h.RunID, h.WorkflowID, v, ErrConflict)
+		}
+	}
+	if old := execs.Get(id); old != nil {
+		oh, err := decodeHead(old)
+		if err != nil {
+			return fmt.Errorf("execution %s: %w", r.id, err)
+		}
+		if oh.StartedAt != h.StartedAt || oh.WorkspaceID != h.WorkspaceID {
+			if err := wsIdx.Delete(idxKey(oh.WorkspaceID, oh.StartedAt, r.id)); err != nil {
+				return err
+			}
+		}
+		if oh.StartedAt != h.StartedAt || oh.WorkflowID != h.WorkflowID {
+			if err := wfIdx.Delete(idxKey(oh.WorkflowID, oh.StartedAt, r.id)); err != nil {
+				return err
+			}
+		}
+		if oh.StartedAt != h.StartedAt {
+			if err := tIdx.Delete(timeKey(oh.StartedAt, r.id)); err != nil {
+				return err
+			}
+		}
+		if oh.RunID != "" && (oh.RunID != h.RunID || oh.WorkflowID != h.WorkflowID) {
+			if err := deleteRunIdx(runIdx, oh, r.id); err != nil {
+				return err
+			}
+		}
+		if finished(oh.Status) {
+			if err := addRollups(tx, oh, -1); err != nil {
+				return err
+			}
+		}
+	}
+	sum := h.appendSummary(nil)
+	if err := wsIdx.Put(idxKey(h.WorkspaceID, h.StartedAt, r.id), sum); err != nil {
+		return err
+	}
+	if err := wfIdx.Put(idxKey(h.WorkflowID, h.StartedAt, r.id), sum); err != nil {
+		return err
+	}
+	if err := tIdx.Put(timeKey(h.StartedAt, r.id), nil); err != nil {
+		return err
+	}
+	if h.RunID != "" {
+		if err := runIdx.Put(ckey(h.WorkflowID, h.RunID), id); err != nil {
+			return err
+		}
+	}
+	if finished(h.Status) {
+		if err := addRollups(tx, h, 1); err != nil {
+			return err
+		}
+	}
+	return execs.Put(id, r.data)
+}
+
+func deleteRunIdx(runIdx *bolt.Bucket, h *head, id string) error {
+	k := ckey(h.WorkflowID, h.RunID)
+	if v := runIdx.Get(k); v != nil && string(v) == id {
+		return runIdx.Delete(k)
+	}
+	return nil
+}
+
+func finished(status string) bool {
+	return status == StatusCompleted || status == StatusFailed || status == StatusCancelled
+}

@@ -65,6 +65,25 @@ func (a *Authorizer) RequireOrgOwner(ctx context.Context, p *Principal, orgID st
 	return errForbidden()
 }
 
+// RequireHuman allows dashboard sessions and the local operator, and refuses every API
+// key. Key management and membership go through it: a key that could mint keys, rotate
+// them or add members could leave behind access that outlives its own (an organization
+// key must not survive its workspace leaving the organization through a key it minted).
+func RequireHuman(p *Principal) error {
+	if p == nil {
+		return ErrUnauthenticated()
+	}
+	if p.operator || p.Session {
+		return nil
+	}
+	return errSessionRequired()
+}
+
+func errSessionRequired() *Error {
+	return &Error{Status: 403, Code: "session_required",
+		Message: "This needs a signed-in user (dashboard) or the local operator (CLI); API keys cannot manage keys or membership"}
+}
+
 // RequireUser returns the acting user's id: sessions and personal keys act as a user;
 // workspace and organization keys and the operator do not.
 func RequireUser(p *Principal) (string, error) {

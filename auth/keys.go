@@ -40,13 +40,13 @@ func (r *Resolver) CreateKey(ctx context.Context, actor *Principal, req CreateKe
 		Level: req.Level, Workflows: req.Workflows, Grants: req.Grants,
 		AllowedCIDRs: req.AllowedCIDRs, RateLimit: req.RateLimit, CreatedBy: actor.actorID(),
 	}
+	if err := RequireHuman(actor); err != nil {
+		return "", nil, err
+	}
 	if !k.Type.Valid() {
 		return "", nil, fmt.Errorf("key type %q must be personal, workspace or organization: %w", k.Type, store.ErrInvalid)
 	}
 	if err := r.canManage(ctx, actor, k); err != nil {
-		return "", nil, err
-	}
-	if err := refusePersonalKeyMinting(actor, k.Type); err != nil {
 		return "", nil, err
 	}
 	for _, c := range k.AllowedCIDRs {
@@ -94,17 +94,7 @@ func (r *Resolver) expiry(ctx context.Context, k *store.APIKey, in time.Duration
 	if in < 0 {
 		return nil, fmt.Errorf("expiry must be in the future: %w", store.ErrInvalid)
 	}
-	var max time.Duration
-	switch k.Type {
-	case store.KeyWorkspace:
-		if ws, err := r.st.GetWorkspace(ctx, k.WorkspaceID); err == nil {
-			max = ws.MaxKeyLifetime
-		}
-	case store.KeyOrganization:
-		if o, err := r.st.GetOrg(ctx, k.OrgID); err == nil {
-			max = o.MaxKeyLifetime
-		}
-	}
+	max := r.maxLifetime(ctx, k)
 	if max > 0 {
 		if in > max {
 			return nil, fmt.Errorf("expiry %s exceeds the maximum key lifetime %s: %w", in, max, store.ErrInvalid)
@@ -120,9 +110,38 @@ func (r *Resolver) expiry(ctx context.Context, k *store.APIKey, in time.Duration
 	return &t, nil
 }
 
-// RevokeKey revokes a key at once.
+// maxLifetime is the longest a key of k's owner may live (0 = no limit).
+func (r *Resolver) maxLifetime(ctx context.Context, k *store.APIKey) time.Duration {
+	switch k.Type {
+	case store.KeyWorkspace:
+		if ws, err := r.st.GetWorkspace(ctx, k.WorkspaceID); err == nil {
+			return ws.MaxKeyLifetime
+		}
+	case store.KeyOrganization:
+		if o, err := r.st.GetOrg(ctx, k.OrgID); err == nil {
+			return o.MaxKeyLifetime
+		}
+	}
+	return 0
+}
+
+// RevokeKey revokes a key at once. Sessions and the operator revoke any key they
+// manage; an API key may revoke only itself (a leaked key can be killed by whoever
+// holds it, but no key takes another down).
 func (r *Resolver) RevokeKey(ctx context.Context, actor *Principal, id string) (*store.APIKey, error) {
-	k, err := r.managedKey(ctx, actor, id)
+	var k *store.APIKey
+	var err error
+	if actor != nil && actor.KeyID != "" && actor.KeyID == id {
+		k, err = r.st.GetKey(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNotFound("API key")
+		}
+	} else {
+		if err := RequireHuman(actor); err != nil {
+			return nil, err
+		}
+		k, err = r.managedKey(ctx, actor, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +155,9 @@ func (r *Resolver) RevokeKey(ctx context.Context, actor *Principal, id string) (
 // RotateKey replaces a key with a new one (returned once); the old key keeps working
 // for grace (0 = stops at once).
 func (r *Resolver) RotateKey(ctx context.Context, actor *Principal, id string, grace time.Duration) (string, *store.APIKey, error) {
+	if err := RequireHuman(actor); err != nil {
+		return "", nil, err
+	}
 	if grace < 0 {
 		return "", nil, fmt.Errorf("grace must not be negative: %w", store.ErrInvalid)
 	}
@@ -143,14 +165,19 @@ func (r *Resolver) RotateKey(ctx context.Context, actor *Principal, id string, g
 	if err != nil {
 		return "", nil, err
 	}
-	if err := refusePersonalKeyMinting(actor, old.Type); err != nil {
-		return "", nil, err
-	}
 	now := r.opts.Now().UTC()
 	if deadReason(old, false, now) != "" {
 		return "", nil, fmt.Errorf("key %s no longer works and cannot be rotated: %w", id, store.ErrInvalid)
 	}
-	nk := &store.APIKey{ID: store.NewID(), CreatedAt: now, CreatedBy: actor.actorID()}
+	// The successor keeps the old key's expiry, but never outlives the owner's maximum
+	// lifetime counted from now: rotation must not be a way around the policy.
+	exp := old.ExpiresAt
+	if max := r.maxLifetime(ctx, old); max > 0 {
+		if limit := now.Add(max); exp == nil || exp.After(limit) {
+			exp = &limit
+		}
+	}
+	nk := &store.APIKey{ID: store.NewID(), CreatedAt: now, CreatedBy: actor.actorID(), ExpiresAt: exp}
 	plain, err := r.seal(nk)
 	if err != nil {
 		return "", nil, err
@@ -165,6 +192,9 @@ func (r *Resolver) RotateKey(ctx context.Context, actor *Principal, id string, g
 
 // UpdateKey renames a key or changes its allowlist, expiry or rate limit.
 func (r *Resolver) UpdateKey(ctx context.Context, actor *Principal, id string, fn func(k *store.APIKey) error) (*store.APIKey, error) {
+	if err := RequireHuman(actor); err != nil {
+		return nil, err
+	}
 	if _, err := r.managedKey(ctx, actor, id); err != nil {
 		return nil, err
 	}
@@ -283,14 +313,4 @@ func (p *Principal) actorID() string {
 		return p.UserID
 	}
 	return "key:" + p.KeyID
-}
-
-// refusePersonalKeyMinting refuses personal-key creation and rotation to principals
-// that are themselves personal keys: a leaked personal key must not mint a successor
-// that outlives its own revocation. Sessions and the operator may.
-func refusePersonalKeyMinting(actor *Principal, typ store.KeyType) error {
-	if typ == store.KeyPersonal && actor != nil && actor.KeyType == store.KeyPersonal {
-		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "Personal keys are created in the dashboard, not with an API key"}
-	}
-	return nil
 }

@@ -116,33 +116,12 @@ func (s *Service) OrgMembers(ctx context.Context, p *auth.Principal, orgID strin
 	return out, err
 }
 
-// AddOrgMember adds a user (by id or email) with a role; org admin, and owner to make
-// an owner. An existing member is a conflict.
-func (s *Service) AddOrgMember(ctx context.Context, p *auth.Principal, orgID, userRef string, role store.OrgRole) (*OrgMember, error) {
-	if err := s.authorize(ctx, p, auth.OrgTarget(orgID), store.LevelAdmin); err != nil {
-		return nil, err
-	}
-	if role == store.RoleOwner {
-		if err := s.az.RequireOrgOwner(ctx, p, orgID); err != nil {
-			return nil, err
-		}
-	}
-	u, err := s.findUser(ctx, userRef)
-	if err != nil {
-		return nil, err
-	}
-	if cur := s.orgRole(ctx, orgID, u.ID); cur != "" {
-		return nil, newError(http.StatusConflict, "conflict", "User is already a member of this organization")
-	}
-	if err := s.st.SetOrgMember(ctx, orgID, u.ID, role); err != nil {
-		return nil, mapStoreErr(err, "Organization or user not found")
-	}
-	return &OrgMember{User: u, Role: role}, nil
-}
-
 // SetOrgMember changes a member's role; org admin, and owner when an owner is made or
 // unmade.
 func (s *Service) SetOrgMember(ctx context.Context, p *auth.Principal, orgID, userID string, role store.OrgRole) (*OrgMember, error) {
+	if err := auth.RequireHuman(p); err != nil {
+		return nil, err
+	}
 	if err := s.authorize(ctx, p, auth.OrgTarget(orgID), store.LevelAdmin); err != nil {
 		return nil, err
 	}
@@ -168,6 +147,9 @@ func (s *Service) SetOrgMember(ctx context.Context, p *auth.Principal, orgID, us
 // RemoveOrgMember removes a member; org admin (owner to remove an owner), or the
 // member leaving. The last owner cannot leave.
 func (s *Service) RemoveOrgMember(ctx context.Context, p *auth.Principal, orgID, userID string) error {
+	if err := auth.RequireHuman(p); err != nil {
+		return err
+	}
 	if uid, err := auth.RequireUser(p); err != nil || uid != userID {
 		if err := s.authorize(ctx, p, auth.OrgTarget(orgID), store.LevelAdmin); err != nil {
 			return err

@@ -194,37 +194,11 @@ func (s *Service) WorkspaceMembers(ctx context.Context, p *auth.Principal, wsID 
 	return out, err
 }
 
-// AddWorkspaceMember adds a user (by id or email) to a workspace; admin on it. A user
-// who is already a member is a conflict.
-func (s *Service) AddWorkspaceMember(ctx context.Context, p *auth.Principal, wsID, userRef string, perm store.Level) (*Member, error) {
-	// Keys do not change who belongs to a workspace: an org key could otherwise leave
-	// behind members that outlive the workspace leaving the org.
-	if _, err := auth.RequireUser(p); err != nil && !p.IsOperator() {
-		return nil, err
-	}
-	if err := s.authorize(ctx, p, workspaceTarget(wsID), store.LevelAdmin); err != nil {
-		return nil, err
-	}
-	u, err := s.findUser(ctx, userRef)
-	if err != nil {
-		return nil, err
-	}
-	var cur store.Level
-	s.st.View(ctx, func(r *store.Reader) error { cur, _ = r.Membership(wsID, u.ID); return nil })
-	if cur != store.LevelNone {
-		return nil, newError(http.StatusConflict, "conflict", "User is already a member of this workspace")
-	}
-	if err := s.st.SetWorkspaceMember(ctx, wsID, u.ID, perm); err != nil {
-		return nil, mapStoreErr(err, "Workspace or user not found")
-	}
-	return &Member{User: u, Permission: perm}, nil
-}
-
 // SetWorkspaceMember changes a member's permission; admin on the workspace.
 func (s *Service) SetWorkspaceMember(ctx context.Context, p *auth.Principal, wsID, userID string, perm store.Level) (*Member, error) {
 	// Keys do not change who belongs to a workspace: an org key could otherwise leave
 	// behind members that outlive the workspace leaving the org.
-	if _, err := auth.RequireUser(p); err != nil && !p.IsOperator() {
+	if err := auth.RequireHuman(p); err != nil {
 		return nil, err
 	}
 	if err := s.authorize(ctx, p, workspaceTarget(wsID), store.LevelAdmin); err != nil {
@@ -247,8 +221,12 @@ func (s *Service) SetWorkspaceMember(ctx context.Context, p *auth.Principal, wsI
 }
 
 // RemoveWorkspaceMember removes a member; admin on the workspace, or the member
-// themselves leaving. Their personal keys lose the workspace on the next request.
+// themselves leaving, signed in. Their personal keys lose the workspace on the next
+// request.
 func (s *Service) RemoveWorkspaceMember(ctx context.Context, p *auth.Principal, wsID, userID string) error {
+	if err := auth.RequireHuman(p); err != nil {
+		return err
+	}
 	if uid, err := auth.RequireUser(p); err != nil || uid != userID {
 		if err := s.authorize(ctx, p, workspaceTarget(wsID), store.LevelAdmin); err != nil {
 			return err

@@ -16,7 +16,6 @@ func init() {
 		a.handle("GET /api/organizations/{id}", a.getOrg)
 		a.handle("PATCH /api/organizations/{id}", a.updateOrg)
 		a.handle("GET /api/organizations/{id}/members", a.listOrgMembers)
-		a.handle("POST /api/organizations/{id}/members", a.addOrgMember)
 		a.handle("PATCH /api/organizations/{id}/members/{userId}", a.updateOrgMember)
 		a.handle("DELETE /api/organizations/{id}/members/{userId}", a.removeOrgMember)
 		a.handle("GET /api/organizations/{id}/api-keys", a.listOrgKeys)
@@ -140,39 +139,6 @@ type orgMemberBody struct {
 	UserID string        `json:"userId"`
 	Email  string        `json:"email"`
 	Role   store.OrgRole `json:"role"`
-}
-
-func (a *API) addOrgMember(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	var body orgMemberBody
-	if err := mgmtDecode(r, &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if body.Role == "" {
-		body.Role = store.RoleMember
-	}
-	if !body.Role.Valid() {
-		writeError(w, r, badRequest("role", "role must be one of owner, admin, member"))
-		return
-	}
-	ref := body.UserID
-	if ref == "" {
-		ref = body.Email
-	}
-	if ref == "" {
-		writeError(w, r, badRequest("userId", "userId or email is required"))
-		return
-	}
-	m, err := a.deps.Service.AddOrgMember(r.Context(), p, r.PathValue("id"), ref, body.Role)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"member": orgMemberView(*m)})
 }
 
 func (a *API) updateOrgMember(w http.ResponseWriter, r *http.Request) {

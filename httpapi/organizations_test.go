@@ -45,21 +45,31 @@ func TestOrganizations(t *testing.T) {
 func TestOrganizationMembers(t *testing.T) {
 	e := testenv.New(t)
 	base := "/api/organizations/" + e.Org.ID + "/members"
-	admin, member, outsider := mgKey(t, e, e.AdminKey), mgKey(t, e, e.MemberKey), mgKey(t, e, e.OutsiderKey)
+	admin := mgLogin(t, e, e.Admin.Email, e.AdminPassword)
+	member, outsider := mgLogin(t, e, e.Member.Email, e.AdminPassword), mgLogin(t, e, e.Outsider.Email, e.AdminPassword)
+	accept := func(c *mgClient, m map[string]any) {
+		t.Helper()
+		c.want(200, "", "POST", "/api/invitations/"+mgObj(m, "invitation")["id"].(string)+"/accept", nil)
+	}
 	member.want(403, "", "GET", base, nil)
-	member.want(403, "", "POST", base, map[string]any{"userId": e.Member.ID, "role": "admin"})
+	member.want(403, "", "POST", base, map[string]any{"email": e.Member.Email, "role": "admin"})
+	mgKey(t, e, e.AdminKey).want(403, "session_required", "POST", base, map[string]any{"email": e.Member.Email, "role": "admin"})
+	mgKey(t, e, e.OrgKey).want(403, "session_required", "POST", base, map[string]any{"email": e.Member.Email, "role": "admin"})
 
-	admin.want(201, "", "POST", base, map[string]any{"email": e.Member.Email, "role": "admin"})
-	admin.want(409, "conflict", "POST", base, map[string]any{"userId": e.Member.ID})
-	admin.want(400, "", "POST", base, map[string]any{"userId": e.Outsider.ID, "role": "boss"})
+	accept(member, admin.want(202, "", "POST", base, map[string]any{"email": e.Member.Email, "role": "admin"}))
+	admin.want(409, "conflict", "POST", base, map[string]any{"email": e.Member.Email})
+	admin.want(400, "", "POST", base, map[string]any{"email": e.Outsider.Email, "role": "boss"})
 	// Now an org admin: the member manages org keys and members, but cannot make owners.
 	member.want(200, "", "GET", "/api/organizations/"+e.Org.ID+"/api-keys", nil)
-	member.want(201, "", "POST", base, map[string]any{"userId": e.Outsider.ID, "role": "member"})
+	member.want(403, "", "POST", base, map[string]any{"email": e.Outsider.Email, "role": "owner"})
+	accept(outsider, member.want(202, "", "POST", base, map[string]any{"email": e.Outsider.Email, "role": "member"}))
 	outsider.want(200, "", "GET", base, nil)
-	outsider.want(403, "", "POST", base, map[string]any{"userId": e.Outsider.ID, "role": "admin"})
+	outsider.want(403, "", "POST", base, map[string]any{"email": "someone@example.com", "role": "admin"})
 	member.want(403, "", "PATCH", base+"/"+e.Outsider.ID, map[string]any{"role": "owner"})
 	member.want(403, "", "PATCH", base+"/"+e.Admin.ID, map[string]any{"role": "member"})
 	member.want(403, "", "DELETE", base+"/"+e.Admin.ID, nil)
+	mgKey(t, e, e.AdminKey).want(403, "session_required", "PATCH", base+"/"+e.Outsider.ID, map[string]any{"role": "admin"})
+	mgKey(t, e, e.OrgKey).want(403, "session_required", "DELETE", base+"/"+e.Outsider.ID, nil)
 	// The last owner cannot leave or be demoted.
 	admin.want(400, "", "PATCH", base+"/"+e.Admin.ID, map[string]any{"role": "member"})
 	admin.want(400, "", "DELETE", base+"/"+e.Admin.ID, nil)
@@ -124,7 +134,8 @@ func TestOrganizationKeys(t *testing.T) {
 	rk := mgKey(t, e, rotated)
 	rk.want(200, "", "GET", "/api/v1/workflows/"+e.Greet.ID, nil)
 	rk.want(403, "", "GET", "/api/v1/workflows/"+e.Echo.ID, nil)
-	mgKey(t, e, e.MemberKey).want(404, "", "DELETE", base+"/"+newID, nil)
+	mgKey(t, e, e.MemberKey).want(403, "session_required", "DELETE", base+"/"+newID, nil)
+	mgLogin(t, e, e.Member.Email, e.AdminPassword).want(404, "", "DELETE", base+"/"+newID, nil)
 	admin.want(200, "", "DELETE", base+"/"+newID, nil)
 	rk.want(401, "invalid_api_key", "GET", "/api/v1/workflows/"+e.Greet.ID, nil)
 	admin.want(404, "", "DELETE", base+"/"+newID, nil)

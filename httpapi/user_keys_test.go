@@ -11,7 +11,7 @@ import (
 func TestPersonalKeysShownOnceAndManaged(t *testing.T) {
 	e := testenv.New(t)
 	// A personal key cannot mint personal keys; the signed-in user can.
-	mgKey(t, e, e.MemberKey).want(403, "forbidden", "POST", "/api/users/me/api-keys", map[string]any{"name": "laptop"})
+	mgKey(t, e, e.MemberKey).want(403, "session_required", "POST", "/api/users/me/api-keys", map[string]any{"name": "laptop"})
 	me := mgLogin(t, e, e.Member.Email, e.AdminPassword)
 	m := me.want(201, "", "POST", "/api/users/me/api-keys", map[string]any{"name": "laptop"})
 	k := mgObj(m, "key")
@@ -51,13 +51,14 @@ func TestPersonalKeysShownOnceAndManaged(t *testing.T) {
 	// Keys that are not a user's cannot manage personal keys; no key is 401.
 	for _, k := range []string{e.WSKey, e.OrgKey} {
 		mgKey(t, e, k).want(403, "forbidden", "GET", "/api/users/me/api-keys", nil)
-		mgKey(t, e, k).want(403, "forbidden", "POST", "/api/users/me/api-keys", map[string]any{"name": "nope"})
+		mgKey(t, e, k).want(403, "", "POST", "/api/users/me/api-keys", map[string]any{"name": "nope"})
 	}
 	(&mgClient{t: t, e: e}).want(401, "invalid_api_key", "GET", "/api/users/me/api-keys", nil)
 	mgKey(t, e, "sk-steelengine-garbage").want(401, "invalid_api_key", "GET", "/api/users/me/api-keys", nil)
 
-	// Another user's key id reads as not found.
-	mgKey(t, e, e.OutsiderKey).want(404, "", "DELETE", "/api/users/me/api-keys/"+id, nil)
+	// Another user's key id reads as not found; a key never revokes another key.
+	mgLogin(t, e, e.Outsider.Email, e.AdminPassword).want(404, "", "DELETE", "/api/users/me/api-keys/"+id, nil)
+	mgKey(t, e, e.MemberKey).want(403, "session_required", "DELETE", "/api/users/me/api-keys/"+id, nil)
 	me.want(404, "", "DELETE", "/api/users/me/api-keys/nope", nil)
 
 	// Rotate without grace: the old key stops at once, the new one works.

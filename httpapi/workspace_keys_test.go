@@ -47,15 +47,21 @@ func TestWorkspaceKeys(t *testing.T) {
 	otherWf, _ := mgObj(m, "data")["id"].(string)
 	admin.want(400, "", "POST", base, map[string]any{"name": "bad", "workflowIds": []string{otherWf}})
 
-	// Managing workspace keys needs admin on the workspace.
+	// Listing workspace keys needs admin on the workspace; creating them needs a
+	// signed-in admin: no API key mints keys, not even one with an admin grant.
 	for _, key := range []string{e.MemberKey, e.WSKey, e.WSReadKey, e.OrgWorkflowKey, e.OutsiderKey} {
 		mgKey(t, e, key).want(403, "", "GET", base, nil)
 		mgKey(t, e, key).want(403, "", "POST", base, map[string]any{"name": "nope"})
 	}
 	(&mgClient{t: t, e: e}).want(401, "", "GET", base, nil)
 	admin.want(404, "", "GET", "/api/workspaces/nope/api-keys", nil)
-	// An organization key with an admin grant on the workspace may.
-	mgKey(t, e, e.OrgKey).want(201, "", "POST", base, map[string]any{"name": "made by org key"})
+	mgKey(t, e, e.OrgKey).want(200, "", "GET", base, nil)
+	for _, key := range []string{e.OrgKey, e.AdminKey} {
+		mgKey(t, e, key).want(403, "session_required", "POST", base, map[string]any{"name": "made by a key"})
+		mgKey(t, e, key).want(403, "session_required", "POST", base+"/"+id+"/rotate", map[string]any{"graceSeconds": 0})
+		mgKey(t, e, key).want(403, "session_required", "PUT", base+"/"+id, map[string]any{"name": "renamed by a key"})
+	}
+	admin.want(201, "", "POST", base, map[string]any{"name": "made by org key"})
 
 	// Rename (PUT); a duplicate name is a conflict.
 	m = admin.want(200, "", "PUT", base+"/"+id, map[string]any{"name": "ci-renamed"})
@@ -64,10 +70,11 @@ func TestWorkspaceKeys(t *testing.T) {
 	}
 	admin.want(409, "conflict", "PUT", base+"/"+id, map[string]any{"name": "made by org key"})
 	// Keys outside the caller's reach read as not found (auth's key lifecycle).
-	mgKey(t, e, e.WSKey).want(404, "", "PUT", base+"/"+id, map[string]any{"name": "x"})
+	outsider := mgLogin(t, e, e.Outsider.Email, e.AdminPassword)
+	outsider.want(404, "", "PUT", base+"/"+id, map[string]any{"name": "x"})
 	// A key id under another workspace's path is not found.
-	mgKey(t, e, e.OutsiderKey).want(404, "", "PUT", "/api/workspaces/"+e.OtherWS.ID+"/api-keys/"+id, map[string]any{"name": "x"})
-	mgKey(t, e, e.OutsiderKey).want(404, "", "DELETE", "/api/workspaces/"+e.OtherWS.ID+"/api-keys/"+id, nil)
+	outsider.want(404, "", "PUT", "/api/workspaces/"+e.OtherWS.ID+"/api-keys/"+id, map[string]any{"name": "x"})
+	outsider.want(404, "", "DELETE", "/api/workspaces/"+e.OtherWS.ID+"/api-keys/"+id, nil)
 
 	// Rotate keeps the level and narrowing.
 	m = admin.want(200, "", "POST", base+"/"+id+"/rotate", map[string]any{"graceSeconds": 0})
@@ -78,11 +85,18 @@ func TestWorkspaceKeys(t *testing.T) {
 	rk.want(200, "", "GET", "/api/v1/workflows/"+e.Echo.ID, nil)
 	rk.want(403, "", "GET", "/api/v1/workflows/"+e.Greet.ID, nil)
 
-	// Revoke.
-	mgKey(t, e, e.MemberKey).want(404, "", "DELETE", base+"/"+newID, nil)
+	// Revoke: a key never revokes another key, an admin session does.
+	mgKey(t, e, e.OrgKey).want(403, "session_required", "DELETE", base+"/"+newID, nil)
+	mgLogin(t, e, e.Member.Email, e.AdminPassword).want(404, "", "DELETE", base+"/"+newID, nil)
 	admin.want(200, "", "DELETE", base+"/"+newID, nil)
 	rk.want(401, "invalid_api_key", "GET", "/api/v1/workflows/"+e.Echo.ID, nil)
 	admin.want(404, "", "DELETE", base+"/"+newID, nil)
+	// A key may revoke itself (whoever finds a leaked key can kill it).
+	mgKey(t, e, e.WSReadKey).want(403, "", "GET", base, nil)
+	self := mgObj(admin.want(201, "", "POST", base, map[string]any{"name": "self", "level": "read"}), "key")
+	selfKey := mgKey(t, e, self["key"].(string))
+	selfKey.want(200, "", "DELETE", base+"/"+self["id"].(string), nil)
+	selfKey.want(401, "invalid_api_key", "GET", "/api/v1/workflows/"+e.Echo.ID, nil)
 }
 
 func TestOrgKeysReachingWorkspace(t *testing.T) {
@@ -104,7 +118,7 @@ func TestOrgKeysReachingWorkspace(t *testing.T) {
 	}
 	// Only grants on this workspace are shown: add a grant elsewhere in the org.
 	ws2 := mgObj(mgKey(t, e, e.AdminKey).want(201, "", "POST", "/api/workspaces", map[string]any{"name": "Second", "organizationId": e.Org.ID}), "workspace")
-	mgKey(t, e, e.AdminKey).want(201, "", "POST", "/api/organizations/"+e.Org.ID+"/api-keys", map[string]any{"name": "both",
+	mgLogin(t, e, e.Admin.Email, e.AdminPassword).want(201, "", "POST", "/api/organizations/"+e.Org.ID+"/api-keys", map[string]any{"name": "both",
 		"grants": []any{map[string]any{"workspaceId": e.WS.ID, "level": "read"}, map[string]any{"workspaceId": ws2["id"], "level": "admin"}}})
 	keys = mgList(mgKey(t, e, e.AdminKey).want(200, "", "GET", path, nil), "keys")
 	if len(keys) != 3 {

@@ -11,7 +11,6 @@ import (
 func init() {
 	routeGroups = append(routeGroups, func(a *API) {
 		a.handle("GET /api/workspaces/{id}/members", a.listWorkspaceMembers)
-		a.handle("POST /api/workspaces/{id}/members", a.addWorkspaceMember)
 		a.handle("PATCH /api/workspaces/{id}/members/{userId}", a.updateWorkspaceMember)
 		a.handle("DELETE /api/workspaces/{id}/members/{userId}", a.removeWorkspaceMember)
 	})
@@ -49,36 +48,6 @@ func (b memberBody) check() error {
 		return badRequest("permission", "permission must be one of read, write, admin")
 	}
 	return nil
-}
-
-func (a *API) addWorkspaceMember(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	var body memberBody
-	if err := mgmtDecode(r, &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := body.check(); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ref := body.UserID
-	if ref == "" {
-		ref = body.Email
-	}
-	if ref == "" {
-		writeError(w, r, badRequest("userId", "userId or email is required"))
-		return
-	}
-	m, err := a.deps.Service.AddWorkspaceMember(r.Context(), p, r.PathValue("id"), ref, body.Permission)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"member": memberView(*m)})
 }
 
 func (a *API) updateWorkspaceMember(w http.ResponseWriter, r *http.Request) {

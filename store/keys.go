@@ -287,6 +287,8 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (*APIKey
 
 // RotateKey creates newKey as the successor of oldID, which keeps working until
 // graceUntil (a past time ends it at once; the caller's clock decides). Both happen in one transaction.
+// The successor inherits the owner, scope, allowlist and rate limit; its expiry is the
+// caller's (newKey.ExpiresAt), since the lifetime policy lives above the store.
 func (s *Store) RotateKey(ctx context.Context, oldID string, newKey *APIKey, graceUntil time.Time) error {
 	return s.update(ctx, func(w *writer) error {
 		old, err := w.Key(oldID)
@@ -307,7 +309,7 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, newKey *APIKey, gra
 		// names stay unique while both exist.
 		newKey.Type, newKey.UserID, newKey.WorkspaceID, newKey.OrgID = old.Type, old.UserID, old.WorkspaceID, old.OrgID
 		newKey.Level, newKey.Workflows, newKey.Grants = old.Level, old.Workflows, old.Grants
-		newKey.AllowedCIDRs, newKey.RateLimit, newKey.ExpiresAt = old.AllowedCIDRs, old.RateLimit, old.ExpiresAt
+		newKey.AllowedCIDRs, newKey.RateLimit = old.AllowedCIDRs, old.RateLimit
 		if newKey.Name == "" {
 			newKey.Name = old.Name
 		}

@@ -31,6 +31,14 @@ var coreMigrations = []migration{
 		}
 		return nil
 	}},
+	{2, "invitations", func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bInvites, bInvByEmail, bInvByTarget} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	}},
 }
 
 // CoreSchemaVersion is the newest core.db schema this build knows.

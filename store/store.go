@@ -215,6 +215,9 @@ var (
 	bMCPServers   = []byte("mcp_servers")
 	bMCPByWs      = []byte("mcp_by_ws")
 	bEnv          = []byte("env")
+	bInvites      = []byte("invitations")
+	bInvByEmail   = []byte("invitations_by_email")
+	bInvByTarget  = []byte("invitations_by_target")
 
 	kSchema    = []byte("schema")
 	kAuthEpoch = []byte("auth_epoch")

@@ -135,6 +135,8 @@ type TargetType string
 const (
 	TargetWorkspace TargetType = "workspace"
 	TargetWorkflow  TargetType = "workflow"
+	// TargetOrg is used by invitations only; grants never target an organization.
+	TargetOrg TargetType = "organization"
 )
 
 // Grant gives an organization key a level on one workspace or one workflow.
@@ -226,4 +228,18 @@ type EnvVar struct {
 	WorkspaceID string `json:"workspaceId"`
 	Name        string `json:"name"`
 	Ciphertext  []byte `json:"ciphertext"`
+}
+
+// Invitation asks a person, by email, to join a workspace or an organization. Nothing
+// of the target reaches the invitee until they accept it.
+type Invitation struct {
+	ID         string     `json:"id"`
+	TargetType TargetType `json:"targetType"` // workspace or organization
+	TargetID   string     `json:"targetId"`
+	Email      string     `json:"email"`
+	Permission Level      `json:"permission,omitempty"` // workspace invitations
+	Role       OrgRole    `json:"role,omitempty"`       // organization invitations
+	InvitedBy  string     `json:"invitedBy"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ExpiresAt  time.Time  `json:"expiresAt"`
 }

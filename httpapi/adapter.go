@@ -1,0 +1,36 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/steelengine/steelengine/auth"
+)
+
+// reply is what a management handler answers on success.
+type reply struct {
+	Status int
+	Body   any
+}
+
+// mgmt folds what every management handler repeats: resolve the principal (key or
+// session with CSRF), decode the JSON body into B, run the use case, write its answer
+// or its error in the one error shape. Handlers without a body use struct{}.
+func mgmt[B any](a *API, fn func(r *http.Request, p *auth.Principal, body *B) (reply, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := a.principal(w, r)
+		if !ok {
+			return
+		}
+		body := new(B)
+		if err := mgmtDecode(r, body); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		out, err := fn(r, p, body)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, out.Status, out.Body)
+	}
+}

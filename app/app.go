@@ -14,6 +14,7 @@ import (
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/embed"
 	"github.com/steelengine/steelengine/engine"
 	"github.com/steelengine/steelengine/engine/netguard"
 	"github.com/steelengine/steelengine/engine/sandbox"
@@ -30,10 +31,11 @@ type Config struct {
 	MasterKey string
 	Logger    *slog.Logger
 
-	HTTP httpapi.Config
-	MCP  mcp.Config
-	Core core.Config
-	Auth auth.Options
+	HTTP      httpapi.Config
+	MCP       mcp.Config
+	Dashboard embed.Config
+	Core      core.Config
+	Auth      auth.Options
 
 	// InProcessSandbox runs JavaScript inside this process (no memory cap); the default
 	// is a pool of worker processes of this binary (SandboxArgs, default "sandbox-worker").
@@ -58,6 +60,8 @@ type App struct {
 	Service  *core.Service
 	API      *httpapi.API
 	MCP      *mcp.Server
+	// Dashboard is the web UI at /, /login and /dashboard (assets under /assets).
+	Dashboard *embed.Dashboard
 
 	log     *slog.Logger
 	sandbox sandbox.Runner
@@ -104,14 +108,19 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	a.API = httpapi.New(cfg.HTTP, httpapi.Deps{Store: a.Store, Service: a.Service, Resolver: a.Resolver, Logger: log})
 	a.MCP = mcp.New(cfg.MCP, mcp.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log})
+	if a.Dashboard, err = embed.New(cfg.Dashboard, embed.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log}); err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
 	a.handler = a.routes()
 	return a, nil
 }
 
-// routes puts both front doors behind one handler.
+// routes puts the three front doors behind one handler: the dashboard's pages, the MCP
+// endpoints, and the JSON API for everything else (it answers unknown paths in JSON).
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	a.MCP.Mount(mux)
+	a.Dashboard.Mount(mux)
 	mux.Handle("GET /metrics", a.metrics.handler())
 	mux.Handle("/", a.API)
 	return a.metrics.instrument(mux)

@@ -169,3 +169,38 @@ func (s *Service) orgRole(ctx context.Context, orgID, userID string) (role store
 	s.st.View(ctx, func(r *store.Reader) error { role, _ = r.OrgRole(orgID, userID); return nil })
 	return role
 }
+
+// OrgWorkspace is a workspace of an organization; Workflows is filled in for org admins,
+// who may grant organization keys access to them.
+type OrgWorkspace struct {
+	Workspace *store.Workspace
+	Workflows []*store.Workflow
+}
+
+// OrgWorkspaces lists the workspaces that belong to an organization; read on it (any
+// member). An org admin may manage org-key grants on every workspace of the org, even
+// one they are not a member of, so admins also get each workspace's workflows.
+func (s *Service) OrgWorkspaces(ctx context.Context, p *auth.Principal, orgID string) ([]OrgWorkspace, error) {
+	lvl, err := s.az.Level(ctx, p, auth.OrgTarget(orgID))
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.st.ListWorkspaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []OrgWorkspace
+	for _, ws := range all {
+		if ws.OrgID != orgID {
+			continue
+		}
+		ow := OrgWorkspace{Workspace: ws}
+		if lvl == store.LevelAdmin {
+			if ow.Workflows, err = s.st.ListWorkflows(ctx, ws.ID); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, ow)
+	}
+	return out, nil
+}

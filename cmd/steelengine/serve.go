@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,6 +53,7 @@ func serveAction(c *cli.Context) error {
 	cfg.HTTP.AllowedOrigins = c.StringSlice("allowed-origin")
 	cfg.MCP.PublicURL = c.String("public-url")
 	cfg.MCP.AllowedOrigins = c.StringSlice("allowed-origin")
+	cfg.Dashboard.PublicURL = c.String("public-url")
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -83,6 +85,11 @@ func serveAction(c *cli.Context) error {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	log.Info("listening on http://" + ln.Addr().String())
+	dashboardURL := "http://" + ln.Addr().String() + "/"
+	if pu := c.String("public-url"); pu != "" {
+		dashboardURL = strings.TrimRight(pu, "/") + "/"
+	}
+	fmt.Fprintf(c.App.Writer, "Dashboard: %s\n", dashboardURL)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -19,6 +20,16 @@ const (
 	argonKeyLen  = 32
 )
 
+// hashSlots bounds the argon2 computations running at once: each takes argonMemory
+// KiB, and login is reachable by anyone, so concurrency must not scale memory.
+var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+func argonKey(password, salt []byte, t, mem uint32, p uint8, n uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2.IDKey(password, salt, t, mem, p, n)
+}
+
 // ErrBadPassword is returned when a password does not match its hash.
 var ErrBadPassword = errors.New("invalid email or password")
 
@@ -28,7 +39,7 @@ func HashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password salt: %w", err)
 	}
-	sum := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	sum := argonKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(sum)), nil
 }
@@ -51,7 +62,10 @@ func CheckPassword(encoded, password string) error {
 	if err1 != nil || err2 != nil || len(want) == 0 {
 		return ErrBadPassword
 	}
-	got := argon2.IDKey([]byte(password), salt, t, mem, p, uint32(len(want)))
+	if mem > argonMemory || t > 10 || p == 0 || len(want) > 64 {
+		return ErrBadPassword // not a hash this build wrote; refuse rather than spend
+	}
+	got := argonKey([]byte(password), salt, t, mem, p, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrBadPassword
 	}

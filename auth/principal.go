@@ -35,6 +35,9 @@ type Principal struct {
 	Rate RateState
 
 	operator bool
+	// sessionDigest names the session a session principal came from (kept by a
+	// password change, which ends the user's other sessions).
+	sessionDigest []byte
 	// epoch is the store's auth epoch when the principal was resolved; a decision
 	// computed from an older snapshot is not cached under a newer epoch.
 	epoch uint64
@@ -97,6 +100,8 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// Field names the request field at fault, for 400s.
+	Field string
 	// RetryAfter and Rate are set on 429.
 	RetryAfter time.Duration
 	Rate       RateState

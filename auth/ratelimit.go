@@ -1,22 +1,34 @@
 package auth
 
 import (
+	"container/list"
 	"math"
 	"sync"
 	"time"
 )
 
 // limiter holds one token bucket per key: capacity = the per-minute limit, refilled
-// continuously at limit/60 tokens per second.
+// continuously at limit/60 tokens per second. It keeps at most max buckets, dropping
+// the least recently used: anyone can make it create buckets (login throttles are keyed
+// by client address and account), so its memory must not depend on them. A dropped
+// bucket was idle longest; for the login throttles that means nobody has tried that
+// key recently, and refilling it loses little.
 type limiter struct {
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	max     int
+	buckets map[string]*list.Element // of *bucket
+	lru     list.List                // front = most recently used
 }
 
 type bucket struct {
+	key    string
 	limit  int
 	tokens float64
 	last   time.Time
+}
+
+func newLimiter(max int) *limiter {
+	return &limiter{max: max, buckets: make(map[string]*list.Element)}
 }
 
 // take spends one token of key's bucket. It returns the state to report and, when the
@@ -25,10 +37,21 @@ func (l *limiter) take(key string, limit int, now time.Time) (RateState, time.Du
 	rate := float64(limit) / 60 // tokens per second
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.buckets[key]
-	if b == nil || b.limit != limit {
-		b = &bucket{limit: limit, tokens: float64(limit), last: now}
-		l.buckets[key] = b
+	var b *bucket
+	if el := l.buckets[key]; el != nil {
+		b = el.Value.(*bucket)
+		l.lru.MoveToFront(el)
+	} else {
+		for len(l.buckets) >= l.max {
+			oldest := l.lru.Back()
+			delete(l.buckets, oldest.Value.(*bucket).key)
+			l.lru.Remove(oldest)
+		}
+		b = &bucket{key: key, limit: limit, tokens: float64(limit), last: now}
+		l.buckets[key] = l.lru.PushFront(b)
+	}
+	if b.limit != limit {
+		b.limit, b.tokens, b.last = limit, float64(limit), now
 	}
 	if el := now.Sub(b.last).Seconds(); el > 0 {
 		b.tokens = math.Min(float64(limit), b.tokens+el*rate)
@@ -45,4 +68,11 @@ func (l *limiter) take(key string, limit int, now time.Time) (RateState, time.Du
 	}
 	full := time.Duration((float64(limit) - b.tokens) / rate * float64(time.Second))
 	return RateState{Limit: limit, Remaining: int(b.tokens), Reset: now.Add(full)}, retry
+}
+
+// size reports how many buckets the limiter holds.
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
 }

@@ -36,8 +36,8 @@ type Resolver struct {
 	mu    sync.RWMutex
 	cache map[string]*keyEntry // string(digest) → entry
 
-	limits limiter
-	logins limiter // login attempts per IP and per email
+	limits *limiter // per key
+	logins *limiter // login and password-change attempts
 
 	usedMu sync.Mutex
 	used   map[string]store.LastUsed
@@ -78,7 +78,7 @@ func NewResolver(st *store.Store, sec *Secrets, az *Authorizer, opts Options, lo
 	}
 	r := &Resolver{st: st, sec: sec, az: az, log: log, opts: opts,
 		cache: map[string]*keyEntry{}, used: map[string]store.LastUsed{},
-		limits: limiter{buckets: map[string]*bucket{}}, logins: limiter{buckets: map[string]*bucket{}},
+		limits: newLimiter(maxCachedKeys), logins: newLimiter(maxThrottleEntries),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.flushLoop()
 	return r

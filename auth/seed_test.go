@@ -528,20 +528,3 @@ func TestPersonalKeyCannotMintKeys(t *testing.T) {
 		t.Fatalf("session: %v", err)
 	}
 }
-
-func TestLoginThrottled(t *testing.T) {
-	w := newWorld(t)
-	ctx := context.Background()
-	var last error
-	for range loginAttemptsPerMinute + 1 {
-		_, _, _, last = w.r.Login(ctx, "nobody@x.io", "wrong", "192.0.2.1")
-	}
-	ae, ok := last.(*Error)
-	if !ok || ae.Status != 429 || ae.RetryAfter <= 0 {
-		t.Fatalf("attempt %d: %v", loginAttemptsPerMinute+1, last)
-	}
-	// Another address guessing the same email is throttled too.
-	if _, _, _, err := w.r.Login(ctx, "nobody@x.io", "wrong", "192.0.2.2"); err == nil || err.(*Error).Status != 429 {
-		t.Fatalf("per-email throttle: %v", err)
-	}
-}

@@ -6,14 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
 )
-
-// MinPasswordLength is the shortest password the API accepts.
-const MinPasswordLength = 8
 
 // NewUser is what an instance administrator gives to create a user.
 type NewUser struct {
@@ -114,31 +110,6 @@ func (s *Service) UpdateUser(ctx context.Context, p *auth.Principal, id string, 
 	return u, mapStoreErr(err, "User not found")
 }
 
-// ChangePassword changes the acting user's own password after checking the current one.
-func (s *Service) ChangePassword(ctx context.Context, p *auth.Principal, current, next string) error {
-	uid, err := auth.RequireUser(p)
-	if err != nil {
-		return err
-	}
-	u, err := s.st.GetUser(ctx, uid)
-	if err != nil {
-		return mapStoreErr(err, "User not found")
-	}
-	if auth.CheckPassword(u.PasswordHash, current) != nil {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_password", Message: "Current password is incorrect",
-			Details: []map[string]string{{"field": "currentPassword", "message": "incorrect"}}}
-	}
-	if err := checkPassword(next, "newPassword"); err != nil {
-		return err
-	}
-	hash, err := auth.HashPassword(next)
-	if err != nil {
-		return err
-	}
-	_, err = s.st.UpdateUser(ctx, uid, func(u *store.User) error { u.PasswordHash = hash; return nil })
-	return mapStoreErr(err, "User not found")
-}
-
 // Me returns the acting user.
 func (s *Service) Me(ctx context.Context, p *auth.Principal) (*store.User, error) {
 	uid, err := auth.RequireUser(p)
@@ -149,13 +120,7 @@ func (s *Service) Me(ctx context.Context, p *auth.Principal) (*store.User, error
 	return u, mapStoreErr(err, "User not found")
 }
 
-func checkPassword(pw, field string) error {
-	if utf8.RuneCountInString(pw) < MinPasswordLength || len(pw) > 1024 {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_request",
-			Message: "Password must be at least 8 characters", Details: []map[string]string{{"field": field, "message": "at least 8 characters"}}}
-	}
-	return nil
-}
+func checkPassword(pw, field string) error { return auth.CheckNewPassword(pw, field) }
 
 func actorOf(p *auth.Principal) string {
 	if p == nil {

@@ -23,7 +23,16 @@ func init() {
 	})
 }
 
+// maxLoginBody caps the sign-in body: an email and a password fit in far less, and
+// anyone can send it.
+const maxLoginBody = 8 << 10
+
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	if err := refuseCrossSite(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
 	var body struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
@@ -47,7 +56,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
-		MaxAge: int(time.Until(sess.ExpiresAt).Seconds()), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+		MaxAge: int(time.Until(sess.ExpiresAt).Seconds()), HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteLaxMode,
 	})
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"user": userView(u), "csrfToken": sess.CSRFToken, "expiresAt": sess.ExpiresAt})
@@ -66,7 +75,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteLaxMode})
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})
 }
 
@@ -103,11 +112,31 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := a.deps.Service.ChangePassword(r.Context(), p, body.CurrentPassword, body.NewPassword); err != nil {
+	if err := a.deps.Resolver.ChangePassword(r.Context(), p, body.CurrentPassword, body.NewPassword); err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+}
+
+// secureCookies says whether cookies get the Secure flag: on TLS, and whenever the
+// public URL is https (TLS ends at a reverse proxy).
+func (a *API) secureCookies(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(strings.ToLower(a.cfg.PublicURL), "https://")
+}
+
+// refuseCrossSite refuses sign-in attempts another site's page makes the browser
+// send (login CSRF): the body must be JSON, which a cross-site form cannot send without
+// a CORS preflight, and a browser that says the request is cross-site is believed.
+func refuseCrossSite(r *http.Request) error {
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	if ct != "application/json" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Sign in with a JSON body (Content-Type: application/json)"}
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return &apiError{Status: http.StatusForbidden, Code: "cross_site_request", Message: "Cross-site sign-in requests are refused"}
+	}
+	return nil
 }
 
 // userView is a user as the API shows it: never the password hash.

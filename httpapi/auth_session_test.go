@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/steelengine/steelengine/app"
 	"github.com/steelengine/steelengine/internal/testenv"
 )
 
@@ -197,8 +199,101 @@ func TestChangePassword(t *testing.T) {
 	s.want(400, "invalid_request", "POST", "/api/users/me/password", map[string]any{"currentPassword": e.AdminPassword, "newPassword": "short"})
 	mgKey(t, e, e.WSKey).want(403, "", "POST", "/api/users/me/password", map[string]any{"currentPassword": e.AdminPassword, "newPassword": "a new long password"})
 	(&mgClient{t: t, e: e}).want(401, "", "POST", "/api/users/me/password", map[string]any{"currentPassword": e.AdminPassword, "newPassword": "a new long password"})
+	// A personal key is not a signed-in user: it cannot test passwords.
+	mgKey(t, e, e.MemberKey).want(403, "session_required", "POST", "/api/users/me/password", map[string]any{"currentPassword": e.AdminPassword, "newPassword": "a new long password"})
+	other := mgLogin(t, e, e.Member.Email, e.AdminPassword)
 	s.want(200, "", "POST", "/api/users/me/password", map[string]any{"currentPassword": e.AdminPassword, "newPassword": "a new long password"})
+	// The changing session goes on; every other session of the user ends.
+	s.want(200, "", "GET", "/api/auth/session", nil)
+	other.want(401, "", "GET", "/api/auth/session", nil)
+	// Guessing the current password through the change is throttled like login.
+	var last int
+	for range 12 {
+		last, _ = s.do("POST", "/api/users/me/password", map[string]any{"currentPassword": "guess", "newPassword": "a third long password"})
+	}
+	if last != 429 {
+		t.Fatalf("password guesses through change: last status %d, want 429", last)
+	}
 	anon := &mgClient{t: t, e: e}
 	anon.want(401, "invalid_credentials", "POST", "/api/auth/login", map[string]any{"email": e.Member.Email, "password": e.AdminPassword})
 	mgLogin(t, e, e.Member.Email, "a new long password")
+}
+
+// postLogin sends a raw sign-in request from the given local address.
+func postLogin(t *testing.T, e *testenv.Env, from string, body []byte, hdr map[string]string) *http.Response {
+	t.Helper()
+	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest("POST", e.URL+"/api/auth/login", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func TestLoginBoundsInputAndRefusesCrossSite(t *testing.T) {
+	e := testenv.New(t)
+	login := func(email, password string) []byte {
+		b, _ := json.Marshal(map[string]string{"email": email, "password": password})
+		return b
+	}
+	cases := []struct {
+		name   string
+		body   []byte
+		hdr    map[string]string
+		status int
+	}{
+		{"5 MiB email", login(strings.Repeat("a", 5<<20)+"@x.io", "pw"), nil, 413},
+		{"body over 8 KiB", login("a@x.io", strings.Repeat("p", 9<<10)), nil, 413},
+		{"email over 254 bytes", login(strings.Repeat("a", 255)+"@x.io", "pw"), nil, 400},
+		{"password over 1 KiB", login("a@x.io", strings.Repeat("p", 1025)), nil, 400},
+		{"form post", []byte("email=a%40x.io&password=pw"), map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415},
+		{"text/plain post", login(e.Admin.Email, e.AdminPassword), map[string]string{"Content-Type": "text/plain"}, 415},
+		{"cross-site", login(e.Admin.Email, e.AdminPassword), map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"same-origin", login(e.Admin.Email, e.AdminPassword), map[string]string{"Sec-Fetch-Site": "same-origin"}, 200},
+	}
+	for _, c := range cases {
+		if got := postLogin(t, e, "127.0.0.1", c.body, c.hdr).StatusCode; got != c.status {
+			t.Errorf("%s: status %d, want %d", c.name, got, c.status)
+		}
+	}
+}
+
+func TestLoginThrottleDoesNotLockOutTheAccount(t *testing.T) {
+	e := testenv.New(t)
+	bad, _ := json.Marshal(map[string]string{"email": e.Admin.Email, "password": "wrong password"})
+	var last int
+	for range 12 {
+		last = postLogin(t, e, "127.0.0.2", bad, nil).StatusCode
+	}
+	if last != 429 {
+		t.Fatalf("12 failures from one address: last status %d, want 429", last)
+	}
+	// The admin signs in from their own address all the same.
+	mgLogin(t, e, e.Admin.Email, e.AdminPassword)
+}
+
+func TestSessionCookieSecureBehindHTTPS(t *testing.T) {
+	e := testenv.New(t, testenv.Options{Config: func(c *app.Config) { c.HTTP.PublicURL = "https://steel.example.com" }})
+	resp := (&mgClient{t: t, e: e}).raw("POST", "/api/auth/login", map[string]any{"email": e.Admin.Email, "password": e.AdminPassword})
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "steelengine_session" {
+			if !c.Secure {
+				t.Fatalf("session cookie behind an https public URL is not Secure: %+v", c)
+			}
+			return
+		}
+	}
+	t.Fatal("no session cookie")
 }

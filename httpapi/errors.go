@@ -45,7 +45,11 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &aue):
-		return &apiError{Status: aue.Status, Code: aue.Code, Message: aue.Message}
+		e := &apiError{Status: aue.Status, Code: aue.Code, Message: aue.Message}
+		if aue.Field != "" {
+			e.Details = []map[string]string{{"field": aue.Field, "message": aue.Message}}
+		}
+		return e
 	case errors.As(err, &ce):
 		return &apiError{Status: ce.Status, Code: ce.Code, Message: ce.Message, Details: ce.Details}
 	case errors.As(err, &ve):

@@ -35,8 +35,25 @@ func (s *Store) DeleteSession(ctx context.Context, digest []byte) error {
 	return s.update(ctx, func(w *writer) error { return w.tx.Bucket(bSessions).Delete(digest) })
 }
 
-// deleteUserSessions ends every session of userID (used when a user is disabled).
-func (w *writer) deleteUserSessions(userID string) error {
+// SetPassword replaces userID's password hash and ends every session of theirs except
+// keep (the session that made the change; nil ends them all), in one transaction.
+func (s *Store) SetPassword(ctx context.Context, userID, hash string, keep []byte) error {
+	return s.update(ctx, func(w *writer) error {
+		u, err := w.User(userID)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+		if err := putJSON(w.tx.Bucket(bUsers), []byte(userID), u); err != nil {
+			return err
+		}
+		return w.deleteUserSessions(userID, keep)
+	})
+}
+
+// deleteUserSessions ends every session of userID but keep (used when a user is
+// disabled or their password changes).
+func (w *writer) deleteUserSessions(userID string, keep []byte) error {
 	b := w.tx.Bucket(bSessions)
 	var doomed [][]byte
 	err := b.ForEach(func(k, v []byte) error {
@@ -44,7 +61,7 @@ func (w *writer) deleteUserSessions(userID string) error {
 		if err != nil {
 			return err
 		}
-		if sess.UserID == userID {
+		if sess.UserID == userID && string(k) != string(keep) {
 			doomed = append(doomed, append([]byte(nil), k...))
 		}
 		return nil

@@ -81,7 +81,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 		if err != nil {
 			return err
 		}
-		oldEmail := normEmail(u.Email)
+		oldEmail, oldHash := normEmail(u.Email), u.PasswordHash
 		if err := fn(u); err != nil {
 			return err
 		}
@@ -104,8 +104,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 		if err := w.bumpAuth(); err != nil {
 			return err
 		}
-		if u.DisabledAt != nil {
-			if err := w.deleteUserSessions(id); err != nil {
+		if u.DisabledAt != nil || u.PasswordHash != oldHash {
+			if err := w.deleteUserSessions(id, nil); err != nil {
 				return err
 			}
 		}

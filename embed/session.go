@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/steelengine/steelengine/auth"
-	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -262,10 +261,10 @@ func (d *Dashboard) changePassword(w http.ResponseWriter, r *http.Request, v *vi
 	if next != again {
 		return fail(http.StatusBadRequest, "The new password and its confirmation differ.")
 	}
-	if err := d.deps.Service.ChangePassword(r.Context(), v.P, cur, next); err != nil {
-		var ce *core.Error
-		if errors.As(err, &ce) && ce.Status < 500 {
-			return fail(ce.Status, ce.Message+".")
+	if err := d.deps.Resolver.ChangePassword(r.Context(), v.P, cur, next); err != nil {
+		var ae *auth.Error
+		if errors.As(err, &ae) && ae.Status < 500 {
+			return fail(ae.Status, ae.Message+".")
 		}
 		return err
 	}

@@ -73,12 +73,25 @@ var blockedRanges = []struct {
 	{netip.MustParsePrefix("169.254.0.0/16"), "link-local/metadata"},
 	{netip.MustParsePrefix("172.16.0.0/12"), "private"},
 	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignments"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "documentation"},
+	{netip.MustParsePrefix("192.88.99.0/24"), "6to4 relay anycast"},
 	{netip.MustParsePrefix("192.168.0.0/16"), "private"},
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "documentation"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
 	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved/broadcast"},
 	{netip.MustParsePrefix("::/128"), "unspecified"},
 	{netip.MustParsePrefix("::1/128"), "loopback"},
+	// Local-use NAT64 (RFC 8215): the translator is on the operator's own network
+	// and the embedded IPv4 address may sit at any offset, so the whole range goes.
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64"},
+	{netip.MustParsePrefix("100::/64"), "discard-only"},
+	// IETF protocol assignments, including Teredo (2001::/32), whose embedded
+	// IPv4 address is obfuscated and cannot be checked.
+	{netip.MustParsePrefix("2001::/23"), "IETF protocol assignments"},
+	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
+	{netip.MustParsePrefix("3fff::/20"), "documentation"},
 	{netip.MustParsePrefix("fc00::/7"), "unique-local"},
 	{netip.MustParsePrefix("fe80::/10"), "link-local"},
 	{netip.MustParsePrefix("fec0::/10"), "site-local"},
@@ -90,6 +103,7 @@ var (
 	// Forms of IPv6 that carry an IPv4 address a router may translate to:
 	// IPv4-compatible (deprecated), NAT64 well-known prefix and 6to4.
 	compat4 = netip.MustParsePrefix("::/96")
+	siit    = netip.MustParsePrefix("::ffff:0:0:0/96") // IPv4-translated (RFC 2765)
 	nat64   = netip.MustParsePrefix("64:ff9b::/96")
 	sixTo4  = netip.MustParsePrefix("2002::/16")
 )
@@ -142,12 +156,12 @@ func blockedReason(addr netip.Addr) string {
 	return ""
 }
 
-// embeddedV4 extracts the IPv4 address carried by IPv4-compatible, NAT64 and
-// 6to4 IPv6 addresses.
+// embeddedV4 extracts the IPv4 address carried by IPv4-compatible, IPv4-translated,
+// NAT64 and 6to4 IPv6 addresses.
 func embeddedV4(addr netip.Addr) (netip.Addr, bool) {
 	b := addr.As16()
 	switch {
-	case compat4.Contains(addr), nat64.Contains(addr):
+	case compat4.Contains(addr), siit.Contains(addr), nat64.Contains(addr):
 		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
 	case sixTo4.Contains(addr):
 		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true

@@ -50,6 +50,39 @@ func TestCheckTable(t *testing.T) {
 		{"64:ff9b::a9fe:a9fe", Options{}, true}, // NAT64 of 169.254.169.254
 		{"64:ff9b::808:808", Options{}, false},  // NAT64 of 8.8.8.8
 		{"2002:7f00:1::", Options{}, true},      // 6to4 of 127.0.0.1
+		{"2002:808:808::", Options{}, false},    // 6to4 of 8.8.8.8
+		// Every special-purpose range, at its edges.
+		{"0.255.255.255", Options{}, true},
+		{"100.64.0.0", Options{}, true},
+		{"100.63.255.255", Options{}, false},
+		{"192.0.0.8", Options{}, true},
+		{"192.0.2.1", Options{}, true},
+		{"192.88.99.1", Options{}, true},
+		{"198.18.0.1", Options{}, true},
+		{"198.19.255.255", Options{}, true},
+		{"198.20.0.1", Options{}, false},
+		{"198.51.100.7", Options{}, true},
+		{"203.0.113.9", Options{}, true},
+		{"239.255.255.250", Options{}, true},
+		{"240.0.0.1", Options{}, true},
+		{"64:ff9b:1::1", Options{}, true},            // local-use NAT64 (RFC 8215)
+		{"64:ff9b:1:ffff::808:808", Options{}, true}, // even with a public IPv4 inside
+		{"64:ff9b:2::1", Options{}, false},
+		{"64:ff9b::a00:1", Options{}, true},     // NAT64 of 10.0.0.1
+		{"64:ff9b::6440:1", Options{}, true},    // NAT64 of 100.64.0.1
+		{"64:ff9b::c612:1", Options{}, true},    // NAT64 of 198.18.0.1
+		{"64:ff9b::7f00:1", Options{}, true},    // NAT64 of 127.0.0.1
+		{"::ffff:0:a9fe:a9fe", Options{}, true}, // IPv4-translated 169.254.169.254
+		{"::ffff:0:808:808", Options{}, false},
+		{"100::1", Options{}, true},
+		{"2001::1", Options{}, true}, // Teredo
+		{"2001:db8::1", Options{}, true},
+		{"3fff::1", Options{}, true},
+		{"fdff:ffff::1", Options{}, true},
+		{"febf::1", Options{}, true},
+		{"fec0::1", Options{}, true},
+		{"ff0e::1", Options{}, true},
+		{"2a00:1450:4001::200e", Options{}, false},
 		// Allow lists.
 		{"127.0.0.1", Options{AllowLoopback: true}, false},
 		{"::1", Options{AllowLoopback: true}, false},

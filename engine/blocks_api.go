@@ -35,7 +35,7 @@ func runAPI(ctx context.Context, x *execCtx) (map[string]any, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("invalid url %q", rawURL)
+		return nil, fmt.Errorf("invalid url %q", redactURL(rawURL))
 	}
 	q := u.Query()
 	for k, v := range tableRows(x.input["params"]) {
@@ -118,6 +118,7 @@ func doHTTP(ctx context.Context, client *http.Client, method, target string, hea
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		err = withoutURL(err)
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			return nil, &retryableError{fmt.Errorf("request to %s timed out after %s", redactURL(target), timeout)}
 		}
@@ -129,7 +130,7 @@ func doHTTP(ctx context.Context, client *http.Client, method, target string, hea
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse+1))
 	if err != nil {
-		return nil, &retryableError{fmt.Errorf("read response from %s: %w", redactURL(target), err)}
+		return nil, &retryableError{fmt.Errorf("read response from %s: %w", redactURL(target), withoutURL(err))}
 	}
 	if len(raw) > maxAPIResponse {
 		return nil, fmt.Errorf("response from %s is larger than %d bytes", redactURL(target), maxAPIResponse)
@@ -168,14 +169,14 @@ func isBlocked(err error) bool {
 	return errors.Is(err, netguard.ErrBlockedAddress)
 }
 
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(invalid url)"
+// withoutURL drops the *url.Error wrapper net/http puts around a failed request: its
+// message repeats the full URL, query string and userinfo included.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
 	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
+	return err
 }
 
 // tableRows reads Sim's table param ([{id, cells:{Key, Value}}]) or a plain object.

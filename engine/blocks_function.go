@@ -54,7 +54,7 @@ func runFunction(ctx context.Context, x *execCtx) (map[string]any, error) {
 	}
 	params := make(map[string]any, len(x.input))
 	for k, v := range x.input {
-		if k != "code" && k != "language" && k != "timeout" && !secretKeys[k] {
+		if k != "code" && k != "language" && k != "timeout" && !hiddenParams[k] {
 			params[k] = v
 		}
 	}
@@ -75,3 +75,7 @@ func runFunction(ctx context.Context, x *execCtx) (map[string]any, error) {
 	}
 	return map[string]any{"result": resp.Result, "stdout": strings.TrimRight(resp.Stdout, "\n")}, nil
 }
+
+// hiddenParams are subBlock values a function's code does not receive as params.
+var hiddenParams = map[string]bool{"apiKey": true, "apikey": true, "api_key": true, "password": true, "token": true,
+	"secret": true, "accessToken": true, "authorization": true, "Authorization": true}

@@ -104,7 +104,7 @@ func (r *run) execContainer(ctx context.Context, fr *frame, n *node) (map[string
 	}
 	errMsg := ""
 	if err != nil {
-		errMsg = err.Error()
+		errMsg = r.red.text(err.Error())
 		out = map[string]any{"error": errMsg}
 	}
 	r.recordContainer(fr, n, x, startedAt, endedAt, out, spans, errMsg, true)
@@ -117,7 +117,7 @@ func (r *run) execContainer(ctx context.Context, fr *frame, n *node) (map[string
 
 func (r *run) recordContainer(fr *frame, n *node, x *execCtx, startedAt, endedAt time.Time, out map[string]any, spans []TraceSpan, errMsg string, store bool) {
 	it, loopID, parID := r.iterOf(fr)
-	logged := redactMap(out, r.secrets)
+	logged := r.red.valueMap(out)
 	status := "success"
 	if errMsg != "" || !store {
 		status = "error"

@@ -65,8 +65,9 @@
 //   - Agent blocks make one OpenAI-compatible chat completion; tools and memory fail
 //     with "not supported" rather than being ignored. Cost is reported as 0.
 //   - Routers ask an OpenAI-compatible model for a route id with a fixed prompt.
-//   - Logged block inputs/outputs and trace spans have env values and RunInput.Secrets
-//     (≥ 4 bytes) replaced by "***", and credential-named params masked.
+//   - Logged block inputs/outputs, trace spans and block error messages go through
+//     Redact (redact.go): env values and RunInput.Secrets (≥ 4 bytes), credential-named
+//     headers, params and fields, URL userinfo and query values become "[REDACTED]".
 //     Result.Output and Result.BlockOutputs are not redacted: they are the run's data.
 //   - Response blocks inside loops or parallels also end the run.
 package engine

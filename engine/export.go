@@ -12,9 +12,13 @@ import (
 
 // Export writes w as Sim's export envelope. Secrets (password/oauth subBlocks and
 // well-known credential fields) are written as null unless the value is a pure {{ENV}}
-// reference. state.loops and state.parallels are regenerated from the container blocks'
-// data, as Sim does.
+// reference; other values and variables go through the redaction rules (credential
+// headers, params, fields and code literals become Redacted, query values only when
+// credential-named, so the export still runs once its secrets are supplied through
+// environment variables). state.loops and state.parallels are regenerated from the
+// container blocks' data, as Sim does.
 func Export(w *Workflow) ([]byte, error) {
+	rd := newRedactor(nil, false)
 	var buf bytes.Buffer
 	version := w.Version
 	if version == "" {
@@ -37,7 +41,7 @@ func Export(w *Workflow) ([]byte, error) {
 		}
 		writeJSON(&buf, id)
 		buf.WriteByte(':')
-		m, err := blockExportMap(b)
+		m, err := blockExportMap(b, rd)
 		if err != nil {
 			return nil, fmt.Errorf("export block %s: %w", blockLabel(b), err)
 		}
@@ -62,7 +66,9 @@ func Export(w *Workflow) ([]byte, error) {
 		}
 		writeJSON(&buf, v.ID)
 		buf.WriteByte(':')
-		writeJSON(&buf, v)
+		cp := *v
+		cp.Value = rd.value(v.Name, v.Value)
+		writeJSON(&buf, cp)
 	}
 	buf.WriteString(`},"metadata":`)
 	md := w.Metadata
@@ -90,7 +96,7 @@ func writeJSON(buf *bytes.Buffer, v any) {
 	buf.Write(b)
 }
 
-func blockExportMap(b *Block) (map[string]any, error) {
+func blockExportMap(b *Block, rd *redactor) (map[string]any, error) {
 	m := make(map[string]any, len(b.raw)+8)
 	for k, v := range b.raw {
 		m[k] = v
@@ -105,6 +111,8 @@ func blockExportMap(b *Block) (map[string]any, error) {
 		v := sb.Value
 		if isSecretSubBlock(id, sb) && !isPureEnvRef(v) {
 			v = nil
+		} else {
+			v = rd.value(id, v)
 		}
 		subs[id] = map[string]any{"id": sb.ID, "type": sb.Type, "value": v}
 	}

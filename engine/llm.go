@@ -82,6 +82,7 @@ func (x *execCtx) chat(ctx context.Context, req chatRequest) (*chatReply, error)
 	start := time.Now()
 	resp, err := x.r.http.Do(hr)
 	if err != nil {
+		err = withoutURL(err)
 		if isBlocked(err) {
 			return nil, fmt.Errorf("model endpoint %s refused: %w", redactURL(base), err)
 		}

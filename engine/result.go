@@ -2,7 +2,6 @@ package engine
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/steelengine/steelengine/engine/sandbox"
@@ -140,60 +139,4 @@ type Result struct {
 	Duration     time.Duration             `json:"-"`
 	DurationMs   int64                     `json:"totalDuration"`
 	BlockOutputs map[string]map[string]any `json:"blockOutputs,omitempty"`
-}
-
-const redacted = "***"
-
-// secretKeys are param names whose logged values are always masked.
-var secretKeys = map[string]bool{"apiKey": true, "apikey": true, "api_key": true, "password": true, "token": true,
-	"secret": true, "accessToken": true, "authorization": true, "Authorization": true}
-
-// Redact returns a copy of v with every occurrence of each secret replaced by "***"
-// and values under credential-like keys masked. Secrets shorter than 4 bytes are
-// ignored: masking "1" everywhere would destroy the log without protecting anything.
-func Redact(v any, secrets []string) any {
-	var use []string
-	for _, s := range secrets {
-		if len(s) >= 4 {
-			use = append(use, s)
-		}
-	}
-	return redact(v, use)
-}
-
-func redact(v any, secrets []string) any {
-	switch x := v.(type) {
-	case string:
-		for _, s := range secrets {
-			if strings.Contains(x, s) {
-				x = strings.ReplaceAll(x, s, redacted)
-			}
-		}
-		return x
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			if secretKeys[k] && e != nil && e != "" {
-				m[k] = redacted
-				continue
-			}
-			m[k] = redact(e, secrets)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = redact(e, secrets)
-		}
-		return s
-	}
-	return v
-}
-
-func redactMap(m map[string]any, secrets []string) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out, _ := redact(m, secrets).(map[string]any)
-	return out
 }

@@ -64,6 +64,7 @@ type run struct {
 	in      RunInput
 	sem     chan struct{}
 	secrets []string
+	red     *redactor // what logs, spans and error messages may show
 	http    *http.Client
 
 	mu        sync.Mutex
@@ -112,7 +113,7 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 		r.secrets = append(r.secrets, v)
 	}
 	r.secrets = append(r.secrets, in.Secrets...)
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+	r.red = newRedactor(r.secrets, true)
 	r.initVars()
 
 	root := newFrame(nil, nil)
@@ -345,12 +346,14 @@ func (r *run) execNode(ctx context.Context, fr *frame, n *node) (map[string]any,
 	endedAt := time.Now()
 	if err != nil && ctx.Err() != nil {
 		// Cancelled or timed out: the run reports that, not the block's symptom.
-		r.record(fr, n, x, startedAt, endedAt, map[string]any{"error": err.Error()}, err.Error(), false, tries)
+		msg := r.red.text(err.Error())
+		r.record(fr, n, x, startedAt, endedAt, map[string]any{"error": msg}, msg, false, tries)
 		return nil, ctx.Err()
 	}
 	errMsg := ""
 	if err != nil {
-		errMsg = err.Error()
+		// The message reaches logs, spans, the run's error and error edges.
+		errMsg = r.red.text(err.Error())
 		out = map[string]any{"error": errMsg}
 	}
 	r.record(fr, n, x, startedAt, endedAt, out, errMsg, err != nil && n.hasErrorEdge, tries)
@@ -365,8 +368,8 @@ func (r *run) execNode(ctx context.Context, fr *frame, n *node) (map[string]any,
 // and fires the end hook.
 func (r *run) record(fr *frame, n *node, x *execCtx, startedAt, endedAt time.Time, out map[string]any, errMsg string, handled bool, tries int) {
 	it, loopID, parID := r.iterOf(fr)
-	input := redactMap(x.input, r.secrets)
-	logged := redactMap(out, r.secrets)
+	input := r.red.valueMap(x.input)
+	logged := r.red.valueMap(out)
 	r.mu.Lock()
 	fr.outputs[n.id] = out
 	fr.order = append(fr.order, n.id)

@@ -22,7 +22,7 @@ func (s *Service) ImportWorkflow(ctx context.Context, p *auth.Principal, wsID st
 	if err != nil {
 		return nil, err
 	}
-	draft, err := engine.Export(wf)
+	draft, err := engine.Normalize(wf)
 	if err != nil {
 		return nil, fmt.Errorf("normalise workflow: %w", err)
 	}

@@ -35,7 +35,7 @@ func runAPI(ctx context.Context, x *execCtx) (map[string]any, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("invalid url %q", redactURL(rawURL))
+		return nil, fmt.Errorf("invalid url %q: %v", redactURL(rawURL), err)
 	}
 	q := u.Query()
 	for k, v := range tableRows(x.input["params"]) {

@@ -18,7 +18,17 @@ import (
 // environment variables). state.loops and state.parallels are regenerated from the
 // container blocks' data, as Sim does.
 func Export(w *Workflow) ([]byte, error) {
-	rd := newRedactor(nil, false)
+	return encode(w, newRedactor(nil, false))
+}
+
+// Normalize writes w in the export format for storage: secret subBlocks are dropped as
+// in Export, but other values are kept as they are, so the workflow runs as imported.
+func Normalize(w *Workflow) ([]byte, error) {
+	return encode(w, nil)
+}
+
+// encode writes the envelope; rd (nil: none) redacts values and variables.
+func encode(w *Workflow, rd *redactor) ([]byte, error) {
 	var buf bytes.Buffer
 	version := w.Version
 	if version == "" {
@@ -66,9 +76,12 @@ func Export(w *Workflow) ([]byte, error) {
 		}
 		writeJSON(&buf, v.ID)
 		buf.WriteByte(':')
-		cp := *v
-		cp.Value = rd.value(v.Name, v.Value)
-		writeJSON(&buf, cp)
+		if rd != nil {
+			cp := *v
+			cp.Value = rd.value(v.Name, v.Value)
+			v = &cp
+		}
+		writeJSON(&buf, v)
 	}
 	buf.WriteString(`},"metadata":`)
 	md := w.Metadata
@@ -111,7 +124,7 @@ func blockExportMap(b *Block, rd *redactor) (map[string]any, error) {
 		v := sb.Value
 		if isSecretSubBlock(id, sb) && !isPureEnvRef(v) {
 			v = nil
-		} else {
+		} else if rd != nil {
 			v = rd.value(id, v)
 		}
 		subs[id] = map[string]any{"id": sb.ID, "type": sb.Type, "value": v}

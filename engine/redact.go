@@ -133,6 +133,32 @@ func isReference(s string) bool {
 	return schemeWord[strings.ToLower(strings.TrimSpace(rest))]
 }
 
+// collectSecrets adds to dst the literal string values of v that sit under credential
+// names, so they are masked wherever they flow in the run, not only under that name.
+func collectSecrets(name string, v any, dst *[]string) {
+	switch x := v.(type) {
+	case string:
+		if x != "" && CredentialName(name) && !isReference(x) {
+			*dst = append(*dst, x)
+		}
+	case map[string]any:
+		nf, vf := namedValue(x)
+		for k, e := range x {
+			switch k {
+			case vf:
+				collectSecrets(toStr(x[nf]), e, dst)
+			case nf:
+			default:
+				collectSecrets(k, e, dst)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			collectSecrets(name, e, dst)
+		}
+	}
+}
+
 // value redacts v, found under name ("" when it has none).
 func (rd *redactor) value(name string, v any) any {
 	switch x := v.(type) {
@@ -248,13 +274,27 @@ func (rd *redactor) text(s string) string {
 			return Redacted
 		})
 	}
-	if strings.ContainsAny(s, ":=") {
+	if strings.ContainsAny(s, ":=") && mentionsCredential(s) {
 		s = replaceAssignments(s)
 	}
-	if formPattern.MatchString(s) {
+	if strings.Contains(s, "=") && !strings.ContainsAny(s, " \t\n") && formPattern.MatchString(s) {
 		s = rd.query(s, false)
 	}
 	return s
+}
+
+// credentialHints are substrings every credential name contains (lowercase); text
+// without any of them has no credential assignment to mask.
+var credentialHints = []string{"token", "secret", "pass", "pwd", "key", "auth", "cookie", "signature", "credential", "jwt", "session"}
+
+func mentionsCredential(s string) bool {
+	l := strings.ToLower(s)
+	for _, h := range credentialHints {
+		if strings.Contains(l, h) {
+			return true
+		}
+	}
+	return false
 }
 
 func marshalPlain(v any) ([]byte, error) {

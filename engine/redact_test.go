@@ -127,3 +127,17 @@ func TestExportRedactsCredentials(t *testing.T) {
 		t.Fatalf("redacted export does not import: %v", err)
 	}
 }
+
+// BenchmarkRedactLargeOutput is an api block's 1 MiB JSON response as logged.
+func BenchmarkRedactLargeOutput(b *testing.B) {
+	items := make([]any, 0, 5000)
+	for i := range 5000 {
+		items = append(items, map[string]any{"id": float64(i), "name": "item name here", "url": "https://cdn.example.com/a/b.png?w=200&h=100",
+			"description": "some longer text: with a colon = and an equals sign, nothing hidden", "token": "abcdefgh"})
+	}
+	out := map[string]any{"data": map[string]any{"items": items}, "status": 200.0}
+	b.ReportAllocs()
+	for b.Loop() {
+		Redact(out, []string{"env-secret-1", "env-secret-2"})
+	}
+}

@@ -113,6 +113,14 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 		r.secrets = append(r.secrets, v)
 	}
 	r.secrets = append(r.secrets, in.Secrets...)
+	// Credential-named inputs and variables are secrets wherever their values flow.
+	collectSecrets("", in.Input, &r.secrets)
+	for _, v := range p.vars {
+		collectSecrets(v.Name, v.Value, &r.secrets)
+	}
+	for k, v := range in.Variables {
+		collectSecrets(k, v, &r.secrets)
+	}
 	r.red = newRedactor(r.secrets, true)
 	r.initVars()
 

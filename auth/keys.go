@@ -250,6 +250,18 @@ func (r *Resolver) KeyAudit(ctx context.Context, actor *Principal, id string, li
 	return r.st.ListAudit(ctx, id, limit)
 }
 
+// OwnedKey returns the live (unrevoked) key id if it is of type typ and belongs to
+// owner (a user, workspace or organization id), else a not-found error. It decides no
+// access: front doors use it to check that a key id belongs under the path they serve
+// before asking the lifecycle methods, which decide.
+func (r *Resolver) OwnedKey(ctx context.Context, id string, typ store.KeyType, owner string) (*store.APIKey, error) {
+	k, err := r.st.GetKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (k.Type != typ || k.OwnerID() != owner || k.RevokedAt != nil)) {
+		return nil, errNotFound("API key")
+	}
+	return k, err
+}
+
 // managedKey loads a key actor may manage; keys outside actor's reach read as not found.
 func (r *Resolver) managedKey(ctx context.Context, actor *Principal, id string) (*store.APIKey, error) {
 	k, err := r.st.GetKey(ctx, id)

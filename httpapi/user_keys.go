@@ -203,14 +203,8 @@ func (a *API) writeKeyList(w http.ResponseWriter, r *http.Request, p *auth.Princ
 // another owner reads as not found. Whether p may manage it is the key lifecycle's
 // decision (auth).
 func (a *API) keyOf(ctx context.Context, id string, typ store.KeyType, owner string) error {
-	k, err := a.deps.Store.GetKey(ctx, id)
-	if err != nil || k.Type != typ || k.OwnerID() != owner || k.RevokedAt != nil {
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "API key not found"}
-	}
-	return nil
+	_, err := a.deps.Resolver.OwnedKey(ctx, id, typ, owner)
+	return err
 }
 
 func (a *API) revokeKeyOf(w http.ResponseWriter, r *http.Request, p *auth.Principal, id string, typ store.KeyType, owner string) {
@@ -254,15 +248,12 @@ func (a *API) rotateKeyOf(w http.ResponseWriter, r *http.Request, p *auth.Princi
 		writeError(w, r, keyErr(err))
 		return
 	}
-	// The successor carries the old key's settings; read it back for the view.
-	if full, err := a.deps.Store.GetKey(r.Context(), nk.ID); err == nil {
-		nk = full
-	}
+	// The successor carries the old key's settings (the store filled them in).
 	v := keyView(nk)
 	v["key"] = plain
 	w.Header().Set("Cache-Control", "no-store")
 	out := map[string]any{"key": v, "previousKeyId": id}
-	if old, err := a.deps.Store.GetKey(r.Context(), id); err == nil && old.GraceUntil != nil {
+	if old, err := a.deps.Resolver.OwnedKey(r.Context(), id, typ, owner); err == nil && old.GraceUntil != nil {
 		out["previousKeyValidUntil"] = old.GraceUntil
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -78,8 +78,9 @@ func newChart(bs []store.MetricsBucket, start, end time.Time, bucket time.Durati
 		c.Line = fmt.Sprint(line)
 		c.Line = c.Line[1 : len(c.Line)-1]
 	}
-	for _, f := range []float64{0, 0.5, 1} {
-		c.YTicks = append(c.YTicks, tick{Pos: padT + plotH - f*plotH, Label: fmt.Sprint(int64(f * float64(maxC)))})
+	c.YTicks = append(c.YTicks, tick{Pos: padT + plotH, Label: "0"}, tick{Pos: padT, Label: fmt.Sprint(maxC)})
+	if maxC%2 == 0 {
+		c.YTicks = append(c.YTicks, tick{Pos: padT + plotH/2, Label: fmt.Sprint(maxC / 2)})
 	}
 	step := max(n/6, 1)
 	layout := "15:04"

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
+	"time"
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
@@ -49,6 +51,11 @@ type Config struct {
 	// lets them reach 127.0.0.0/8 and ::1.
 	AllowNetworks []netip.Prefix
 	AllowLoopback bool
+
+	// Retention prunes each workspace's execution logs by age and/or count, in the
+	// background every PruneInterval (default 1 h) once Start has run.
+	Retention     store.Retention
+	PruneInterval time.Duration
 }
 
 // App is an open appliance.
@@ -64,9 +71,13 @@ type App struct {
 	Dashboard *embed.Dashboard
 
 	log     *slog.Logger
+	cfg     Config
 	sandbox sandbox.Runner
 	metrics *metrics
 	handler http.Handler
+
+	stopBg context.CancelFunc // background tasks started by Start
+	bg     sync.WaitGroup
 }
 
 // Open opens the data directory and builds the appliance. Close releases it.
@@ -75,13 +86,13 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &App{log: log, metrics: newMetrics()}
+	a := &App{log: log, cfg: cfg, metrics: newMetrics()}
 	defer func() {
 		if err != nil {
 			a.Close(context.Background())
 		}
 	}()
-	if a.Store, err = store.Open(ctx, cfg.DataDir, store.Options{}); err != nil {
+	if a.Store, err = store.Open(ctx, cfg.DataDir, store.Options{Logger: log}); err != nil {
 		return nil, err
 	}
 	if a.Secrets, err = auth.LoadSecrets(cfg.DataDir, cfg.MasterKey); err != nil {
@@ -123,16 +134,68 @@ func (a *App) routes() http.Handler {
 	a.Dashboard.Mount(mux)
 	mux.Handle("GET /metrics", a.metrics.handler())
 	mux.Handle("/", a.API)
-	return a.metrics.instrument(mux)
+	return httpapi.AccessLog(a.log, a.metrics.instrument(mux))
 }
 
 // Handler serves the HTTP API, the MCP endpoints and health checks.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close finishes async runs (up to ctx's deadline), flushes last-used times and
-// pending log writes, stops the sandbox and closes the store.
+// Start readies a serving appliance: it settles the runs a previous process left
+// unfinished (queued jobs run, interrupted ones are marked failed) and starts log
+// retention. Offline commands open the appliance without starting it.
+func (a *App) Start(ctx context.Context) error {
+	rec, err := a.Service.Recover(ctx)
+	if err != nil {
+		return fmt.Errorf("recover unfinished executions: %w", err)
+	}
+	if rec.Resumed > 0 || rec.Interrupted > 0 {
+		a.log.Warn("settled executions left by the previous process", "resumed_jobs", rec.Resumed, "interrupted", rec.Interrupted)
+	}
+	bgCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopBg = stop
+	if r := a.cfg.Retention; r.MaxAge > 0 || r.MaxCount > 0 {
+		interval := a.cfg.PruneInterval
+		if interval <= 0 {
+			interval = time.Hour
+		}
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			a.retain(bgCtx, r, interval)
+		}()
+	}
+	return nil
+}
+
+// retain prunes execution logs now and then every interval.
+func (a *App) retain(ctx context.Context, r store.Retention, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := a.Store.Logs().Retain(ctx, r, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("prune execution logs", "err", err, "deleted", n)
+		case n > 0:
+			a.log.Info("pruned execution logs", "deleted", n, "max_age", r.MaxAge.String(), "max_count", r.MaxCount)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close finishes async runs (up to ctx's deadline, then cancels them and records them
+// as cancelled), flushes last-used times, audit events and pending log writes, stops
+// the sandbox and closes the store.
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
+	if a.stopBg != nil {
+		a.stopBg()
+		a.bg.Wait()
+	}
 	if a.MCP != nil {
 		a.MCP.Close()
 	}
@@ -140,7 +203,9 @@ func (a *App) Close(ctx context.Context) error {
 		errs = append(errs, a.Service.Close(ctx))
 	}
 	if a.Resolver != nil {
-		errs = append(errs, a.Resolver.Close(ctx))
+		// The flush is one short transaction; it runs even when the shutdown deadline
+		// has passed, or last-used times and audit events would be lost.
+		errs = append(errs, a.Resolver.Close(context.WithoutCancel(ctx)))
 	}
 	if c, ok := a.sandbox.(interface{ Close() error }); ok {
 		errs = append(errs, c.Close())

@@ -136,7 +136,12 @@ func (s *Service) runAndRecord(ctx context.Context, comp *compiled, exec *store.
 	defer s.untrack(exec)
 	s.mu.Lock()
 	exec.Status = store.StatusRunning
+	marker := copyExec(exec)
 	s.mu.Unlock()
+	// Not waited on: the run starts now, the marker lands with the next group commit.
+	if err := s.st.Logs().Mark(context.WithoutCancel(ctx), marker); err != nil {
+		s.log.Warn("record run start", "execution", exec.ID, "err", err)
+	}
 	res := comp.plan.Run(ctx, in)
 	if cause := context.Cause(ctx); res.ErrorCode == engine.CodeCancelled && errors.Is(cause, errShutdown) {
 		res.Error = "Execution cancelled: server shutting down"
@@ -181,6 +186,9 @@ func finish(exec *store.Execution, res *engine.Result, secrets []string) {
 func (s *Service) track(exec *store.Execution, cancel context.CancelCauseFunc) {
 	s.mu.Lock()
 	s.active[exec.ID] = &activeRun{exec: exec, cancel: cancel}
+	if s.closing {
+		cancel(errShutdown)
+	}
 	s.mu.Unlock()
 }
 

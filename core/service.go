@@ -50,6 +50,8 @@ type Service struct {
 	mu     sync.Mutex
 	active map[string]*activeRun // execution id → run in flight
 	runIDs map[string]bool       // workflowID/runID claimed by runs in flight
+	// closing: the shutdown deadline passed; runs starting now are cancelled at once.
+	closing bool
 
 	wg sync.WaitGroup // async runs
 }
@@ -75,23 +77,35 @@ func New(st *store.Store, az *auth.Authorizer, sec *auth.Secrets, cfg Config, lo
 // Store returns the underlying store (for front doors that list plain records).
 func (s *Service) Store() *store.Store { return s.st }
 
-// Close waits for async runs to finish recording, up to ctx's deadline, then cancels
-// whatever is still running so its record is written as cancelled.
+// Close waits for runs in flight (sync and async) to finish and be recorded, up to
+// ctx's deadline; then it cancels the rest, which are recorded as cancelled, and runs
+// that start later are cancelled at once. It returns when every async run is recorded.
+// Calling it again is harmless.
 func (s *Service) Close(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for s.activeRuns() > 0 {
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			s.closing = true
+			for _, r := range s.active {
+				r.cancel(errShutdown)
+			}
+			s.mu.Unlock()
+			s.wg.Wait()
+			return nil
+		case <-t.C:
+		}
 	}
-	s.mu.Lock()
-	for _, r := range s.active {
-		r.cancel(errShutdown)
-	}
-	s.mu.Unlock()
-	<-done
+	s.wg.Wait()
 	return nil
+}
+
+func (s *Service) activeRuns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.active)
 }
 
 var errShutdown = errors.New("server shutting down")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
@@ -24,6 +25,13 @@ type apiError struct {
 func (e *apiError) Error() string { return e.Message }
 
 var errInternal = &apiError{Status: http.StatusInternalServerError, Code: "internal_error", Message: "Internal server error"}
+
+// Storage failures: the request may be retried once the condition clears (/readyz
+// says when); the cause is in the server log, not the response.
+var (
+	errStorageUnavailable = &apiError{Status: http.StatusServiceUnavailable, Code: "storage_unavailable", Message: "Storage is unavailable; the change was not saved"}
+	errNoSpace            = &apiError{Status: http.StatusInsufficientStorage, Code: "insufficient_storage", Message: "The data volume is full; the change was not saved"}
+)
 
 // badRequest names the bad field in details.
 func badRequest(field, msg string) *apiError {
@@ -56,6 +64,10 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid_workflow", Message: ve.Error(), Details: ve.Problems}
 	case errors.As(err, &mbe):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Message: "Request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+	case errors.Is(err, store.ErrNoSpace):
+		return errNoSpace
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrCorrupt):
+		return errStorageUnavailable
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "Not found"}
 	case errors.Is(err, store.ErrConflict):
@@ -80,6 +92,7 @@ func cleanMessage(err error) string {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
 	setRetryAfter(w, err)
+	closeIfUnauthenticated(w, e.Status)
 	body := map[string]any{"error": e.Message, "code": e.Code}
 	if e.Details != nil {
 		body["details"] = e.Details
@@ -91,6 +104,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 func writeV2Error(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
 	setRetryAfter(w, err)
+	closeIfUnauthenticated(w, e.Status)
 	inner := map[string]any{"code": e.Code, "message": e.Message}
 	if e.Details != nil {
 		inner["details"] = e.Details
@@ -98,10 +112,24 @@ func writeV2Error(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, e.Status, map[string]any{"error": inner})
 }
 
+// closeIfUnauthenticated ends the connection after a 401 without reading the rest of
+// the body: a client without a valid key must not hold a connection by sending its
+// body slowly. (Handlers authenticate before they read a body.)
+func closeIfUnauthenticated(w http.ResponseWriter, status int) {
+	if status != http.StatusUnauthorized {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+}
+
 func setRetryAfter(w http.ResponseWriter, err error) {
 	var aue *auth.Error
 	if errors.As(err, &aue) {
 		aue.SetHeaders(w.Header())
+	}
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNoSpace) {
+		w.Header().Set("Retry-After", "10")
 	}
 }
 

@@ -35,6 +35,7 @@ func (a *API) middleware(mux *http.ServeMux) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
 		}
 		h, pattern := mux.Handler(r)
+		noteRoute(r, pattern)
 		if pattern == "" {
 			// The mux's own 404/405: capture the status (and Allow), answer in JSON.
 			rec := &statusOnly{header: http.Header{}}

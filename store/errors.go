@@ -14,4 +14,11 @@ var (
 	ErrLocked = errors.New("in use by another steelengine process")
 	// ErrNewerSchema: the file was written by a newer SteelEngine.
 	ErrNewerSchema = errors.New("data file is from a newer steelengine version")
+	// ErrUnavailable: storage cannot take writes (files deleted or replaced under the
+	// process, read-only or failing filesystem). Retry later; Health tells when.
+	ErrUnavailable = errors.New("storage unavailable")
+	// ErrNoSpace: the filesystem holding the data directory is full.
+	ErrNoSpace = errors.New("insufficient storage")
+	// ErrCorrupt: a data file cannot be read; `steelengine check` tells more.
+	ErrCorrupt = errors.New("data file is damaged")
 )

@@ -1,16 +1,17 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // logs.db layout (all integers big-endian; times are "offset binary": the int64 with its
@@ -22,6 +23,7 @@ import (
 //	idx_wf_time  wfID 0x00 startedAt(ns) id → summary
 //	idx_time     startedAt(ns) id → ∅ (drives Prune)
 //	idx_run      wfID 0x00 runID → id
+//	idx_open     id → ∅ for queued and running records (what a restart must settle)
 //	rollups      wfID 0x00 hour(unix s) → rollup
 //	rollups_ws   wsID 0x00 hour(unix s) → rollup
 //
@@ -37,6 +39,7 @@ var (
 	bIdxRun     = []byte("idx_run")
 	bRollups    = []byte("rollups")
 	bRollupsWs  = []byte("rollups_ws")
+	bIdxOpen    = []byte("idx_open")
 )
 
 var logMigrations = []migration{
@@ -47,6 +50,22 @@ var logMigrations = []migration{
 			}
 		}
 		return nil
+	}},
+	{2, "index of unfinished executions", func(tx *bolt.Tx) error {
+		open, err := tx.CreateBucketIfNotExists(bIdxOpen)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", bIdxOpen, err)
+		}
+		return tx.Bucket(bExecutions).ForEach(func(k, v []byte) error {
+			h, err := decodeHead(v)
+			if err != nil {
+				return fmt.Errorf("execution %s: %w", k, err)
+			}
+			if finished(h.Status) {
+				return nil
+			}
+			return open.Put(bytes.Clone(k), nil)
+		})
 	}},
 }
 
@@ -86,6 +105,8 @@ type LogOptions struct {
 	// in flight (default 2 ms). A negative value never waits: each commit takes whatever
 	// is queued.
 	BatchDelay time.Duration
+
+	dir string // data directory, for recovery hints
 }
 
 // LogDB stores executions in logs.db. Writes go through one goroutine that commits
@@ -102,7 +123,8 @@ type LogDB struct {
 	inflight atomic.Int64 // Puts between enqueue and acknowledgement
 	commits  atomic.Int64 // group-commit transactions (for benchmarks and ops)
 
-	maxScan int // List scan bound (tests lower it)
+	maxScan int     // List scan bound (tests lower it)
+	health  *health // shared with the Store; nil for a LogDB opened alone
 }
 
 type putReq struct {
@@ -128,22 +150,24 @@ func OpenLogDB(path string, opts LogOptions) (*LogDB, error) {
 	if opts.BatchDelay == 0 {
 		opts.BatchDelay = defaultBatchDelay
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	if opts.dir == "" {
+		opts.dir = filepath.Dir(path)
 	}
+	db, err := openBoltWith(path, opts.dir, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bMeta)
-		if err != nil {
-			return fmt.Errorf("create meta bucket: %w", err)
-		}
-		return runMigrations(meta, tx, logMigrations, "logs.db")
+	if err := safely(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			meta, err := tx.CreateBucketIfNotExists(bMeta)
+			if err != nil {
+				return fmt.Errorf("create meta bucket: %w", err)
+			}
+			return runMigrations(meta, tx, logMigrations, "logs.db")
+		})
 	}); err != nil {
 		db.Close()
-		return nil, err
+		return nil, corruptHint(path, opts.dir, err)
 	}
 	l := &LogDB{
 		db:      db,
@@ -152,6 +176,7 @@ func OpenLogDB(path string, opts LogOptions) (*LogDB, error) {
 		reqs:    make(chan *putReq, opts.BatchSize),
 		done:    make(chan struct{}),
 		maxScan: defaultMaxScan,
+		health:  newHealth(opts.dir, nil),
 	}
 	go l.writer()
 	return l, nil
@@ -240,4 +265,29 @@ func (l *LogDB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return n, fmt.Errorf("backup logs.db: %w", err)
 	}
 	return n, nil
+}
+
+// Unfinished returns the executions recorded as queued or running, oldest first. At
+// start these are the jobs the previous process accepted but did not finish.
+func (l *LogDB) Unfinished(ctx context.Context) ([]*Execution, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []*Execution
+	err := l.db.View(func(tx *bolt.Tx) error {
+		execs := tx.Bucket(bExecutions)
+		return tx.Bucket(bIdxOpen).ForEach(func(k, _ []byte) error {
+			v := execs.Get(k)
+			if v == nil {
+				return nil
+			}
+			e, err := decodeRecord(v)
+			if err != nil {
+				return fmt.Errorf("execution %s: %w", k, err)
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
 }

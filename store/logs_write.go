@@ -15,26 +15,54 @@ import (
 // A cancelled ctx fails the call only if the record was not yet handed to the writer.
 // Put encodes e before returning and never keeps or modifies it.
 func (l *LogDB) Put(ctx context.Context, e *Execution) error {
-	if err := ctx.Err(); err != nil {
+	r, err := l.request(ctx, e)
+	if err != nil {
 		return err
 	}
+	l.inflight.Add(1)
+	defer l.inflight.Add(-1)
+	if err := l.enqueue(ctx, r); err != nil {
+		return err
+	}
+	return <-r.done
+}
+
+// Mark queues e for the next group commit and returns without waiting for it: a start
+// marker, so that a run in flight when the process dies is found at the next start
+// (as interrupted) instead of nowhere. A later Put of the same id replaces it.
+func (l *LogDB) Mark(ctx context.Context, e *Execution) error {
+	r, err := l.request(ctx, e)
+	if err != nil {
+		return err
+	}
+	return l.enqueue(ctx, r)
+}
+
+// request validates and encodes e.
+func (l *LogDB) request(ctx context.Context, e *Execution) (*putReq, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := l.health.refuse(); err != nil {
+		return nil, err
+	}
 	if e == nil {
-		return invalid("execution is nil")
+		return nil, invalid("execution is nil")
 	}
 	for _, f := range [...]struct{ name, v string }{{"id", e.ID}, {"workflowId", e.WorkflowID}, {"workspaceId", e.WorkspaceID}} {
 		if f.v == "" || strings.IndexByte(f.v, sep) >= 0 {
-			return invalid("execution %s %q", f.name, f.v)
+			return nil, invalid("execution %s %q", f.name, f.v)
 		}
 	}
 	if strings.IndexByte(e.RunID, sep) >= 0 {
-		return invalid("execution runId %q", e.RunID)
+		return nil, invalid("execution runId %q", e.RunID)
 	}
 	if e.StartedAt.IsZero() {
-		return invalid("execution %q has no startedAt", e.ID)
+		return nil, invalid("execution %q has no startedAt", e.ID)
 	}
 	js, err := encodeExecution(e, l.opts.MaxRecordBytes)
 	if err != nil {
-		return fmt.Errorf("encode execution %q: %w", e.ID, err)
+		return nil, fmt.Errorf("encode execution %q: %w", e.ID, err)
 	}
 	h := headOf(e)
 	r := &putReq{id: e.ID, h: h, done: make(chan error, 1)}
@@ -42,9 +70,11 @@ func (l *LogDB) Put(ctx context.Context, e *Execution) error {
 	r.data = binary.AppendUvarint(make([]byte, 0, len(hb)+len(js)+binary.MaxVarintLen64), uint64(len(hb)))
 	r.data = append(r.data, hb...)
 	r.data = append(r.data, js...)
+	return r, nil
+}
 
-	l.inflight.Add(1)
-	defer l.inflight.Add(-1)
+// enqueue hands r to the writer.
+func (l *LogDB) enqueue(ctx context.Context, r *putReq) error {
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
@@ -57,7 +87,7 @@ func (l *LogDB) Put(ctx context.Context, e *Execution) error {
 		return ctx.Err()
 	}
 	l.mu.RUnlock()
-	return <-r.done
+	return nil
 }
 
 // writer is the single goroutine that commits Puts.
@@ -122,7 +152,7 @@ func (l *LogDB) collect(batch *[]*putReq, timer *time.Timer) {
 // so one bad record cannot fail the others.
 func (l *LogDB) commit(batch []*putReq) {
 	l.commits.Add(1)
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx) error {
 		for _, r := range batch {
 			if err := writeExecution(tx, r); err != nil {
 				return err
@@ -132,13 +162,29 @@ func (l *LogDB) commit(batch []*putReq) {
 	})
 	if err != nil && len(batch) > 1 {
 		for _, r := range batch {
-			r.done <- l.db.Update(func(tx *bolt.Tx) error { return writeExecution(tx, r) })
+			r.done <- l.update(func(tx *bolt.Tx) error { return writeExecution(tx, r) })
 		}
 		return
 	}
 	for _, r := range batch {
 		r.done <- err
 	}
+}
+
+// update runs fn in one write transaction and reports a failed commit (not fn's own
+// error) to the store's health as a storage failure.
+func (l *LogDB) update(fn func(tx *bolt.Tx) error) error {
+	var fnErr error
+	err := safely(func() error {
+		return l.db.Update(func(tx *bolt.Tx) error { fnErr = fn(tx); return fnErr })
+	})
+	switch {
+	case err != nil && fnErr == nil:
+		return l.health.failed("logs.db", err)
+	case err == nil && l.health.hadWriteErr():
+		l.health.recovered()
+	}
+	return err
 }
 
 // writeExecution stores one record with its index and rollup changes.
@@ -202,6 +248,11 @@ func writeExecution(tx *bolt.Tx, r *putReq) error {
 		if err := addRollups(tx, h, 1); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bIdxOpen).Delete(id); err != nil {
+			return err
+		}
+	} else if err := tx.Bucket(bIdxOpen).Put(id, nil); err != nil {
+		return err
 	}
 	return execs.Put(id, r.data)
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,10 @@ type Options struct {
 	// NoSync skips fsync on core.db commits. Only for tests and throwaway stores: a
 	// crash can lose acknowledged writes.
 	NoSync bool
+	// Logger receives storage health changes (default: discarded).
+	Logger *slog.Logger
+	// HealthInterval is how often the files' identity is re-checked (default 5 s).
+	HealthInterval time.Duration
 }
 
 // defaultLockTimeout is how long opening waits for another process's lock.
@@ -40,9 +45,10 @@ const defaultLockTimeout = 2 * time.Second
 
 // Store is the bbolt-backed implementation of SteelEngine's persistence.
 type Store struct {
-	dir  string
-	core *bolt.DB
-	logs *LogDB
+	dir    string
+	core   *bolt.DB
+	logs   *LogDB
+	health *health
 
 	authEpoch     atomic.Uint64
 	workflowEpoch atomic.Uint64
@@ -55,6 +61,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = defaultLockTimeout
 	}
+	if opts.HealthInterval <= 0 {
+		opts.HealthInterval = defaultHealthInterval
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -63,10 +72,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	core.NoSync = opts.NoSync
-	s := &Store{dir: dir, core: core}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{dir: dir, core: core, health: newHealth(dir, opts.Logger)}
+	if err := safely(func() error { return s.migrate(ctx) }); err != nil {
 		core.Close()
-		return nil, err
+		return nil, corruptHint(filepath.Join(dir, "core.db"), dir, err)
 	}
 	if err := core.View(func(tx *bolt.Tx) error {
 		s.authEpoch.Store(readUint64(tx.Bucket(bMeta).Get(kAuthEpoch)))
@@ -78,24 +87,77 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.Logs.LockTimeout <= 0 {
 		opts.Logs.LockTimeout = opts.LockTimeout
 	}
+	opts.Logs.dir = dir
 	logs, err := OpenLogDB(filepath.Join(dir, "logs.db"), opts.Logs)
 	if err != nil {
 		core.Close()
 		return nil, err
 	}
 	s.logs = logs
+	logs.health = s.health
+	for _, p := range dataFiles(dir) {
+		if err := s.health.track(p); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	s.health.probes = func() error {
+		if err := probe(s.core); err != nil {
+			return err
+		}
+		return probe(s.logs.db)
+	}
+	s.health.start(opts.HealthInterval)
 	return s, nil
 }
 
 func openBolt(path, dir string, timeout time.Duration) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	return openBoltWith(path, dir, &bolt.Options{Timeout: timeout})
+}
+
+// openBoltWith opens one bbolt file. bbolt panics on some damaged pages (a bad
+// freelist); that panic becomes an error naming the file and the way out.
+func openBoltWith(path, dir string, opts *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			db, err = nil, corruptHint(path, dir, fmt.Errorf("%w: %v", ErrCorrupt, v))
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, opts)
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("open %s: data directory %s is %w", filepath.Base(path), dir, ErrLocked)
+		return nil, fmt.Errorf("open %s: data directory %s is %w", path, dir, ErrLocked)
+	}
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, corruptHint(path, dir, err)
 	}
 	return db, nil
+}
+
+// safely turns a bbolt panic (a damaged page met while reading) into ErrCorrupt.
+func safely(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, v)
+		}
+	}()
+	return fn()
+}
+
+// corruptHint names the damaged file and the recovery commands.
+func corruptHint(path, dir string, err error) error {
+	if !errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	hint := fmt.Sprintf("run `steelengine check --data-dir %s` for details", dir)
+	if filepath.Base(path) == "logs.db" {
+		hint += fmt.Sprintf("; `steelengine check --data-dir %s --reset-logs` moves the damaged logs.db aside so the server starts with empty execution logs and keeps core.db (users, keys, workflows)", dir)
+	} else {
+		hint += "; restore core.db from a backup (`steelengine restore`)"
+	}
+	return fmt.Errorf("open %s: %w (%s)", path, err, hint)
 }
 
 // Dir returns the data directory.
@@ -107,6 +169,7 @@ func (s *Store) Logs() *LogDB { return s.logs }
 // Close flushes pending log writes and closes both files.
 func (s *Store) Close() error {
 	var errs []error
+	s.health.close()
 	if s.logs != nil {
 		if err := s.logs.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close logs.db: %w", err))
@@ -118,8 +181,11 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Ping answers whether the core file can serve a read transaction.
+// Ping answers whether the core file can serve a read transaction and takes writes.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.health.err(); err != nil {
+		return err
+	}
 	return s.core.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bMeta) == nil {
 			return errors.New("meta bucket missing")
@@ -149,9 +215,21 @@ func (s *Store) update(ctx context.Context, fn func(w *writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.core.Update(func(tx *bolt.Tx) error {
-		return fn(&writer{Reader: Reader{tx: tx}, s: s})
+	if err := s.health.refuse(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := s.core.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(&writer{Reader: Reader{tx: tx}, s: s})
+		return fnErr
 	})
+	switch {
+	case err != nil && fnErr == nil:
+		return s.health.failed("core.db", err) // the commit itself failed
+	case err == nil && s.health.hadWriteErr():
+		s.health.recovered()
+	}
+	return err
 }
 
 // writer is a Reader that may also write; its changes commit together.

@@ -41,6 +41,7 @@ func logsCommand() *cli.Command {
 				Flags:     remoteFlags(),
 				Action:    logsShow,
 			},
+			logsPruneCommand(),
 		},
 	}
 }

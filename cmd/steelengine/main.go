@@ -101,6 +101,8 @@ func commands() []*cli.Command {
 		backupCommand(),
 		restoreCommand(),
 		logsCommand(),
+		checkCommand(),
+		compactCommand(),
 		mcpServersCommand(),
 		mcpCommand(),
 	}

@@ -24,7 +24,10 @@ func serveFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", EnvVars: []string{"STEELENGINE_ADDR"}, Usage: "listen address (host:port; port 0 picks a free one)"},
 		&cli.StringFlag{Name: "admin-email", Value: "admin@localhost", EnvVars: []string{"STEELENGINE_ADMIN_EMAIL"}, Usage: "email of the admin user created on first start"},
-		&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, EnvVars: []string{"STEELENGINE_SHUTDOWN_TIMEOUT"}, Usage: "how long in-flight requests may take to finish on shutdown"},
+		&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, EnvVars: []string{"STEELENGINE_SHUTDOWN_TIMEOUT"}, Usage: "deadline for the whole shutdown: in-flight runs still going near it are cancelled and recorded as cancelled"},
+		&cli.IntFlag{Name: "max-connections", EnvVars: []string{"STEELENGINE_MAX_CONNECTIONS"}, Usage: "concurrent HTTP connections served (default 4096, less if the open-file limit is low); a few more are kept for health checks"},
+		&cli.StringFlag{Name: "retention-age", EnvVars: []string{"STEELENGINE_RETENTION_AGE"}, Usage: "delete execution logs older than this (e.g. 30d, 12h); default keep forever"},
+		&cli.IntFlag{Name: "retention-count", EnvVars: []string{"STEELENGINE_RETENTION_COUNT"}, Usage: "keep at most this many execution logs per workspace; default no limit"},
 		&cli.StringFlag{Name: "public-url", EnvVars: []string{"STEELENGINE_PUBLIC_URL"}, Usage: "external base URL when behind a reverse proxy (status links, MCP Host/Origin checks)"},
 		&cli.StringSliceFlag{Name: "allowed-origin", EnvVars: []string{"STEELENGINE_ALLOWED_ORIGINS"}, Usage: "browser origin allowed for CORS and MCP (repeatable; default none)"},
 	}
@@ -54,23 +57,39 @@ func serveAction(c *cli.Context) error {
 	cfg.MCP.PublicURL = c.String("public-url")
 	cfg.MCP.AllowedOrigins = c.StringSlice("allowed-origin")
 	cfg.Dashboard.PublicURL = c.String("public-url")
+	retention, err := retentionFlags(c)
+	if err != nil {
+		return err
+	}
+	cfg.Retention = retention
+	maxConns := c.Int("max-connections")
+	if maxConns < 0 {
+		return usagef("invalid --max-connections %d: must be positive", maxConns)
+	}
+	if maxConns == 0 {
+		maxConns = app.DefaultMaxConnections()
+	}
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	closed := false
 	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
-		defer cancel()
-		if err := a.Close(closeCtx); err != nil {
-			log.Error("close", "err", err)
+		if !closed {
+			a.Close(context.Background())
 		}
 	}()
 	if err := bootstrap(ctx, c, a); err != nil {
 		return err
 	}
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
 
+	limit := app.NewConnLimit(maxConns)
 	srv := &http.Server{
-		Handler:           a.Handler(),
+		Handler:           limit.Handler(a.Handler()),
+		ConnContext:       limit.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		// A sync run or stream may take up to the execution timeout; a client that reads
@@ -84,7 +103,7 @@ func serveAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	log.Info("listening on http://" + ln.Addr().String())
+	log.Info("listening on http://"+ln.Addr().String(), "max_connections", maxConns)
 	dashboardURL := "http://" + ln.Addr().String() + "/"
 	if pu := c.String("public-url"); pu != "" {
 		dashboardURL = strings.TrimRight(pu, "/") + "/"
@@ -92,18 +111,47 @@ func serveAction(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "Dashboard: %s\n", dashboardURL)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limit.Listener(ln)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
+	closed = true
+	return shutdown(log, srv, a, c.Duration("shutdown-timeout"))
+}
+
+// shutdown stops the server within one deadline. Requests and runs get until shortly
+// before it to finish; then runs still going are cancelled and recorded as cancelled,
+// their requests answer, buffered last-used times and audit events are flushed and
+// the files closed. It fails only if something could not be recorded.
+func shutdown(log *slog.Logger, srv *http.Server, a *app.App, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	// The reserve is the time left, after cancelling, to record the cancelled runs and
+	// flush; recording is one group commit, so a fraction of the timeout is plenty.
+	reserve := min(timeout/5, 2*time.Second)
+	log.Info("shutting down", "deadline", deadline.Format(time.RFC3339))
+	runsCtx, cancelRuns := context.WithDeadline(context.Background(), deadline.Add(-reserve))
+	defer cancelRuns()
+	shutCtx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+
+	runsDone := make(chan struct{})
+	go func() {
+		defer close(runsDone)
+		a.Service.Close(runsCtx) // cancels whatever still runs at the runs deadline
+	}()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// Connections that are not runs (slow uploads, idle streams) are cut.
+		log.Warn("shutdown deadline reached; closing remaining connections", "err", err)
+		srv.Close()
+	}
+	<-runsDone
+	if err := a.Close(shutCtx); err != nil {
+		log.Error("shutdown", "err", err)
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	log.Info("stopped")
 	return nil
 }
 

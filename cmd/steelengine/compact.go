@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/steelengine/steelengine/store"
+)
+
+func compactCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "compact",
+		Usage: "rewrite core.db and logs.db without free space (server stopped; atomic: fsync then rename)",
+		Action: func(c *cli.Context) error {
+			res, err := store.Compact(c.Context, c.String("data-dir"))
+			if err != nil {
+				return err
+			}
+			return printOut(c, map[string]any{"files": res}, func(w io.Writer) {
+				for _, r := range res {
+					row(w, r.File, fmt.Sprintf("%d → %d bytes", r.Before, r.After))
+				}
+			})
+		},
+	}
+}

@@ -1,0 +1,119 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/steelengine/steelengine/engine"
+	"github.com/steelengine/steelengine/store"
+)
+
+// ErrorCodeInterrupted marks a run that was in flight when the previous process stopped
+// without finishing it (crash, kill -9, power loss).
+const ErrorCodeInterrupted = "interrupted"
+
+// Recovery counts what Recover settled.
+type Recovery struct {
+	Resumed     int // queued jobs started again
+	Interrupted int // runs in flight at the stop, now failed
+}
+
+// Recover settles the executions a previous process left unfinished: queued async jobs
+// (accepted, never started) run now; runs that had started are marked failed with code
+// "interrupted" and never run again, since their side effects may have happened. Call
+// it once at start, before serving.
+func (s *Service) Recover(ctx context.Context) (Recovery, error) {
+	var rec Recovery
+	open, err := s.st.Logs().Unfinished(ctx)
+	if err != nil {
+		return rec, fmt.Errorf("list unfinished executions: %w", err)
+	}
+	var errs []error
+	for _, exec := range open {
+		if exec.Status == store.StatusQueued {
+			if err := s.resume(ctx, exec); err == nil {
+				rec.Resumed++
+				continue
+			} else if !errors.Is(err, errCannotResume) {
+				errs = append(errs, err)
+				continue
+			} else {
+				s.log.Warn("queued job cannot run", "execution", exec.ID, "err", err)
+				fail(exec, "Execution could not be resumed after a restart: "+err.Error())
+			}
+		} else {
+			fail(exec, "Execution interrupted: the server stopped while it was running")
+		}
+		if err := s.st.Logs().Put(ctx, exec); err != nil {
+			errs = append(errs, fmt.Errorf("record interrupted execution %s: %w", exec.ID, err))
+			continue
+		}
+		rec.Interrupted++
+	}
+	return rec, errors.Join(errs...)
+}
+
+var errCannotResume = errors.New("cannot resume")
+
+func fail(exec *store.Execution, msg string) {
+	end := time.Now().UTC()
+	exec.EndedAt = &end
+	exec.DurationMs = max(end.Sub(exec.StartedAt).Milliseconds(), 0)
+	exec.Status, exec.Level = store.StatusFailed, "error"
+	exec.Error, exec.ErrorCode = msg, ErrorCodeInterrupted
+}
+
+// resume runs a queued job with the version it was queued for.
+func (s *Service) resume(ctx context.Context, exec *store.Execution) error {
+	var comp *compiled
+	err := s.st.View(ctx, func(r *store.Reader) error {
+		wf, err := r.Workflow(exec.WorkflowID)
+		if err != nil {
+			return err
+		}
+		if exec.Version == 0 {
+			comp, err = compileDefinition(wf.Draft)
+			return err
+		}
+		dep, err := r.Deployment(exec.WorkflowID, exec.Version)
+		if err != nil {
+			return err
+		}
+		comp, err = s.plan.get(dep)
+		return err
+	})
+	var ve *engine.ValidationError
+	if errors.Is(err, store.ErrNotFound) || errors.As(err, &ve) {
+		return fmt.Errorf("%w: workflow version is gone or invalid", errCannotResume)
+	}
+	if err != nil {
+		return fmt.Errorf("resume execution %s: %w", exec.ID, err)
+	}
+	var input map[string]any
+	if len(exec.Input) > 0 {
+		if err := json.Unmarshal(exec.Input, &input); err != nil {
+			return fmt.Errorf("%w: stored input unreadable", errCannotResume)
+		}
+	}
+	env, secrets, err := s.workspaceEnv(ctx, exec.WorkspaceID)
+	if err != nil {
+		return fmt.Errorf("resume execution %s: %w", exec.ID, err)
+	}
+	in := engine.RunInput{
+		Input: input, Env: env, Timeout: s.cfg.ExecutionTimeout,
+		Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations,
+		HTTPClient: s.cfg.HTTPClient, Sandbox: s.cfg.Sandbox, LLM: s.cfg.LLM, Secrets: secrets,
+	}
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	s.track(exec, cancel)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel(nil)
+		s.runAndRecord(runCtx, comp, exec, in, secrets)
+	}()
+	return nil
+}

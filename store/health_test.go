@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUnfinishedTracksQueuedAndRunning(t *testing.T) {
+	ctx := context.Background()
+	l, _ := openLogs(t, LogOptions{})
+	queued := newExec("ws", "wf", logBase, StatusQueued)
+	running := newExec("ws", "wf", logBase.Add(time.Second), StatusRunning)
+	done := newExec("ws", "wf", logBase.Add(2*time.Second), StatusCompleted)
+	for _, e := range []*Execution{queued, running, done} {
+		mustPut(t, l, e)
+	}
+	got, err := l.Unfinished(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := ids(got); len(g) != 2 || !contains(g, queued.ID) || !contains(g, running.ID) {
+		t.Fatalf("unfinished = %v, want %s and %s", g, queued.ID, running.ID)
+	}
+	running.Status = StatusFailed
+	mustPut(t, l, running)
+	if got, _ = l.Unfinished(ctx); len(got) != 1 || got[0].ID != queued.ID {
+		t.Fatalf("after finishing one: %v", ids(got))
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestMarkIsWrittenWithoutWaiting(t *testing.T) {
+	ctx := context.Background()
+	l, path := openLogs(t, LogOptions{})
+	e := newExec("ws", "wf", logBase, StatusRunning)
+	if err := l.Mark(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	// Close waits for everything queued: the marker is on disk after it.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := OpenLogDB(path, LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	got, err := l2.Unfinished(ctx)
+	if err != nil || len(got) != 1 || got[0].ID != e.ID {
+		t.Fatalf("unfinished after reopen = %v, %v", got, err)
+	}
+}
+
+func TestDeletedDataDirRefusesWrites(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Open(ctx, dir, Options{HealthInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Health(); err != nil {
+		t.Fatalf("healthy store: %v", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckHealth(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("health after rm -rf = %v, want ErrUnavailable", err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ping = %v", err)
+	}
+	err = s.CreateUser(ctx, &User{Email: "a@b.c", Name: "A"})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("write into a deleted directory = %v, want ErrUnavailable", err)
+	}
+	err = s.Logs().Put(ctx, newExec("ws", "wf", logBase, StatusCompleted))
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("log write into a deleted directory = %v, want ErrUnavailable", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the store recreated the deleted directory: %v", err)
+	}
+}
+
+func TestReplacedFileDetected(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir, Options{HealthInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	core := filepath.Join(dir, "core.db")
+	if err := os.Rename(core, core+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(core, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for s.Health() == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Health(); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "replaced") {
+		t.Fatalf("periodic check after replacing core.db = %v", err)
+	}
+	// Put back: the same file again, writes resume.
+	if err := os.Rename(core+".old", core); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckHealth(ctx); err != nil {
+		t.Fatalf("after restoring the file: %v", err)
+	}
+}
+
+func TestCorruptFileRefusedWithRecoveryCommand(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, want string
+		damage           func(b []byte)
+	}{
+		{"logs freelist", "logs.db", "--reset-logs", func(b []byte) { garbage(b[2*4096:]) }},
+		{"logs meta pages", "logs.db", "--reset-logs", func(b []byte) { garbage(b[:2*4096]) }},
+		{"core meta pages", "core.db", "steelengine check", func(b []byte) { garbage(b[:2*4096]) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			s, err := Open(ctx, dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Logs().Put(ctx, newExec("ws", "wf", logBase, StatusCompleted)); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			path := filepath.Join(dir, tc.file)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.damage(b)
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(ctx, dir, Options{})
+			if err == nil {
+				s.Close()
+				t.Fatal("opened a damaged file")
+			}
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v; want ErrCorrupt naming %s and %q", err, path, tc.want)
+			}
+		})
+	}
+}
+
+func garbage(b []byte) {
+	for i := range b {
+		b[i] = byte(i*7 + 3)
+	}
+}
+
+func TestRetainPerWorkspaceKeepsRollupsAndOpenRuns(t *testing.T) {
+	ctx := context.Background()
+	l, _ := openLogs(t, LogOptions{})
+	now := logBase.Add(100 * 24 * time.Hour)
+	// ws1: 30 finished runs one day apart (oldest 40 days ago) and one old queued job.
+	for i := range 30 {
+		mustPut(t, l, newExec("ws1", "wf1", now.Add(-time.Duration(40-i)*24*time.Hour), StatusCompleted))
+	}
+	queued := newExec("ws1", "wf1", now.Add(-50*24*time.Hour), StatusQueued)
+	mustPut(t, l, queued)
+	// ws2: 5 recent runs.
+	for i := range 5 {
+		mustPut(t, l, newExec("ws2", "wf2", now.Add(-time.Duration(i+1)*time.Hour), StatusFailed))
+	}
+	before, err := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws1", Bucket: 24 * 365 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := l.Retain(ctx, Retention{MaxAge: 30 * 24 * time.Hour}, now)
+	if err != nil || n != 10 {
+		t.Fatalf("age retention deleted %d (%v), want 10", n, err)
+	}
+	n, err = l.Retain(ctx, Retention{MaxCount: 4}, now)
+	if err != nil || n != 16+1 {
+		t.Fatalf("count retention deleted %d (%v), want 17 (16 in ws1, 1 in ws2)", n, err)
+	}
+	page, err := l.List(ctx, LogQuery{WorkspaceID: "ws1", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 5 || !contains(ids(page.Items), queued.ID) {
+		t.Fatalf("ws1 keeps %d records %v, want the 4 newest and the queued job", len(page.Items), ids(page.Items))
+	}
+	after, err := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws1", Bucket: 24 * 365 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) == 0 || len(after) != len(before) || after[0].Count != before[0].Count {
+		t.Fatalf("rollups changed by pruning: before %+v after %+v", before, after)
+	}
+}

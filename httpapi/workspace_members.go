@@ -3,16 +3,18 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/store"
 )
 
-// Workspace membership: listing needs read on the workspace, changes need admin.
+// Workspace membership: listing needs read on the workspace, changes need a signed-in
+// admin (adding someone is an invitation: invitations.go).
 func init() {
 	routeGroups = append(routeGroups, func(a *API) {
-		a.handle("GET /api/workspaces/{id}/members", a.listWorkspaceMembers)
-		a.handle("PATCH /api/workspaces/{id}/members/{userId}", a.updateWorkspaceMember)
-		a.handle("DELETE /api/workspaces/{id}/members/{userId}", a.removeWorkspaceMember)
+		a.handle("GET /api/workspaces/{id}/members", a.listWorkspaceMembers())
+		a.handle("PATCH /api/workspaces/{id}/members/{userId}", a.updateWorkspaceMember())
+		a.handle("DELETE /api/workspaces/{id}/members/{userId}", a.removeWorkspaceMember())
 	})
 }
 
@@ -20,66 +22,40 @@ func memberView(m core.Member) map[string]any {
 	return map[string]any{"userId": m.User.ID, "email": m.User.Email, "name": m.User.Name, "permission": m.Permission}
 }
 
-func (a *API) listWorkspaceMembers(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	ms, err := a.deps.Service.WorkspaceMembers(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := make([]map[string]any, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, memberView(m))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"members": out})
+func (a *API) listWorkspaceMembers() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		ms, err := a.deps.Service.WorkspaceMembers(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			return reply{}, err
+		}
+		out := make([]map[string]any, 0, len(ms))
+		for _, m := range ms {
+			out = append(out, memberView(m))
+		}
+		return reply{http.StatusOK, map[string]any{"members": out}}, nil
+	})
 }
 
 type memberBody struct {
-	UserID     string      `json:"userId"`
-	Email      string      `json:"email"`
 	Permission store.Level `json:"permission"`
 }
 
-func (b memberBody) check() error {
-	if !b.Permission.Valid() {
-		return badRequest("permission", "permission must be one of read, write, admin")
-	}
-	return nil
+func (a *API) updateWorkspaceMember() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, b *memberBody) (reply, error) {
+		if !b.Permission.Valid() {
+			return reply{}, badRequest("permission", "permission must be one of read, write, admin")
+		}
+		m, err := a.deps.Service.SetWorkspaceMember(r.Context(), p, r.PathValue("id"), r.PathValue("userId"), b.Permission)
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{http.StatusOK, map[string]any{"member": memberView(*m)}}, nil
+	})
 }
 
-func (a *API) updateWorkspaceMember(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	var body memberBody
-	if err := mgmtDecode(r, &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := body.check(); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	m, err := a.deps.Service.SetWorkspaceMember(r.Context(), p, r.PathValue("id"), r.PathValue("userId"), body.Permission)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"member": memberView(*m)})
-}
-
-func (a *API) removeWorkspaceMember(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	if err := a.deps.Service.RemoveWorkspaceMember(r.Context(), p, r.PathValue("id"), r.PathValue("userId")); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+func (a *API) removeWorkspaceMember() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		err := a.deps.Service.RemoveWorkspaceMember(r.Context(), p, r.PathValue("id"), r.PathValue("userId"))
+		return reply{http.StatusOK, map[string]any{"success": true}}, err
+	})
 }

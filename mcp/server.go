@@ -174,6 +174,16 @@ func (s *Server) handler(serverID func(*http.Request) string) http.Handler {
 			writeJSONError(w, http.StatusInternalServerError, "internal_error", "Internal server error")
 			return
 		}
+		// A session belongs to the key that opened it; for any other key it does not exist.
+		owner := ownerOf(p)
+		if sid := r.Header.Get(server.HeaderKeySessionID); sid != "" {
+			if !e.sessions.ownedBy(sid, owner) {
+				writeJSONError(w, http.StatusNotFound, "session_not_found", "Session not found")
+				return
+			}
+		} else {
+			w = &binding{ResponseWriter: w, s: e.sessions, owner: owner}
+		}
 		e.http.ServeHTTP(w, r.WithContext(withPrincipal(ctx, p)))
 	})
 }

@@ -31,6 +31,7 @@ type endpoint struct {
 	serverID string
 	mcp      *server.MCPServer
 	http     *server.StreamableHTTPServer
+	sessions *sessions
 
 	mu    sync.Mutex // serialises sync
 	epoch atomic.Uint64
@@ -46,7 +47,7 @@ type registry struct {
 }
 
 func (s *Server) newEndpoint(serverID, name string) *endpoint {
-	e := &endpoint{s: s, serverID: serverID}
+	e := &endpoint{s: s, serverID: serverID, sessions: &sessions{}}
 	e.reg.Store(&registry{byName: map[string]string{}})
 	e.mcp = server.NewMCPServer(name, serverVersion,
 		server.WithToolCapabilities(true),
@@ -70,6 +71,7 @@ func (s *Server) newEndpoint(serverID, name string) *endpoint {
 			return withPrincipal(ctx, principalFrom(r.Context()))
 		}),
 		server.WithSessionIdleTTL(s.cfg.SessionIdleTTL),
+		server.WithSessionIdManager(e.sessions),
 		// Host/Origin are validated by our own guard (configurable, proxy-aware).
 		server.WithDisableLocalhostProtection(true),
 		server.WithHeartbeatInterval(30*time.Second),

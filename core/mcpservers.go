@@ -14,7 +14,11 @@ func (s *Service) CreateMCPServer(ctx context.Context, p *auth.Principal, m *sto
 		return err
 	}
 	m.CreatedBy = p.UserID
-	return mapStoreErr(s.st.CreateMCPServer(ctx, m), "Workspace or workflow not found")
+	if err := s.st.CreateMCPServer(ctx, m); err != nil {
+		return mapStoreErr(err, "Workspace or workflow not found")
+	}
+	*m = *s.visibleMCPServer(ctx, p, m)
+	return nil
 }
 
 // UpdateMCPServer changes a server object's name, description or workflows; admin on
@@ -24,7 +28,10 @@ func (s *Service) UpdateMCPServer(ctx context.Context, p *auth.Principal, id str
 		return nil, err
 	}
 	m, err := s.st.UpdateMCPServer(ctx, id, fn)
-	return m, mapStoreErr(err, "MCP server or workflow not found")
+	if err != nil {
+		return nil, mapStoreErr(err, "MCP server or workflow not found")
+	}
+	return s.visibleMCPServer(ctx, p, m), nil
 }
 
 // DeleteMCPServer removes a server object; admin on its workspace.
@@ -36,30 +43,49 @@ func (s *Service) DeleteMCPServer(ctx context.Context, p *auth.Principal, id str
 }
 
 // GetMCPServer returns a server object p may read (read on its workspace, or read on at
-// least one of its workflows).
+// least one of its workflows), listing only the workflows p may read.
 func (s *Service) GetMCPServer(ctx context.Context, p *auth.Principal, id string) (*store.MCPServer, error) {
 	m, err := s.st.GetMCPServer(ctx, id)
 	if err != nil {
 		return nil, mapStoreErr(err, "MCP server not found")
 	}
 	wsErr := s.authorize(ctx, p, workspaceTarget(m.WorkspaceID), store.LevelRead)
-	if wsErr == nil {
-		return m, nil
+	v := s.visibleMCPServer(ctx, p, m)
+	if wsErr != nil && len(v.WorkflowIDs) == 0 {
+		return nil, wsErr
 	}
-	for _, wfID := range m.WorkflowIDs {
-		if s.authorize(ctx, p, workflowTarget(wfID), store.LevelRead) == nil {
-			return m, nil
-		}
-	}
-	return nil, wsErr
+	return v, nil
 }
 
-// ListMCPServers lists the server objects of wsID; read on the workspace.
+// ListMCPServers lists the server objects of wsID; read on the workspace. Each lists
+// only the workflows p may read.
 func (s *Service) ListMCPServers(ctx context.Context, p *auth.Principal, wsID string) ([]*store.MCPServer, error) {
 	if err := s.authorize(ctx, p, workspaceTarget(wsID), store.LevelRead); err != nil {
 		return nil, err
 	}
-	return s.st.ListMCPServers(ctx, wsID)
+	ms, err := s.st.ListMCPServers(ctx, wsID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*store.MCPServer, len(ms))
+	for i, m := range ms {
+		out[i] = s.visibleMCPServer(ctx, p, m)
+	}
+	return out, nil
+}
+
+// visibleMCPServer is m as p may see it: a copy whose workflow ids are those p may
+// read. Workspace read does not imply it (narrowed workspace keys, workflow grants),
+// and an id is itself information.
+func (s *Service) visibleMCPServer(ctx context.Context, p *auth.Principal, m *store.MCPServer) *store.MCPServer {
+	c := *m
+	c.WorkflowIDs = make([]string, 0, len(m.WorkflowIDs))
+	for _, id := range m.WorkflowIDs {
+		if s.authorize(ctx, p, workflowTarget(id), store.LevelRead) == nil {
+			c.WorkflowIDs = append(c.WorkflowIDs, id)
+		}
+	}
+	return &c
 }
 
 func (s *Service) mcpServerAt(ctx context.Context, p *auth.Principal, id string, need store.Level) (*store.MCPServer, error) {

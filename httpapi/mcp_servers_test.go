@@ -60,3 +60,45 @@ func TestMCPServerObjects(t *testing.T) {
 	admin.want(404, "", "GET", "/api/mcp-servers/"+id, nil)
 	admin.want(404, "", "DELETE", "/api/mcp-servers/"+id, nil)
 }
+
+// A server object shows a caller only the workflows it may read: a key narrowed to Echo
+// or granted Echo alone never learns Greet's id from it.
+func TestMCPServerObjectHidesWorkflowsOutsideGrants(t *testing.T) {
+	e := testenv.New(t)
+	base := "/api/workspaces/" + e.WS.ID + "/mcp-servers"
+	admin := mgKey(t, e, e.AdminKey)
+	srv := mgObj(admin.want(201, "", "POST", base, map[string]any{"name": "both", "workflowIds": []string{e.Greet.ID, e.Echo.ID}}), "server")
+	id, _ := srv["id"].(string)
+	ids := func(m map[string]any) []string {
+		var out []string
+		for _, v := range m["workflowIds"].([]any) {
+			out = append(out, v.(string))
+		}
+		slices.Sort(out)
+		return out
+	}
+	both := []string{e.Greet.ID, e.Echo.ID}
+	slices.Sort(both)
+	for name, tc := range map[string]struct {
+		key  string
+		want []string
+	}{
+		"admin":              {e.AdminKey, both},
+		"workspace read key": {e.WSReadKey, both},
+		"narrowed key":       {e.WSNarrowKey, []string{e.Echo.ID}},
+		"workflow grant key": {e.OrgWorkflowKey, []string{e.Echo.ID}},
+	} {
+		got := ids(mgObj(mgKey(t, e, tc.key).want(200, "", "GET", "/api/mcp-servers/"+id, nil), "server"))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: GET workflowIds = %v, want %v", name, got, tc.want)
+		}
+		if code, body := mgKey(t, e, tc.key).do("GET", base, nil); code == 200 {
+			for _, s := range mgList(body, "servers") {
+				if got := ids(s); !slices.Equal(got, tc.want) {
+					t.Errorf("%s: list workflowIds = %v, want %v", name, got, tc.want)
+				}
+			}
+		}
+	}
+	mgKey(t, e, e.OutsiderKey).want(403, "", "GET", "/api/mcp-servers/"+id, nil)
+}

@@ -102,6 +102,26 @@ func (h *health) close() {
 
 // check re-reads file identities and, after a failed write, probes for recovery.
 func (h *health) check() {
+	lost := h.verify()
+	h.mu.Lock()
+	writeErr := h.writeErr
+	h.mu.Unlock()
+	if lost != nil || writeErr == nil || h.probes == nil {
+		return
+	}
+	if free, ok := freeBytes(h.dir); ok && free < minFreeBytes {
+		return
+	}
+	if err := h.probes(); err != nil {
+		return
+	}
+	h.recovered()
+}
+
+// verify compares the paths' identities with those at open, records the result and
+// returns the problem, if any. Writers call it after each commit, before they
+// acknowledge: a commit into files no longer reachable from the data directory is lost.
+func (h *health) verify() error {
 	var lost error
 	for path, want := range h.ids {
 		got, err := statID(path)
@@ -118,7 +138,7 @@ func (h *health) check() {
 		}
 	}
 	h.mu.Lock()
-	was, writeErr := h.lost, h.writeErr
+	was := h.lost
 	h.lost = lost
 	h.mu.Unlock()
 	switch {
@@ -127,17 +147,21 @@ func (h *health) check() {
 	case lost == nil && was != nil:
 		h.log.Warn("storage files are back; accepting writes", "dir", h.dir)
 	}
-	if lost != nil || writeErr == nil || h.probes == nil {
-		return
-	}
-	if free, ok := freeBytes(h.dir); ok && free < minFreeBytes {
-		return
-	}
-	if err := h.probes(); err != nil {
-		return
-	}
-	h.recovered()
+	return lost
 }
+
+// committed checks, after a successful commit, that it went to the files of the data
+// directory, and clears an earlier write failure.
+func (h *health) committed() error {
+	if lost := h.verify(); lost != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, lost)
+	}
+	if h.hadWriteErr() {
+		h.recovered()
+	}
+	return nil
+}
+
 
 // refuse reports why writes must not even be tried.
 func (h *health) refuse() error {

@@ -217,3 +217,26 @@ func TestRetainPerWorkspaceKeepsRollupsAndOpenRuns(t *testing.T) {
 		t.Fatalf("rollups changed by pruning: before %+v after %+v", before, after)
 	}
 }
+
+func TestWriteAfterDeleteIsNotAcknowledged(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Open(ctx, dir, Options{HealthInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	// No periodic check has run: the commit itself must notice.
+	if err := s.CreateUser(ctx, &User{Email: "a@b.c", Name: "A"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("first write after rm -rf = %v, want ErrUnavailable", err)
+	}
+	s2, _ := Open(ctx, filepath.Join(t.TempDir(), "other"), Options{HealthInterval: time.Hour})
+	defer s2.Close()
+	os.RemoveAll(s2.Dir())
+	if err := s2.Logs().Put(ctx, newExec("ws", "wf", logBase, StatusCompleted)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("first log write after rm -rf = %v, want ErrUnavailable", err)
+	}
+}

@@ -181,8 +181,8 @@ func (l *LogDB) update(fn func(tx *bolt.Tx) error) error {
 	switch {
 	case err != nil && fnErr == nil:
 		return l.health.failed("logs.db", err)
-	case err == nil && l.health.hadWriteErr():
-		l.health.recovered()
+	case err == nil:
+		return l.health.committed()
 	}
 	return err
 }

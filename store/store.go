@@ -226,8 +226,8 @@ func (s *Store) update(ctx context.Context, fn func(w *writer) error) error {
 	switch {
 	case err != nil && fnErr == nil:
 		return s.health.failed("core.db", err) // the commit itself failed
-	case err == nil && s.health.hadWriteErr():
-		s.health.recovered()
+	case err == nil:
+		return s.health.committed()
 	}
 	return err
 }

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/steelengine/steelengine/internal/testenv"
+	"github.com/steelengine/steelengine/store"
+)
+
+// firstStart starts a fresh instance, logs in and deploys greet and a wait workflow
+// (waitSeconds long) over HTTP.
+func freshInstance(t *testing.T, waitSeconds string, extra ...string) (*server, *crashWorld, string) {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	srv := startServer(t, data, extra...)
+	w := &crashWorld{}
+	w.password = passwordRE.FindStringSubmatch(srv.stdout.String())[1]
+	w.key = adminKeyRE.FindStringSubmatch(srv.stdout.String())[1]
+	w.wsID = defaultWSRE.FindStringSubmatch(srv.stdout.String())[1]
+	w.login(t, srv.url)
+	client := &http.Client{Timeout: 20 * time.Second}
+	var err error
+	if w.greet, err = w.importDeploy(client, srv.url, testenv.Workflow(t, "greet.json")); err != nil {
+		t.Fatal(err)
+	}
+	waitDef := bytes.Replace(testenv.Workflow(t, "wait.json"), []byte(`"value": "30"`), []byte(`"value": "`+waitSeconds+`"`), 1)
+	if w.wait, err = w.importDeploy(client, srv.url, waitDef); err != nil {
+		t.Fatal(err)
+	}
+	return srv, w, data
+}
+
+func stopServer(t *testing.T, s *server) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v; stderr:\n%s", err, s.stderr.String())
+	}
+}
+
+func TestStartSettlesJobsLeftByAKilledServer(t *testing.T) {
+	srv, w, data := freshInstance(t, "1")
+	stopServer(t, srv)
+
+	// What a killed server leaves: a queued job it acknowledged and a run it had started.
+	ctx := context.Background()
+	st, err := store.Open(ctx, data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	queued := &store.Execution{ID: store.NewID(), WorkflowID: w.greet, WorkspaceID: w.wsID, Version: 1,
+		Trigger: store.TriggerAPI, Status: store.StatusQueued, Level: "info", StartedAt: now, Input: json.RawMessage(`{"name":"later"}`)}
+	running := &store.Execution{ID: store.NewID(), WorkflowID: w.wait, WorkspaceID: w.wsID, Version: 1,
+		Trigger: store.TriggerAPI, Status: store.StatusRunning, Level: "info", StartedAt: now}
+	for _, e := range []*store.Execution{queued, running} {
+		if err := st.Logs().Put(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	srv = startServer(t, data)
+	client := &http.Client{Timeout: 10 * time.Second}
+	key := map[string]string{"X-API-Key": w.key}
+	var out map[string]any
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		_, out, _ = call(client, "GET", srv.url+"/api/jobs/"+queued.ID, key, nil)
+		if out["status"] == "completed" {
+			break
+		}
+	}
+	if out["status"] != "completed" {
+		t.Fatalf("queued job after restart: %v", out)
+	}
+	_, out, _ = call(client, "GET", srv.url+"/api/jobs/"+running.ID, key, nil)
+	if out["status"] != "failed" || !strings.Contains(out["error"].(string), "interrupted") {
+		t.Fatalf("run in flight at the crash: %v, want failed/interrupted", out)
+	}
+	code, out, _ := call(client, "POST", srv.url+"/api/workflows/"+w.wait+"/executions/"+running.ID+"/cancel", key, nil)
+	if code != http.StatusConflict {
+		t.Fatalf("cancel of an interrupted run: %d %v, want 409", code, out)
+	}
+	if !strings.Contains(srv.stderr.String(), "resumed_jobs=1") || !strings.Contains(srv.stderr.String(), "interrupted=1") {
+		t.Errorf("start did not log what it settled:\n%s", srv.stderr.String())
+	}
+	stopServer(t, srv)
+}
+
+func TestDeletedDataDirIsReportedNotRecreated(t *testing.T) {
+	srv, w, data := freshInstance(t, "1")
+	client := &http.Client{Timeout: 10 * time.Second}
+	key := map[string]string{"X-API-Key": w.key}
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	// The very next write is refused, not acknowledged into unlinked files.
+	code, out, err := call(client, "POST", srv.url+"/api/workflows/"+w.greet+"/execute", key, map[string]any{"name": "x"})
+	if err != nil || code != http.StatusServiceUnavailable || out["code"] != "storage_unavailable" {
+		t.Fatalf("run after rm -rf: %d %v %v, want 503 storage_unavailable", code, out, err)
+	}
+	code, out, _ = call(client, "POST", srv.url+"/api/users/me/api-keys", w.session, map[string]any{"name": "after-rm"})
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("key creation after rm -rf: %d %v, want 503", code, out)
+	}
+	if code, out, _ = call(client, "GET", srv.url+"/readyz", nil, nil); code != http.StatusServiceUnavailable || out["code"] != "storage_unavailable" {
+		t.Fatalf("readyz after rm -rf: %d %v", code, out)
+	}
+	if !strings.Contains(srv.stderr.String(), "storage unavailable") {
+		t.Errorf("not logged:\n%s", srv.stderr.String())
+	}
+	// Shutdown cannot record last-used times either: it says so and exits non-zero.
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv.cmd.Wait(); err == nil {
+		t.Error("shutdown with unsaved state exited 0")
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("the server recreated the deleted data directory (%v)", err)
+	}
+}
+
+func TestCorruptLogsRefusedThenResetKeepsCore(t *testing.T) {
+	srv, w, data := freshInstance(t, "1")
+	stopServer(t, srv)
+	path := filepath.Join(data, "logs.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2 * 4096; i < len(b); i++ {
+		b[i] = byte(i*7 + 3)
+	}
+	os.WriteFile(path, b, 0o600)
+
+	_, errOut, code := runCLI(t, "--data-dir", data, "serve", "--addr", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errOut, path) || !strings.Contains(errOut, "steelengine check") || !strings.Contains(errOut, "--reset-logs") || strings.Contains(errOut, "goroutine ") {
+		t.Fatalf("serve on a damaged logs.db: exit %d\n%s", code, errOut)
+	}
+	out, errOut, code := runCLI(t, "--data-dir", data, "check")
+	if code != 1 || !strings.Contains(out+errOut, "DAMAGED") || !strings.Contains(out+errOut, "--reset-logs") {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code = runCLI(t, "--data-dir", data, "check", "--reset-logs"); code != 0 || !strings.Contains(out, "moved to") {
+		t.Fatalf("check --reset-logs: exit %d\n%s%s", code, out, errOut)
+	}
+	srv = startServer(t, data)
+	client := &http.Client{Timeout: 10 * time.Second}
+	code, resp, _ := call(client, "POST", srv.url+"/api/workflows/"+w.greet+"/execute", map[string]string{"X-API-Key": w.key}, map[string]any{"name": "x"})
+	if code != 200 {
+		t.Fatalf("run after reset (key and workflow kept in core.db): %d %v", code, resp)
+	}
+	stopServer(t, srv)
+	if out, errOut, code := runCLI(t, "--data-dir", data, "check"); code != 0 {
+		t.Fatalf("check after reset: %d %s%s", code, out, errOut)
+	}
+}
+
+func TestShutdownDeadlineCancelsAndRecordsRuns(t *testing.T) {
+	srv, w, data := freshInstance(t, "30", "--shutdown-timeout", "3s")
+	_ = data
+	type result struct {
+		code int
+		out  map[string]any
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		c := &http.Client{Timeout: 30 * time.Second}
+		code, out, err := call(c, "POST", srv.url+"/api/workflows/"+w.wait+"/execute", map[string]string{"X-API-Key": w.key}, map[string]any{})
+		res <- result{code, out, err}
+	}()
+	time.Sleep(500 * time.Millisecond) // the run is waiting in its wait block
+	start := time.Now()
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	err := srv.cmd.Wait()
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("exit after the shutdown deadline: %v (want 0)\n%s", err, srv.stderr.String())
+	}
+	if took > 4*time.Second {
+		t.Errorf("shutdown took %v with --shutdown-timeout 3s", took)
+	}
+	r := <-res
+	if r.err != nil {
+		t.Fatalf("the client of the cancelled run got no answer: %v", r.err)
+	}
+	id, _ := r.out["executionId"].(string)
+	if id == "" {
+		t.Fatalf("answer to the cancelled run: %d %v", r.code, r.out)
+	}
+	srv = startServer(t, data)
+	_, out, _ := call(&http.Client{Timeout: 10 * time.Second}, "GET", srv.url+"/api/jobs/"+id, map[string]string{"X-API-Key": w.key}, nil)
+	if out["status"] != "cancelled" {
+		t.Fatalf("run in flight at the deadline recorded as %v, want cancelled", out)
+	}
+	stopServer(t, srv)
+}
+
+func TestUnauthenticatedSlowBodyIsCutAtOnce(t *testing.T) {
+	srv, w, _ := freshInstance(t, "1")
+	for _, key := range []string{"sk-steelengine-invalid", ""} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(srv.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := "POST /api/workflows/" + w.greet + "/execute HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n"
+		if key != "" {
+			hdr += "X-API-Key: " + key + "\r\n"
+		}
+		conn.Write([]byte(hdr + "\r\n{\"a\":"))
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("key %q: no answer: %v", key, err)
+		}
+		if resp.StatusCode != 401 || !resp.Close {
+			t.Fatalf("key %q: %d close=%v, want 401 and Connection: close", key, resp.StatusCode, resp.Close)
+		}
+		resp.Body.Close()
+		var buf [1]byte
+		if _, err := conn.Read(buf[:]); err == nil {
+			t.Fatalf("key %q: connection still open after 401", key)
+		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("key %q: connection held open after 401 (read timed out)", key)
+		}
+		if el := time.Since(start); el > 2*time.Second {
+			t.Fatalf("key %q: connection closed after %v", key, el)
+		}
+		conn.Close()
+	}
+	// The access log has the request line fields and never a key.
+	log := srv.stderr.String()
+	if !strings.Contains(log, `msg="http request" method=POST route="POST /api/workflows/{id}/execute" status=401`) {
+		t.Errorf("access log line missing:\n%s", log)
+	}
+	if strings.Contains(log, w.key) || strings.Contains(log, "sk-steelengine-invalid") {
+		t.Errorf("a key reached the log")
+	}
+	stopServer(t, srv)
+}
+
+func TestAccessLogNamesKeyIDNotKey(t *testing.T) {
+	srv, w, _ := freshInstance(t, "1")
+	code, out, _ := call(&http.Client{Timeout: 10 * time.Second}, "POST", srv.url+"/api/workflows/"+w.greet+"/execute", map[string]string{"X-API-Key": w.key}, map[string]any{"name": "secret-input"})
+	if code != 200 {
+		t.Fatalf("run: %d %v", code, out)
+	}
+	stopServer(t, srv)
+	var line string
+	for _, l := range strings.Split(srv.stderr.String(), "\n") {
+		if strings.Contains(l, `route="POST /api/workflows/{id}/execute" status=200`) {
+			line = l
+		}
+	}
+	if line == "" || !strings.Contains(line, "key_id=") || !strings.Contains(line, "duration_ms=") {
+		t.Fatalf("access log line for the run = %q\n%s", line, srv.stderr.String())
+	}
+	if strings.Contains(srv.stderr.String(), w.key) || strings.Contains(srv.stderr.String(), "secret-input") {
+		t.Fatal("the key or the body reached the log")
+	}
+}
+
+func TestConnectionCapKeepsHealthChecks(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	srv := startServer(t, data, "--max-connections", "2")
+	addr := strings.TrimPrefix(srv.url, "http://")
+	// Two idle connections take the whole cap.
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(300 * time.Millisecond)
+	noKeepAlive := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	code, out, err := call(noKeepAlive, "GET", srv.url+"/api/v1/workflows", nil, nil)
+	if err != nil || code != http.StatusServiceUnavailable || out["code"] != "too_many_connections" {
+		t.Fatalf("request over the cap: %d %v %v, want 503 too_many_connections", code, out, err)
+	}
+	if code, out, err := call(noKeepAlive, "GET", srv.url+"/readyz", nil, nil); err != nil || code != 200 {
+		t.Fatalf("health check over the cap: %d %v %v, want 200 from the reserve", code, out, err)
+	}
+	stopServer(t, srv)
+}
+
+func TestPruneCompactCheckCLI(t *testing.T) {
+	srv, w, data := freshInstance(t, "1")
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 5 {
+		if code, out, _ := call(client, "POST", srv.url+"/api/workflows/"+w.greet+"/execute", map[string]string{"X-API-Key": w.key}, map[string]any{"name": "x"}); code != 200 {
+			t.Fatalf("run: %d %v", code, out)
+		}
+	}
+	stopServer(t, srv)
+	var pr map[string]int
+	cliJSON(t, &pr, "--data-dir", data, "--json", "logs", "prune", "--retention-count", "2")
+	if pr["deleted"] != 3 {
+		t.Fatalf("prune --retention-count 2 deleted %v, want 3", pr)
+	}
+	var cr map[string][]store.CompactResult
+	cliJSON(t, &cr, "--data-dir", data, "--json", "compact")
+	if len(cr["files"]) != 2 || cr["files"][0].After == 0 {
+		t.Fatalf("compact = %v", cr)
+	}
+	if out, errOut, code := runCLI(t, "--data-dir", data, "check"); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("check after compact: %d %s%s", code, out, errOut)
+	}
+	if _, errOut, code := runCLI(t, "--data-dir", data, "logs", "prune"); code != 2 || !strings.Contains(errOut, "--retention") {
+		t.Fatalf("prune without limits: %d %s", code, errOut)
+	}
+}

@@ -162,7 +162,6 @@ func (h *health) committed() error {
 	return nil
 }
 
-
 // refuse reports why writes must not even be tried.
 func (h *health) refuse() error {
 	h.mu.Lock()

@@ -295,4 +295,11 @@ var notices = map[string]string{
 	"undeployed":   "The workflow is no longer deployed.",
 	"moved-out":    "The workspace left the organization. Organization keys lost their grants on it.",
 	"signed-out":   "You are signed out.",
+	"invited":      "Invitation sent. If that address belongs to an account, its owner sees the invitation on their home page and can accept or decline it.",
+	"withdrawn":    "The invitation was withdrawn.",
+	"permission":   "Permission changed. It applies to their next request, personal keys included.",
+	"removed":      "Member removed. Their personal keys lost access to this workspace at once.",
+	"left":         "You left the workspace.",
+	"joined":       "Invitation accepted. Welcome!",
+	"declined":     "Invitation declined.",
 }

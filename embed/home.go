@@ -7,7 +7,13 @@ import (
 )
 
 func (d *Dashboard) home(w http.ResponseWriter, r *http.Request, v *visit) error {
-	d.render(w, r, "home", http.StatusOK, v.page("Home", "home"))
+	invs, err := d.deps.Service.MyInvitations(r.Context(), v.P)
+	if err != nil {
+		return err
+	}
+	pg := v.page("Home", "home")
+	pg.Data = invs
+	d.render(w, r, "home", http.StatusOK, pg)
 	return nil
 }
 

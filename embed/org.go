@@ -26,6 +26,8 @@ type orgData struct {
 	Workspaces []core.OrgWorkspace
 	// Reachable marks the org's workspaces the user can open.
 	Reachable map[string]bool
+	Pending   []*store.Invitation
+	Roles     []store.OrgRole
 }
 
 func (d *Dashboard) orgOverview(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -43,6 +45,12 @@ func (d *Dashboard) orgOverview(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	for _, ws := range v.loadNav().Workspaces {
 		data.Reachable[ws.Workspace.ID] = true
+	}
+	if data.IsAdmin {
+		data.Roles = []store.OrgRole{store.RoleMember, store.RoleAdmin, store.RoleOwner}
+		if data.Pending, err = d.deps.Service.PendingInvitations(ctx, v.P, store.TargetOrg, o.Org.ID); err != nil {
+			return err
+		}
 	}
 	pg := v.orgPage(o, o.Org.Name, "org")
 	pg.Data = data

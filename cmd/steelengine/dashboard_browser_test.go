@@ -76,10 +76,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
+	// Start the browser on bctx itself: a step's shorter context must not own it.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
 
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(bctx, actions...); err != nil {
+		sctx, cancel := context.WithTimeout(bctx, 15*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
 			loc, _ := chromedp.Run(bctx, chromedp.Location())
 			shot(t, bctx, shots, "failed-"+regexp.MustCompile(`\W+`).ReplaceAllString(what, "-"))
 			t.Fatalf("%s (at %s): %v", what, loc, err)
@@ -225,6 +231,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	shot(t, bctx, shots, "15-logs")
 	step("account", chromedp.Navigate(base+"/dashboard/account"), chromedp.WaitVisible(css("#current")))
 	shot(t, bctx, shots, "16-account")
+	step("members", chromedp.Navigate(wsURL+"/settings/members"), chromedp.WaitVisible(css("#invite-email")),
+		chromedp.SendKeys(css("#invite-email"), "colleague@example.com"),
+		chromedp.Click(css("form[action$='/members/invite'] button")),
+		chromedp.WaitVisible(css(".notice")))
+	if !strings.Contains(text(".invites"), "colleague@example.com") {
+		t.Error("the invitation is not listed as pending")
+	}
+	shot(t, bctx, shots, "16-members")
+	step("not found", chromedp.Navigate(base+"/dashboard/workspaces/nope/workflows"), chromedp.WaitVisible(css(".alert")))
+	shot(t, bctx, shots, "16-not-found")
 
 	// Dark mode follows the system.
 	if _, err := chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{

@@ -4,6 +4,11 @@
 (function () {
   'use strict';
 
+  // After a post, move focus to what it produced (a new key, a run's result), so
+  // keyboard and screen-reader users land on it.
+  var landing = document.getElementById('newkey') || document.getElementById('result');
+  if (landing) { landing.focus(); }
+
   // Copy buttons: data-copy names the id of the element whose text or value to copy.
   document.addEventListener('click', function (e) {
     var btn = e.target.closest('[data-copy]');

@@ -11,19 +11,25 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // PoolOptions configures NewPool. Zero values select defaults.
 type PoolOptions struct {
 	// Size is the maximum number of worker processes (and so of
-	// concurrent calls); 0 means GOMAXPROCS.
+	// concurrent calls); 0 means DefaultPoolSize.
 	Size int
 	// QueueSize is how many callers may wait for a free worker before Run
 	// fails fast with ErrPoolBusy; 0 means 8×Size, negative means no
 	// waiting at all.
 	QueueSize int
+	// TenantLimit caps the workers one tenant (Request.Tenant) holds at once;
+	// 0 means an equal share among the tenants running or waiting, at most
+	// Size-1 so that one worker stays free for another tenant.
+	TenantLimit int
+	// TenantQueue caps one tenant's waiting callers; 0 means three quarters
+	// of QueueSize (at least 1), so one tenant never fills the whole queue.
+	TenantQueue int
 	// Path is the executable to start; "" means os.Executable().
 	Path string
 	// Args are the worker's arguments; nil means {"sandbox-worker"}.
@@ -46,9 +52,8 @@ type PoolOptions struct {
 type Pool struct {
 	opts PoolOptions
 
-	slots   chan struct{} // one token per worker that may exist
-	waiting atomic.Int64
-	done    chan struct{} // closed by Close
+	sched *sched        // worker slots, shared fairly between tenants
+	done  chan struct{} // closed by Close
 
 	mu     sync.Mutex
 	idle   []*worker
@@ -56,15 +61,32 @@ type Pool struct {
 	closed bool
 }
 
+// DefaultPoolSize is one worker per CPU (GOMAXPROCS), but no more than fit in half
+// the machine's memory at memLimit bytes each (0: DefaultMemoryLimitBytes).
+func DefaultPoolSize(memLimit int64) int {
+	n := runtime.GOMAXPROCS(0)
+	if memLimit <= 0 {
+		memLimit = DefaultMemoryLimitBytes
+	}
+	if total := totalMemory(); total > 0 {
+		n = min(n, int(total/2/memLimit))
+	}
+	return max(n, 1)
+}
+
 // NewPool validates the options and starts one worker so that a broken
 // configuration (wrong path, worker command not wired up) fails here rather
 // than on the first workflow run.
 func NewPool(opts PoolOptions) (*Pool, error) {
 	if opts.Size <= 0 {
-		opts.Size = runtime.GOMAXPROCS(0)
+		opts.Size = DefaultPoolSize(opts.MemoryLimitBytes)
 	}
 	if opts.QueueSize == 0 {
 		opts.QueueSize = 8 * opts.Size
+	}
+	opts.QueueSize = max(opts.QueueSize, 0)
+	if opts.TenantQueue <= 0 {
+		opts.TenantQueue = max(1, opts.QueueSize*3/4)
 	}
 	if opts.Path == "" {
 		exe, err := os.Executable()
@@ -97,7 +119,7 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	}
 	p := &Pool{
 		opts:  opts,
-		slots: make(chan struct{}, opts.Size),
+		sched: newSched(opts.Size, opts.TenantLimit, opts.QueueSize, opts.TenantQueue),
 		done:  make(chan struct{}),
 		all:   map[*worker]struct{}{},
 	}
@@ -119,6 +141,7 @@ func (p *Pool) Close() error {
 		return nil
 	}
 	p.closed = true
+	p.sched.close()
 	close(p.done)
 	ws := make([]*worker, 0, len(p.all))
 	for w := range p.all {
@@ -148,7 +171,7 @@ func (p *Pool) Run(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	if err := p.acquire(ctx); err != nil {
+	if err := p.sched.acquire(ctx, req.Tenant, p.done); err != nil {
 		return Response{}, err
 	}
 	// A worker that died while idle only shows up when we write to it;
@@ -157,41 +180,19 @@ func (p *Pool) Run(ctx context.Context, req Request) (Response, error) {
 	for attempt := 0; ; attempt++ {
 		w, err := p.worker()
 		if err != nil {
-			<-p.slots
+			p.sched.release(req.Tenant)
 			return Response{}, err
 		}
+		w.tenant = req.Tenant
 		resp, retry, err := p.call(ctx, w, req, globals)
 		if retry && attempt == 0 {
+			// call released the slot with the dead worker; take another.
+			if err := p.sched.acquire(ctx, req.Tenant, p.done); err != nil {
+				return Response{}, err
+			}
 			continue
 		}
 		return resp, err
-	}
-}
-
-// acquire takes a slot, waiting in the bounded queue if necessary.
-func (p *Pool) acquire(ctx context.Context) error {
-	select {
-	case <-p.done:
-		return ErrPoolClosed
-	default:
-	}
-	select {
-	case p.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	if n := p.waiting.Add(1); n > int64(p.opts.QueueSize) {
-		p.waiting.Add(-1)
-		return ErrPoolBusy
-	}
-	defer p.waiting.Add(-1)
-	select {
-	case p.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("sandbox: waiting for a worker: %w", context.Cause(ctx))
-	case <-p.done:
-		return ErrPoolClosed
 	}
 }
 
@@ -220,6 +221,7 @@ func (p *Pool) worker() (*worker, error) {
 // release returns the slot, and the worker to the idle list if it is still
 // usable.
 func (p *Pool) release(w *worker, healthy bool) {
+	tenant := w.tenant // read before w can go to another caller
 	p.mu.Lock()
 	if healthy && !p.closed && !w.isDead() {
 		p.idle = append(p.idle, w)
@@ -229,7 +231,7 @@ func (p *Pool) release(w *worker, healthy bool) {
 		p.mu.Unlock()
 		w.kill()
 	}
-	<-p.slots
+	p.sched.release(tenant)
 }
 
 // call runs one request on w and releases w and the slot. retry reports a
@@ -368,6 +370,7 @@ type worker struct {
 	once   sync.Once
 	stderr *tailBuffer
 	seq    uint64 // last request id
+	tenant string // whose call holds the worker's slot
 
 	exitErr error // valid after dead is closed
 	state   *os.ProcessState

@@ -67,6 +67,9 @@ type Request struct {
 	// own limit); NewInProcess uses it just to refuse obviously huge single
 	// allocations such as 'x'.repeat(1e10).
 	MemoryLimitBytes int64
+	// Tenant groups calls for fair scheduling (the workspace): Pool limits how many
+	// workers one tenant holds and serves waiting tenants in turn.
+	Tenant string
 }
 
 // Response is the outcome of a successful call. On error, Run still returns

@@ -121,3 +121,12 @@ func cpuBudget(budget time.Duration) (restore func()) {
 func workerSysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// totalMemory is the machine's RAM in bytes (0 if unknown).
+func totalMemory() int64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return int64(si.Totalram) * int64(si.Unit)
+}

@@ -16,3 +16,5 @@ func applyHardMemoryLimit(limit int64) (uint64, error) { return 0, nil }
 func exitOnCPULimit()                                  {}
 func cpuBudget(time.Duration) (restore func())         { return func() {} }
 func workerSysProcAttr() *syscall.SysProcAttr          { return nil }
+
+func totalMemory() int64 { return 0 }

@@ -52,6 +52,14 @@ func runAPI(ctx context.Context, x *execCtx) (map[string]any, error) {
 		return nil, fmt.Errorf("unsupported method %q", method)
 	}
 	headers := tableRows(x.input["headers"])
+	if len(x.r.in.Via) > 0 {
+		for k := range headers {
+			if strings.EqualFold(k, ViaHeader) {
+				delete(headers, k) // the chain is ours to send, not the workflow's
+			}
+		}
+		headers[ViaHeader] = strings.Join(x.r.in.Via, ",")
+	}
 	var body []byte
 	contentType := ""
 	if method != http.MethodGet && method != http.MethodHead {

@@ -96,7 +96,7 @@ func runCondition(ctx context.Context, x *execCtx) (map[string]any, error) {
 			return nil, err
 		}
 		g["context"] = cloneJSON(source)
-		resp, err := x.r.in.Sandbox.Run(ctx, ScriptRequest{Code: cp.script.code, Globals: g, Timeout: 5 * time.Second})
+		resp, err := x.r.script(ctx, ScriptRequest{Code: cp.script.code, Globals: g, Timeout: 5 * time.Second})
 		if err != nil {
 			return nil, fmt.Errorf("evaluation error in condition block %q: %w", x.n.name, err)
 		}

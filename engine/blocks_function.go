@@ -69,7 +69,7 @@ func runFunction(ctx context.Context, x *execCtx) (map[string]any, error) {
 		timeout = min(time.Duration(ms)*time.Millisecond, maxFunctionTimeout)
 	}
 	x.input["code"] = fp.code.code
-	resp, err := x.r.in.Sandbox.Run(ctx, ScriptRequest{Code: fp.code.code, Globals: g, Timeout: timeout})
+	resp, err := x.r.script(ctx, ScriptRequest{Code: fp.code.code, Globals: g, Timeout: timeout})
 	if err != nil {
 		return nil, err
 	}

@@ -117,7 +117,7 @@ func (r *run) execContainer(ctx context.Context, fr *frame, n *node) (map[string
 
 func (r *run) recordContainer(fr *frame, n *node, x *execCtx, startedAt, endedAt time.Time, out map[string]any, spans []TraceSpan, errMsg string, store bool) {
 	it, loopID, parID := r.iterOf(fr)
-	logged := r.red.valueMap(out)
+	logged, size := r.logValue(out)
 	status := "success"
 	if errMsg != "" || !store {
 		status = "error"
@@ -130,15 +130,22 @@ func (r *run) recordContainer(fr *frame, n *node, x *execCtx, startedAt, endedAt
 			r.final = out
 		}
 	}
+	keep := false
 	if errMsg != "" {
 		r.orderSeq++
-		r.logs = append(r.logs, BlockLog{BlockID: n.id, BlockName: n.name, BlockType: n.typ, StartedAt: startedAt.UTC(), EndedAt: endedAt.UTC(),
-			DurationMs: endedAt.Sub(startedAt).Milliseconds(), Output: logged, Error: errMsg, ErrorHandled: n.hasErrorEdge,
-			LoopID: loopID, ParallelID: parID, IterationIndex: it, ExecutionOrder: r.orderSeq})
+		if keep = r.bud.keepEntry(size); keep {
+			r.logs = append(r.logs, BlockLog{BlockID: n.id, BlockName: n.name, BlockType: n.typ, StartedAt: startedAt.UTC(), EndedAt: endedAt.UTC(),
+				DurationMs: endedAt.Sub(startedAt).Milliseconds(), Output: logged, Error: errMsg, ErrorHandled: n.hasErrorEdge,
+				LoopID: loopID, ParallelID: parID, IterationIndex: it, ExecutionOrder: r.orderSeq})
+		}
+	} else {
+		keep = r.bud.keepSpan(size)
 	}
-	fr.spans = append(fr.spans, TraceSpan{ID: n.id, Name: n.name, Type: n.typ, BlockID: n.id, Duration: endedAt.Sub(startedAt).Milliseconds(),
-		StartTime: startedAt.UTC(), EndTime: endedAt.UTC(), Status: status, Output: logged, Error: errMsg, Children: spans,
-		LoopID: loopID, ParallelID: parID, IterationIndex: it})
+	if keep {
+		fr.spans = append(fr.spans, TraceSpan{ID: n.id, Name: n.name, Type: n.typ, BlockID: n.id, Duration: endedAt.Sub(startedAt).Milliseconds(),
+			StartTime: startedAt.UTC(), EndTime: endedAt.UTC(), Status: status, Output: logged, Error: errMsg, Children: spans,
+			LoopID: loopID, ParallelID: parID, IterationIndex: it})
+	}
 	r.mu.Unlock()
 	r.hook(false, n, fr, logged, errMsg, endedAt.Sub(startedAt))
 }
@@ -216,7 +223,9 @@ func (r *run) runLoop(ctx context.Context, x *execCtx) (map[string]any, []TraceS
 		child := newFrame(x.fr, it)
 		start := time.Now()
 		err := r.runScope(ctx, child, n.sub)
-		spans = append(spans, iterationSpan(n, i, start, child, err))
+		if r.keepSpan(0) {
+			spans = append(spans, iterationSpan(n, i, start, child, err))
+		}
 		if err != nil {
 			return nil, spans, err
 		}
@@ -251,10 +260,13 @@ func (r *run) loopCond(ctx context.Context, x *execCtx, lp *loopPlan, i int, las
 	if err != nil {
 		return false, nil
 	}
-	resp, err := r.in.Sandbox.Run(ctx, ScriptRequest{Code: lp.cond.code, Globals: g, Timeout: 5 * time.Second})
+	resp, err := r.script(ctx, ScriptRequest{Code: lp.cond.code, Globals: g, Timeout: 5 * time.Second})
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
+		}
+		if errors.Is(err, ErrOverloaded) {
+			return false, err
 		}
 		return false, nil
 	}

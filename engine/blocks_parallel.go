@@ -98,7 +98,9 @@ func (r *run) runParallel(ctx context.Context, x *execCtx) (map[string]any, []Tr
 				}()
 				start := time.Now()
 				errs[i] = r.runScope(ctx, frames[i], n.sub)
-				spans[i] = iterationSpan(n, i, start, frames[i], errs[i])
+				if r.keepSpan(0) {
+					spans[i] = iterationSpan(n, i, start, frames[i], errs[i])
+				}
 			}(i)
 		}
 		wg.Wait()

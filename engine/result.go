@@ -54,6 +54,12 @@ type RunInput struct {
 	Concurrency       int           // blocks running at once; 0 → DefaultConcurrency
 	Timeout           time.Duration // whole run; 0 → no limit beyond ctx
 	MaxLoopIterations int           // per loop/parallel; 0 → DefaultMaxLoopIterations
+	Limits            Limits        // whole-run budget; zero fields → defaults
+	// Via is the chain of workflows leading to this run, itself last; api blocks send
+	// it as X-SteelEngine-Via so that recursion through HTTP is bounded.
+	Via []string
+	// Tenant (the workspace) shares the sandbox's workers fairly with other tenants.
+	Tenant string
 
 	HTTPClient *http.Client // api/agent/router blocks; nil → netguard client with defaults
 	Sandbox    ScriptRunner // function/condition blocks; nil → those blocks fail
@@ -75,7 +81,17 @@ const (
 	CodeCancelled  = "cancelled"
 	CodeBlockError = "block_error"
 	CodeNoStart    = "no_start_block"
+	// CodeOverloaded: the sandbox refused work (ErrOverloaded); retry later.
+	CodeOverloaded = "overloaded"
 )
+
+// ViaHeader carries the chain of workflows that called a run through api blocks
+// (comma-separated workflow ids, the caller last); the execute front doors read it and
+// refuse chains deeper than their maximum.
+const ViaHeader = "X-SteelEngine-Via"
+
+// ErrOverloaded is the sandbox's answer when every worker is busy and the queue is full.
+var ErrOverloaded = sandbox.ErrPoolBusy
 
 // ResponseSpec is what a Response block asked the HTTP front door to send.
 type ResponseSpec struct {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/steelengine/steelengine/engine/netguard"
@@ -78,6 +79,8 @@ type run struct {
 	hooksMu   sync.Mutex
 	maxIter   int
 	rootFrame *frame
+	execs     atomic.Int64
+	bud       budget // guarded by mu
 }
 
 // blockFailure is an unhandled block error that fails the run.
@@ -101,7 +104,7 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 	if conc <= 0 {
 		conc = DefaultConcurrency
 	}
-	r := &run{p: p, in: in, sem: make(chan struct{}, conc), vars: map[string]*varState{}, maxIter: in.MaxLoopIterations}
+	r := &run{p: p, in: in, sem: make(chan struct{}, conc), vars: map[string]*varState{}, maxIter: in.MaxLoopIterations, bud: newBudget(in.Limits)}
 	if r.maxIter <= 0 {
 		r.maxIter = DefaultMaxLoopIterations
 	}
@@ -140,11 +143,10 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 	res.EndedAt, res.Duration, res.DurationMs = ended.UTC(), ended.Sub(started), ended.Sub(started).Milliseconds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	res.BlockLogs = r.logs
+	res.BlockLogs, res.TraceSpans = r.bud.truncationMarkers(r.logs, sortSpans(root.spans))
 	if res.BlockLogs == nil {
 		res.BlockLogs = []BlockLog{}
 	}
-	res.TraceSpans = sortSpans(root.spans)
 	res.BlockOutputs = root.outputs
 	res.Output = r.final
 	if res.Output == nil {
@@ -160,8 +162,15 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 		res.Error = err.Error()
 		res.ErrorCode = CodeBlockError
 		var bf *blockFailure
+		var be *BudgetError
 		if errors.As(err, &bf) {
 			res.ErrorBlockID = bf.n.id
+		}
+		if errors.As(err, &be) {
+			res.ErrorCode, res.Error = CodeBudgetExceeded, be.Msg
+		}
+		if errors.Is(err, ErrOverloaded) {
+			res.ErrorCode, res.Error = CodeOverloaded, "server overloaded: every JavaScript worker is busy and the queue is full; retry later"
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			if errors.Is(cerr, context.DeadlineExceeded) {
@@ -324,6 +333,10 @@ func (r *run) isStopped() bool {
 // execNode runs one node and records its output. It returns a non-nil error only when
 // the run must fail (unhandled block error, cancellation).
 func (r *run) execNode(ctx context.Context, fr *frame, n *node) (map[string]any, error) {
+	if err := r.countExecution(); err != nil {
+		r.halt()
+		return nil, err
+	}
 	if n.sub != nil {
 		return r.execContainer(ctx, fr, n)
 	}
@@ -352,11 +365,25 @@ func (r *run) execNode(ctx context.Context, fr *frame, n *node) (map[string]any,
 		}
 	}
 	endedAt := time.Now()
+	if errors.Is(err, ErrOverloaded) {
+		// Not the block's fault and not for an error edge: the run fails as overloaded.
+		r.record(fr, n, x, startedAt, endedAt, map[string]any{"error": err.Error()}, err.Error(), false, tries)
+		r.halt()
+		return nil, err
+	}
 	if err != nil && ctx.Err() != nil {
 		// Cancelled or timed out: the run reports that, not the block's symptom.
 		msg := r.red.text(err.Error())
 		r.record(fr, n, x, startedAt, endedAt, map[string]any{"error": msg}, msg, false, tries)
 		return nil, ctx.Err()
+	}
+	if err == nil {
+		if berr := r.retainOutput(n, out); berr != nil {
+			// Over budget: the output is not kept and no error edge can catch this.
+			r.record(fr, n, x, startedAt, endedAt, map[string]any{"error": berr.Error()}, berr.Error(), false, tries)
+			r.halt()
+			return nil, berr
+		}
 	}
 	errMsg := ""
 	if err != nil {
@@ -375,23 +402,15 @@ func (r *run) execNode(ctx context.Context, fr *frame, n *node) (map[string]any,
 // record stores the output in the frame, the log and span, updates the final output
 // and fires the end hook.
 func (r *run) record(fr *frame, n *node, x *execCtx, startedAt, endedAt time.Time, out map[string]any, errMsg string, handled bool, tries int) {
-	it, loopID, parID := r.iterOf(fr)
-	input := r.red.valueMap(x.input)
-	logged := r.red.valueMap(out)
+	input, inSize := r.logValue(x.input)
+	logged, outSize := r.logValue(out)
 	r.mu.Lock()
 	fr.outputs[n.id] = out
 	fr.order = append(fr.order, n.id)
 	r.orderSeq++
-	r.logs = append(r.logs, BlockLog{BlockID: n.id, BlockName: n.name, BlockType: n.typ, StartedAt: startedAt.UTC(), EndedAt: endedAt.UTC(),
-		DurationMs: endedAt.Sub(startedAt).Milliseconds(), Success: errMsg == "", Input: input, Output: logged, Error: errMsg,
-		ErrorHandled: handled, Tries: tries, LoopID: loopID, ParallelID: parID, IterationIndex: it, ExecutionOrder: r.orderSeq})
-	status := "success"
-	if errMsg != "" {
-		status = "error"
+	if r.bud.keepEntry(inSize + outSize) {
+		r.appendEntry(fr, n, startedAt, endedAt, input, logged, errMsg, handled, tries)
 	}
-	fr.spans = append(fr.spans, TraceSpan{ID: n.id, Name: n.name, Type: n.typ, BlockID: n.id, Duration: endedAt.Sub(startedAt).Milliseconds(),
-		StartTime: startedAt.UTC(), EndTime: endedAt.UTC(), Status: status, Input: input, Output: logged, Error: errMsg,
-		LoopID: loopID, ParallelID: parID, IterationIndex: it})
 	if n.scope.container == nil && !r.finalSet {
 		if n.terminal {
 			r.final = out
@@ -407,6 +426,21 @@ func (r *run) record(fr *frame, n *node, x *execCtx, startedAt, endedAt time.Tim
 	}
 	r.mu.Unlock()
 	r.hook(false, n, fr, logged, errMsg, endedAt.Sub(startedAt))
+}
+
+// appendEntry adds a block's log entry and span. Caller holds r.mu.
+func (r *run) appendEntry(fr *frame, n *node, startedAt, endedAt time.Time, input, logged map[string]any, errMsg string, handled bool, tries int) {
+	it, loopID, parID := r.iterOf(fr)
+	r.logs = append(r.logs, BlockLog{BlockID: n.id, BlockName: n.name, BlockType: n.typ, StartedAt: startedAt.UTC(), EndedAt: endedAt.UTC(),
+		DurationMs: endedAt.Sub(startedAt).Milliseconds(), Success: errMsg == "", Input: input, Output: logged, Error: errMsg,
+		ErrorHandled: handled, Tries: tries, LoopID: loopID, ParallelID: parID, IterationIndex: it, ExecutionOrder: r.orderSeq})
+	status := "success"
+	if errMsg != "" {
+		status = "error"
+	}
+	fr.spans = append(fr.spans, TraceSpan{ID: n.id, Name: n.name, Type: n.typ, BlockID: n.id, Duration: endedAt.Sub(startedAt).Milliseconds(),
+		StartTime: startedAt.UTC(), EndTime: endedAt.UTC(), Status: status, Input: input, Output: logged, Error: errMsg,
+		LoopID: loopID, ParallelID: parID, IterationIndex: it})
 }
 
 // iterOf returns the innermost iteration index and container ids of fr.
@@ -438,6 +472,12 @@ func (r *run) hook(start bool, n *node, fr *frame, out map[string]any, errMsg st
 	defer r.hooksMu.Unlock()
 	defer func() { _ = recover() }() // a broken hook must not take the run down
 	h(ev)
+}
+
+// script runs JavaScript in the sandbox on behalf of the run's tenant.
+func (r *run) script(ctx context.Context, req ScriptRequest) (ScriptResponse, error) {
+	req.Tenant = r.in.Tenant
+	return r.in.Sandbox.Run(ctx, req)
 }
 
 // retryable errors are transient (network, 5xx, 429).

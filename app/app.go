@@ -46,6 +46,10 @@ type Config struct {
 	SandboxArgs      []string
 	SandboxEnv       []string
 	SandboxMemory    int64
+	// SandboxWorkers and SandboxQueue size the worker pool and its wait queue; 0 →
+	// sandbox.DefaultPoolSize and 8 per worker.
+	SandboxWorkers int
+	SandboxQueue   int
 
 	// AllowNetworks lets api blocks reach these otherwise-blocked ranges; AllowLoopback
 	// lets them reach 127.0.0.0/8 and ::1.
@@ -101,7 +105,8 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.InProcessSandbox {
 		a.sandbox = sandbox.NewInProcess()
 	} else {
-		pool, err := sandbox.NewPool(sandbox.PoolOptions{Path: cfg.SandboxPath, Args: cfg.SandboxArgs, Env: cfg.SandboxEnv, MemoryLimitBytes: cfg.SandboxMemory})
+		pool, err := sandbox.NewPool(sandbox.PoolOptions{Path: cfg.SandboxPath, Args: cfg.SandboxArgs, Env: cfg.SandboxEnv, MemoryLimitBytes: cfg.SandboxMemory,
+			Size: cfg.SandboxWorkers, QueueSize: cfg.SandboxQueue})
 		if err != nil {
 			return nil, fmt.Errorf("start JavaScript sandbox: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Error is a use-case failure the front doors report with its status and code.
@@ -12,6 +13,8 @@ type Error struct {
 	Code    string // machine code, e.g. not_deployed
 	Message string
 	Details any // optional structured details (e.g. the blocks that block a deploy)
+	// RetryAfter is sent as Retry-After on 429 and 503.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -104,11 +104,12 @@ func (s *Service) resume(ctx context.Context, exec *store.Execution) error {
 	}
 	in := engine.RunInput{
 		Input: input, Env: env, Timeout: s.cfg.ExecutionTimeout,
-		Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations,
+		Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations, Limits: s.cfg.Limits,
 		HTTPClient: s.cfg.HTTPClient, Sandbox: s.cfg.Sandbox, LLM: s.cfg.LLM, Secrets: secrets,
+		Tenant: exec.WorkspaceID, Via: []string{exec.WorkflowID},
 	}
 	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	s.track(exec, cancel)
+	_ = s.trackRun(exec, cancel, false) // accepted before the restart: never refused now
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

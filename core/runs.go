@@ -29,6 +29,9 @@ type RunRequest struct {
 	// Draft runs the current draft instead of the active deployed version (manual runs
 	// from the CLI or dashboard); API and MCP runs never set it.
 	Draft bool
+	// Via is the chain of workflows that called this run through api blocks
+	// (X-SteelEngine-Via, see ParseVia).
+	Via []string
 }
 
 // Run is an execution: its log record, and for sync runs the engine's result.
@@ -53,6 +56,12 @@ var errCancelled = errors.New("execution cancelled")
 // committed; an async run returns once its queued record is committed.
 func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest) (*Run, error) {
 	if err := s.authorize(ctx, p, workflowTarget(req.WorkflowID), store.LevelWrite); err != nil {
+		return nil, err
+	}
+	if err := checkInput(req.Input); err != nil {
+		return nil, err
+	}
+	if err := s.checkVia(req.Via); err != nil {
 		return nil, err
 	}
 	wf, dep, err := s.st.ActiveDeployment(ctx, req.WorkflowID)
@@ -99,13 +108,17 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	}
 	in := engine.RunInput{
 		Input: req.Input, Env: env, Hooks: req.Hooks, Timeout: timeout,
-		Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations,
+		Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations, Limits: s.cfg.Limits,
 		HTTPClient: s.cfg.HTTPClient, Sandbox: s.cfg.Sandbox, LLM: s.cfg.LLM, Secrets: secrets,
+		Tenant: wf.WorkspaceID, Via: append(append([]string(nil), req.Via...), wf.ID),
 	}
 	if req.Async {
 		exec.Status = store.StatusQueued
 		runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-		s.track(exec, cancel)
+		if err := s.track(exec, cancel); err != nil {
+			cancel(nil)
+			return nil, err
+		}
 		if err := s.st.Logs().Put(ctx, exec); err != nil {
 			s.untrack(exec)
 			cancel(nil)
@@ -122,10 +135,15 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	s.track(exec, cancel)
+	if err := s.track(exec, cancel); err != nil {
+		return nil, err
+	}
 	res, err := s.runAndRecord(runCtx, comp, exec, in, secrets)
 	if err != nil {
 		return nil, err
+	}
+	if res.ErrorCode == engine.CodeOverloaded {
+		return nil, errOverloaded(exec.ID)
 	}
 	return &Run{Execution: exec, Result: res}, nil
 }
@@ -167,9 +185,14 @@ func finish(exec *store.Execution, res *engine.Result, secrets []string) {
 	}
 	exec.EndedAt = &end
 	exec.DurationMs = end.Sub(exec.StartedAt).Milliseconds()
-	exec.Output = mustJSON(engine.Redact(anyMap(res.Output), secrets))
-	exec.BlockLogs = mustJSON(res.BlockLogs)
-	exec.TraceSpans = mustJSON(res.TraceSpans)
+	if res.ErrorCode == engine.CodeOverloaded {
+		// Refused for load: a small record, not one bloated by the logs of a retry storm.
+		exec.Output = json.RawMessage(`{}`)
+	} else {
+		exec.Output = mustJSON(engine.Redact(anyMap(res.Output), secrets))
+		exec.BlockLogs = mustJSON(res.BlockLogs)
+		exec.TraceSpans = mustJSON(res.TraceSpans)
+	}
 	switch {
 	case res.Success:
 		exec.Status, exec.Level = store.StatusCompleted, "info"
@@ -183,18 +206,38 @@ func finish(exec *store.Execution, res *engine.Result, secrets []string) {
 	}
 }
 
-func (s *Service) track(exec *store.Execution, cancel context.CancelCauseFunc) {
+// track admits a run (see admitLocked) and registers it for status and cancellation.
+// A refused run releases its claimed run id.
+func (s *Service) track(exec *store.Execution, cancel context.CancelCauseFunc) error {
+	return s.trackRun(exec, cancel, true)
+}
+
+// trackRun registers a run; with admit false (jobs resumed at start, already
+// accepted) it counts against the caps without being refused.
+func (s *Service) trackRun(exec *store.Execution, cancel context.CancelCauseFunc, admit bool) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !admit {
+		s.perWS[exec.WorkspaceID]++
+	} else if err := s.admitLocked(exec.WorkspaceID); err != nil {
+		if exec.RunID != "" {
+			delete(s.runIDs, exec.WorkflowID+"/"+exec.RunID)
+		}
+		return err
+	}
 	s.active[exec.ID] = &activeRun{exec: exec, cancel: cancel}
 	if s.closing {
 		cancel(errShutdown)
 	}
-	s.mu.Unlock()
+	return nil
 }
 
 func (s *Service) untrack(exec *store.Execution) {
 	s.mu.Lock()
-	delete(s.active, exec.ID)
+	if _, ok := s.active[exec.ID]; ok {
+		delete(s.active, exec.ID)
+		s.leaveLocked(exec.WorkspaceID)
+	}
 	if exec.RunID != "" {
 		delete(s.runIDs, exec.WorkflowID+"/"+exec.RunID)
 	}

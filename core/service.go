@@ -28,6 +28,17 @@ type Config struct {
 	Concurrency int
 	// MaxLoopIterations caps each loop and parallel (default 1000).
 	MaxLoopIterations int
+	// Limits is each run's budget (block executions, retained bytes).
+	Limits engine.Limits
+	// MaxRunsPerWorkspace caps a workspace's runs in flight, sync and async (default
+	// 32); beyond it Execute answers 429 with Retry-After.
+	MaxRunsPerWorkspace int
+	// MaxRuns caps runs in flight on the server (default 256); beyond it Execute
+	// answers 503 with Retry-After.
+	MaxRuns int
+	// MaxCallDepth caps how deeply workflows may call each other through api blocks
+	// (the X-SteelEngine-Via chain, default 10).
+	MaxCallDepth int
 	// Sandbox runs function and condition blocks.
 	Sandbox engine.ScriptRunner
 	// HTTPClient makes api, agent and router calls (an SSRF-guarded client).
@@ -49,6 +60,7 @@ type Service struct {
 
 	mu     sync.Mutex
 	active map[string]*activeRun // execution id → run in flight
+	perWS  map[string]int        // workspace id → runs in flight
 	runIDs map[string]bool       // workflowID/runID claimed by runs in flight
 	// closing: the shutdown deadline passed; runs starting now are cancelled at once.
 	closing bool
@@ -67,11 +79,20 @@ func New(st *store.Store, az *auth.Authorizer, sec *auth.Secrets, cfg Config, lo
 	if cfg.MaxExecutionTimeout < cfg.ExecutionTimeout {
 		cfg.MaxExecutionTimeout = cfg.ExecutionTimeout
 	}
+	if cfg.MaxRunsPerWorkspace <= 0 {
+		cfg.MaxRunsPerWorkspace = DefaultMaxRunsPerWorkspace
+	}
+	if cfg.MaxRuns <= 0 {
+		cfg.MaxRuns = DefaultMaxRuns
+	}
+	if cfg.MaxCallDepth <= 0 {
+		cfg.MaxCallDepth = DefaultMaxCallDepth
+	}
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Service{st: st, az: az, sec: sec, cfg: cfg, log: log,
-		active: map[string]*activeRun{}, runIDs: map[string]bool{}}
+		active: map[string]*activeRun{}, perWS: map[string]int{}, runIDs: map[string]bool{}}
 }
 
 // Store returns the underlying store (for front doors that list plain records).

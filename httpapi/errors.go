@@ -125,8 +125,12 @@ func closeIfUnauthenticated(w http.ResponseWriter, status int) {
 
 func setRetryAfter(w http.ResponseWriter, err error) {
 	var aue *auth.Error
-	if errors.As(err, &aue) {
+	var ce *core.Error
+	switch {
+	case errors.As(err, &aue):
 		aue.SetHeaders(w.Header())
+	case errors.As(err, &ce) && ce.RetryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(int(ce.RetryAfter.Seconds()+0.999)))
 	}
 	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNoSpace) {
 		w.Header().Set("Retry-After", "10")

@@ -115,14 +115,14 @@ func parseLogParams(q url.Values, v2 bool) (*logParams, error) {
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil {
-			return nil, badRequest("limit", "limit must be an integer")
+		if err != nil || n < 1 {
+			return nil, badRequest("limit", "limit must be a positive integer")
 		}
 		hi := 1000
 		if v2 {
 			hi = 100
 		}
-		lp.q.Limit = min(max(n, 1), hi)
+		lp.q.Limit = min(n, hi)
 	} else if v2 {
 		lp.q.Limit = 50
 	}

@@ -215,8 +215,13 @@ func (a *API) executeLegacy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("selectedOutputs", "selectedOutputs cannot be combined with async execution"))
 		return
 	}
+	via, err := core.ParseVia(r.Header.Get(engine.ViaHeader))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	req := core.RunRequest{WorkflowID: wfID, Input: legacyInput(body), Trigger: triggerFor(p),
-		Async: async, RunID: execID, Timeout: timeout}
+		Async: async, RunID: execID, Timeout: timeout, Via: via}
 
 	if async {
 		run, err := a.deps.Service.Execute(r.Context(), p, req)

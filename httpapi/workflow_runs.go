@@ -141,8 +141,13 @@ func (a *API) executeV2(w http.ResponseWriter, r *http.Request) {
 		writeV2Error(w, r, err)
 		return
 	}
+	via, err := core.ParseVia(r.Header.Get(engine.ViaHeader))
+	if err != nil {
+		writeV2Error(w, r, err)
+		return
+	}
 	req := core.RunRequest{WorkflowID: wfID, Input: body.Input, Trigger: store.TriggerAPI,
-		Async: body.Async, RunID: r.Header.Get("X-Run-Id")}
+		Async: body.Async, RunID: r.Header.Get("X-Run-Id"), Via: via}
 	if req.Input == nil {
 		req.Input = map[string]any{}
 	}

@@ -7,6 +7,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/steelengine/steelengine/app"
+	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/engine"
 )
 
 // runtimeFlags are the global flags that tune how workflows run; every command that
@@ -19,20 +21,33 @@ func runtimeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "allow-loopback", EnvVars: []string{"STEELENGINE_ALLOW_LOOPBACK"}, Usage: "let api blocks reach 127.0.0.0/8 and ::1"},
 		&cli.IntFlag{Name: "rate-limit", Value: 600, EnvVars: []string{"STEELENGINE_RATE_LIMIT"}, Usage: "requests per minute for API keys without their own limit"},
 		&cli.Int64Flag{Name: "sandbox-memory", Value: 256 << 20, EnvVars: []string{"STEELENGINE_SANDBOX_MEMORY"}, Usage: "memory cap in bytes for each JavaScript worker"},
+		&cli.IntFlag{Name: "sandbox-workers", EnvVars: []string{"STEELENGINE_SANDBOX_WORKERS"}, Usage: "JavaScript worker processes (default: one per CPU, at most as many as fit in half the RAM at --sandbox-memory each)"},
+		&cli.IntFlag{Name: "sandbox-queue", EnvVars: []string{"STEELENGINE_SANDBOX_QUEUE"}, Usage: "scripts that may wait for a busy worker before runs fail as overloaded (default: 8 per worker)"},
+		&cli.IntFlag{Name: "max-block-executions", Value: engine.DefaultMaxBlockExecutions, EnvVars: []string{"STEELENGINE_MAX_BLOCK_EXECUTIONS"}, Usage: "block executions per run, across nested loops and parallels"},
+		&cli.Int64Flag{Name: "max-run-bytes", Value: engine.DefaultMaxRetainedBytes, EnvVars: []string{"STEELENGINE_MAX_RUN_BYTES"}, Usage: "bytes of block outputs a run may keep, and separately of its logs and trace spans"},
+		&cli.IntFlag{Name: "max-runs-per-workspace", Value: core.DefaultMaxRunsPerWorkspace, EnvVars: []string{"STEELENGINE_MAX_RUNS_PER_WORKSPACE"}, Usage: "runs in flight per workspace (sync and async); beyond: 429"},
+		&cli.IntFlag{Name: "max-runs", Value: core.DefaultMaxRuns, EnvVars: []string{"STEELENGINE_MAX_RUNS"}, Usage: "runs in flight on the server; beyond: 503"},
+		&cli.IntFlag{Name: "max-call-depth", Value: core.DefaultMaxCallDepth, EnvVars: []string{"STEELENGINE_MAX_CALL_DEPTH"}, Usage: "workflows calling workflows through api blocks (X-SteelEngine-Via); beyond: 409"},
 	}
 }
 
 // appConfig turns flags and environment into the appliance's configuration.
 func appConfig(c *cli.Context) app.Config {
 	cfg := app.Config{
-		DataDir:       c.String("data-dir"),
-		MasterKey:     c.String("master-key"),
-		Logger:        newLogger(c),
-		AllowLoopback: c.Bool("allow-loopback"),
-		SandboxMemory: c.Int64("sandbox-memory"),
+		DataDir:        c.String("data-dir"),
+		MasterKey:      c.String("master-key"),
+		Logger:         newLogger(c),
+		AllowLoopback:  c.Bool("allow-loopback"),
+		SandboxMemory:  c.Int64("sandbox-memory"),
+		SandboxWorkers: c.Int("sandbox-workers"),
+		SandboxQueue:   c.Int("sandbox-queue"),
 	}
 	cfg.Core.ExecutionTimeout = c.Duration("execution-timeout")
 	cfg.Core.MaxLoopIterations = c.Int("max-loop-iterations")
+	cfg.Core.Limits = engine.Limits{MaxBlockExecutions: c.Int("max-block-executions"), MaxRetainedBytes: c.Int64("max-run-bytes")}
+	cfg.Core.MaxRunsPerWorkspace = c.Int("max-runs-per-workspace")
+	cfg.Core.MaxRuns = c.Int("max-runs")
+	cfg.Core.MaxCallDepth = c.Int("max-call-depth")
 	cfg.Auth.DefaultRateLimit = c.Int("rate-limit")
 	for _, s := range c.StringSlice("allow-network") {
 		if p, err := netip.ParsePrefix(s); err == nil {
@@ -60,6 +75,19 @@ func checkRuntimeFlags(c *cli.Context) error {
 	}
 	if m := c.Int64("sandbox-memory"); m < 32<<20 {
 		return usagef("invalid --sandbox-memory %d: must be at least %d (32 MiB)", m, 32<<20)
+	}
+	for _, name := range []string{"sandbox-workers", "sandbox-queue"} {
+		if n := c.Int(name); n < 0 {
+			return usagef("invalid --%s %d: must not be negative (0 picks the default)", name, n)
+		}
+	}
+	for _, name := range []string{"max-block-executions", "max-runs-per-workspace", "max-runs", "max-call-depth"} {
+		if n := c.Int(name); n < 1 {
+			return usagef("invalid --%s %d: must be at least 1", name, n)
+		}
+	}
+	if n := c.Int64("max-run-bytes"); n < 64<<10 {
+		return usagef("invalid --max-run-bytes %d: must be at least %d (64 KiB)", n, 64<<10)
 	}
 	return nil
 }

@@ -188,6 +188,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(css("a[href$='/settings/api-keys']")))
 	shot(t, bctx, shots, "10-organization")
 	step("open org keys", chromedp.Click(css("main a[href$='/settings/api-keys']")), chromedp.WaitVisible(css("#grant-target-1")))
+	// The grant editor adds rows (JavaScript); the empty ones are ignored on submit.
+	step("add a grant row", chromedp.Click(css("[data-add-grant]")), chromedp.WaitVisible(css("#grant-target-4")))
 	step("create org key",
 		chromedp.SendKeys(css("#key-name"), "greet bot"),
 		chromedp.SetValue(css("#grant-target-1"), "workflow:"+wfID),
@@ -216,6 +218,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(css("#run-output")))
 	if out := text("#run-output"); !strings.Contains(out, "Hello Browser! 8") {
 		t.Errorf("run output = %q", out)
+	}
+	// Snippet tabs switch with the keyboard-ready tab buttons.
+	step("python tab", chromedp.Click(css("#tab-python")), chromedp.WaitVisible(css("#code-python")), chromedp.WaitNotVisible(css("#code-curl")))
+	if py := text("#code-python"); !strings.Contains(py, `"X-API-Key": os.environ["STEELENGINE_API_KEY"]`) || !strings.Contains(py, base+"/api/workflows/"+wfID+"/execute") {
+		t.Errorf("python snippet = %q", py)
 	}
 	step("scroll to result", chromedp.ScrollIntoView(css("#result")))
 	shot(t, bctx, shots, "13-run-result")

@@ -267,3 +267,32 @@ func TestChangePassword(t *testing.T) {
 	}
 	signIn(t, e, e.Member.Email, "brand new password")
 }
+
+func TestEmptyStatesAndHeaders(t *testing.T) {
+	e := testenv.New(t)
+	loner := addUser(t, e, "loner@example.com")
+	b := signIn(t, e, loner.Email, e.AdminPassword)
+	resp := b.do("GET", "/dashboard", nil, "")
+	resp.Body.Close()
+	h := resp.Header
+	if resp.StatusCode != 200 || !strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self'") || h.Get("X-Frame-Options") != "DENY" ||
+		h.Get("Cache-Control") != "no-store" || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Errorf("home headers = %d %v", resp.StatusCode, h)
+	}
+	if _, page := b.get("/dashboard"); !strings.Contains(page, "You are not a member of any workspace yet") {
+		t.Error("no empty state for a user without workspaces")
+	}
+	for path, ctype := range map[string]string{"/assets/style.css": "text/css", "/assets/app.js": "text/javascript", "/assets/favicon.svg": "image/svg+xml"} {
+		resp := b.do("GET", path, nil, "")
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
+			t.Errorf("GET %s = %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	if code, _ := b.get("/assets/nope.js"); code != http.StatusNotFound {
+		t.Errorf("missing asset = %d", code)
+	}
+	if code, page := b.get("/dashboard/nowhere"); code != http.StatusNotFound || !strings.Contains(page, "Back to home") {
+		t.Errorf("unknown dashboard page = %d", code)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -297,16 +298,19 @@ func writeLegacyExecError(w http.ResponseWriter, r *http.Request, err error, exe
 }
 
 // writeResponseBlock sends what a Response block asked for: its data as JSON with its
-// status (default 200) and headers over Content-Type: application/json.
+// status (default 200) and the headers responseHeaderAllowed lets through, over
+// Content-Type: application/json. Whatever type the block claims, the body is
+// sandboxed and never sniffed: it is workflow data served from the API's origin.
 func writeResponseBlock(w http.ResponseWriter, spec *engine.ResponseSpec) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	for k, v := range spec.Headers {
-		if http.CanonicalHeaderKey(k) == "Content-Length" {
-			continue
+		if responseHeaderAllowed(k, v) {
+			h.Set(k, v)
 		}
-		h.Set(k, v)
 	}
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox")
 	status := spec.Status
 	if status < 100 || status > 999 {
 		status = http.StatusOK
@@ -318,6 +322,61 @@ func writeResponseBlock(w http.ResponseWriter, spec *engine.ResponseSpec) {
 	w.WriteHeader(status)
 	w.Write(b)
 	w.Write([]byte("\n"))
+}
+
+// deniedResponseHeaders may not be set by a Response block: they would act on the API
+// origin itself (cookies, CORS, security policies, auth prompts, alternative services),
+// contradict the server's own framing of the body (hop-by-hop and encoding headers), or
+// impersonate SteelEngine's request and rate-limit reporting.
+var deniedResponseHeaders = map[string]bool{
+	"set-cookie": true, "set-cookie2": true,
+	"strict-transport-security": true, "content-security-policy": true, "content-security-policy-report-only": true,
+	"x-frame-options": true, "x-content-type-options": true, "x-xss-protection": true,
+	"cross-origin-opener-policy": true, "cross-origin-embedder-policy": true, "cross-origin-resource-policy": true,
+	"permissions-policy": true, "feature-policy": true, "referrer-policy": true, "clear-site-data": true,
+	"origin-agent-cluster": true, "report-to": true, "reporting-endpoints": true, "nel": true, "alt-svc": true,
+	"public-key-pins": true, "public-key-pins-report-only": true, "expect-ct": true,
+	"x-permitted-cross-domain-policies": true, "www-authenticate": true, "proxy-authenticate": true,
+	"refresh": true, "link": true, "service-worker-allowed": true, "sourcemap": true, "x-sourcemap": true,
+	"connection": true, "keep-alive": true, "proxy-connection": true, "transfer-encoding": true, "te": true,
+	"trailer": true, "upgrade": true, "content-length": true, "content-encoding": true,
+	"x-request-id": true,
+}
+
+// responseHeaderAllowed is the one rule for Response block headers on the API origin.
+// Location is kept only as a path or an http(s) URL, so a redirect cannot carry a
+// javascript: or data: URL.
+func responseHeaderAllowed(name, value string) bool {
+	if !validHeaderName(name) || strings.ContainsAny(value, "\r\n\x00") {
+		return false
+	}
+	n := strings.ToLower(name)
+	switch {
+	case deniedResponseHeaders[n], strings.HasPrefix(n, "access-control-"), strings.HasPrefix(n, "x-ratelimit-"),
+		strings.HasPrefix(n, "sec-"), strings.HasPrefix(n, "proxy-"):
+		return false
+	case n == "location":
+		v := strings.TrimSpace(value)
+		if strings.HasPrefix(v, "/") {
+			return !strings.HasPrefix(v, "//") && !strings.HasPrefix(v, "/\\")
+		}
+		u, err := url.Parse(v)
+		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	}
+	return true
+}
+
+// validHeaderName reports whether name is an RFC 9110 token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // executeStream runs req and reports it as Server-Sent Events. The stream opens with

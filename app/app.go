@@ -137,13 +137,21 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	a.MCP.Mount(mux)
 	a.Dashboard.Mount(mux)
-	mux.Handle("GET /metrics", a.metrics.handler())
 	mux.Handle("/", a.API)
 	return httpapi.AccessLog(a.log, a.metrics.instrument(mux))
 }
 
 // Handler serves the HTTP API, the MCP endpoints and health checks.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// MetricsHandler serves Prometheus text at /metrics. It is not part of Handler: request
+// counts, run outcomes and process figures are for the operator, so `serve` exposes
+// them only on a listener of their own (--metrics-addr).
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.handler())
+	return mux
+}
 
 // Start readies a serving appliance: it settles the runs a previous process left
 // unfinished (queued jobs run, interrupted ones are marked failed) and starts log

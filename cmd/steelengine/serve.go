@@ -23,6 +23,7 @@ import (
 func serveFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", EnvVars: []string{"STEELENGINE_ADDR"}, Usage: "listen address (host:port; port 0 picks a free one)"},
+		&cli.StringFlag{Name: "metrics-addr", EnvVars: []string{"STEELENGINE_METRICS_ADDR"}, Usage: "serve Prometheus /metrics on this separate address (host:port); default off"},
 		&cli.StringFlag{Name: "admin-email", Value: "admin@localhost", EnvVars: []string{"STEELENGINE_ADMIN_EMAIL"}, Usage: "email of the admin user created on first start"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, EnvVars: []string{"STEELENGINE_SHUTDOWN_TIMEOUT"}, Usage: "deadline for the whole shutdown: in-flight runs still going near it are cancelled and recorded as cancelled"},
 		&cli.IntFlag{Name: "max-connections", EnvVars: []string{"STEELENGINE_MAX_CONNECTIONS"}, Usage: "concurrent HTTP connections served (default 4096, less if the open-file limit is low); a few more are kept for health checks"},
@@ -47,6 +48,12 @@ func serveAction(c *cli.Context) error {
 	addr := c.String("addr")
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return usagef("invalid --addr %q: want host:port, e.g. 127.0.0.1:8080 or :0", addr)
+	}
+	metricsAddr := c.String("metrics-addr")
+	if metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(metricsAddr); err != nil {
+			return usagef("invalid --metrics-addr %q: want host:port, e.g. 127.0.0.1:9090", metricsAddr)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -110,7 +117,15 @@ func serveAction(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "Dashboard: %s\n", dashboardURL)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if metricsAddr != "" {
+		msrv, err := serveMetrics(log, a, metricsAddr, errc)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer msrv.Close()
+	}
 	go func() { errc <- srv.Serve(limit.Listener(ln)) }()
 	select {
 	case err := <-errc:
@@ -119,6 +134,31 @@ func serveAction(c *cli.Context) error {
 	}
 	closed = true
 	return shutdown(log, srv, a, c.Duration("shutdown-timeout"))
+}
+
+// serveMetrics serves the Prometheus endpoint on its own listener, so it can stay on a
+// private interface while the API is public.
+func serveMetrics(log *slog.Logger, a *app.App, addr string, errc chan<- error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on --metrics-addr %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.MetricsHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("metrics on http://" + ln.Addr().String() + "/metrics")
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("metrics: %w", err)
+		}
+	}()
+	return srv, nil
 }
 
 // shutdown stops the server within one deadline. Requests and runs get until shortly

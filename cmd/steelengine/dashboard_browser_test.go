@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,6 +183,32 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("notice after deploy = %q", text(".notice"))
 	}
 	shot(t, bctx, shots, "09-workflow-deployed")
+
+	// Drag and drop: a file dropped on the zone is imported like a chosen one.
+	echo, err := os.ReadFile(filepath.Join("..", "..", "test", "workflows", "echo.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := `(() => {
+		const dt = new DataTransfer();
+		dt.items.add(new File([` + strconv.Quote(string(echo)) + `], "echo.json", {type: "application/json"}));
+		const zone = document.querySelector(".drop");
+		zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return document.querySelector("#import-file").files.length;
+	})()`
+	step("open import", chromedp.Navigate(wsURL+"/workflows"), chromedp.WaitVisible(css("#import-file")))
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](drop)); err != nil || n != 1 {
+		t.Fatalf("drop a file: %d files, %v", n, err)
+	}
+	if name := text("[data-filename]"); !strings.Contains(name, "echo.json") {
+		t.Errorf("drop zone says %q", name)
+	}
+	shot(t, bctx, shots, "09-import-dropped")
+	step("import dropped file", chromedp.Click(css("form[action$='/workflows/import'] button.primary")), chromedp.WaitVisible(css("form[action$='/deploy'] button")))
+	if h := text("h1"); h != "Echo" {
+		t.Errorf("dropped workflow is called %q", h)
+	}
 
 	// Organization → Settings → API keys: a key with one grant on this workflow.
 	step("open org", chromedp.Navigate(wsURL+"/workflows"), chromedp.Click(css("nav.side a[href^='/dashboard/organizations/']")),

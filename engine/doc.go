@@ -45,7 +45,10 @@
 //     strings (Sim leaves non-scalar env values unsubstituted).
 //   - {{ENV}} is resolved only in the authored text. A value produced by a reference
 //     (for example caller input) is never re-scanned for {{…}}, so input cannot pull
-//     workspace secrets out of the environment. An unknown env name stays verbatim.
+//     workspace secrets out of the environment. Only {{NAME}} with NAME a letter or _
+//     then letters, digits, _ is an env reference (other {{…}} text is literal). A
+//     reference to a variable the run does not have fails the block with
+//     *EnvNotSetError naming it; Sim would send the literal text on.
 //   - forEach/parallel collections that are objects iterate their [key, value] pairs in
 //     key order (Sim: insertion order, which Go's JSON maps do not keep).
 //   - Every loop type and parallels are capped at RunInput.MaxLoopIterations (default

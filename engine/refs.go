@@ -28,7 +28,7 @@ type ref struct {
 type segment struct {
 	lit string
 	ref *ref
-	env string // {{NAME}}; lit holds the raw text for the verbatim fallback
+	env string // {{NAME}}; lit holds the text as written
 }
 
 // template is a string param parsed once at compile time.
@@ -39,6 +39,7 @@ type template struct {
 // names resolves the first segment of references at compile time.
 type names struct {
 	byName map[string]*Block // normalised name → enabled block
+	env    map[string]bool   // {{NAME}} references seen while compiling
 }
 
 // isLikelyReference mirrors Sim's isLikelyReferenceSegment so that comparisons such as
@@ -147,10 +148,11 @@ func (n *names) parseTemplate(s string) *template {
 		}
 		if s[i] == '{' && strings.HasPrefix(s[i:], "{{") {
 			if j := strings.Index(s[i+2:], "}}"); j > 0 {
-				name := s[i+2 : i+2+j]
-				if !strings.ContainsAny(name, "{}") {
+				name := strings.TrimSpace(s[i+2 : i+2+j])
+				if ValidEnvName(name) {
 					flush()
-					t.segs = append(t.segs, segment{env: strings.TrimSpace(name), lit: s[i : i+4+j]})
+					n.noteEnv(name)
+					t.segs = append(t.segs, segment{env: name, lit: s[i : i+4+j]})
 					i += j + 4
 					continue
 				}
@@ -275,8 +277,11 @@ func (n *names) compileCode(src string, prefix string) *compiledCode {
 						b, adv = &codeBinding{ref: r}, j+2
 					}
 				}
-			} else if j := strings.Index(src[i+2:], "}}"); j > 0 && !strings.ContainsAny(src[i+2:i+2+j], "{}\n") {
-				b, adv = &codeBinding{env: strings.TrimSpace(src[i+2 : i+2+j])}, j+4
+			} else if j := strings.Index(src[i+2:], "}}"); j > 0 {
+				if name := strings.TrimSpace(src[i+2 : i+2+j]); ValidEnvName(name) {
+					n.noteEnv(name)
+					b, adv = &codeBinding{env: name}, j+4
+				}
 			}
 			if b != nil {
 				switch state {

@@ -35,7 +35,8 @@ func (x *execCtx) resolveValue(v any) (any, error) {
 }
 
 // render resolves a template to a string, Sim-style: objects inlined as JSON, values of
-// blocks that did not run as "", unknown references verbatim.
+// blocks that did not run as "", unknown references verbatim; an env var the run does
+// not have fails the block (*EnvNotSetError).
 func (x *execCtx) render(t *template) (string, error) {
 	var sb strings.Builder
 	for _, s := range t.segs {
@@ -51,11 +52,11 @@ func (x *execCtx) render(t *template) (string, error) {
 			}
 			sb.WriteString(formatValue(v))
 		case s.env != "":
-			if v, ok := x.r.in.Env[s.env]; ok {
-				sb.WriteString(v)
-			} else {
-				sb.WriteString(s.lit)
+			v, err := x.envValue(s.env)
+			if err != nil {
+				return "", err
 			}
+			sb.WriteString(v)
 		default:
 			sb.WriteString(s.lit)
 		}
@@ -234,10 +235,10 @@ func (x *execCtx) codeGlobals(cc *compiledCode, envForCondition bool) (map[strin
 			}
 			v = rv
 		} else {
-			s, ok := x.r.in.Env[b.env]
+			s, err := x.envValue(b.env)
 			switch {
-			case !ok:
-				v = "{{" + b.env + "}}"
+			case err != nil:
+				return nil, err
 			case envForCondition && !b.asString:
 				v = envLiteral(s)
 			default:

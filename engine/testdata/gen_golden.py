@@ -234,14 +234,14 @@ write("variables", "variables: typed <variable.x>, assignment by the variables b
                                                   "order": ["Start", "Before", "Set", "After"]}}])
 
 # 9. env refs + redaction
-write("env_refs", "{{ENV}} in params and code; env values are redacted from logs; unknown env stays verbatim",
+write("env_refs", "{{ENV}} in params and code; env values are redacted from logs; {{…}} that is not an env name stays literal",
       envelope("env", [start(),
                        fn("f", "UseEnv", "return [{{GREETING}}.length, '{{GREETING}}', environmentVariables.TOKEN === '{{TOKEN}}']"),
                        block("resp", "response", "Response", {"dataMode": "json",
-                             "data": "{\"auth\": \"Bearer {{TOKEN}}\", \"missing\": \"{{NOPE}}\", \"fn\": <useenv.result>}"})],
+                             "data": "{\"auth\": \"Bearer {{TOKEN}}\", \"mustache\": \"{{ user.name }}\", \"fn\": <useenv.result>}"})],
                [edge("start", "f"), edge("f", "resp")]),
       [{"name": "env", "input": {}, "env": {"GREETING": "hello", "TOKEN": "s3cret-token-value"},
-        "expect": {"success": True, "output": {"data": {"auth": "Bearer s3cret-token-value", "missing": "{{NOPE}}", "fn": [5, "hello", True]},
+        "expect": {"success": True, "output": {"data": {"auth": "Bearer s3cret-token-value", "mustache": "{{ user.name }}", "fn": [5, "hello", True]},
                                                "status": 200, "headers": {"Content-Type": "application/json"}},
                    "logsMustNotContain": ["s3cret-token-value"]}}])
 
@@ -287,5 +287,14 @@ write("run_timeout", "the per-run timeout stops a waiting block promptly",
                [edge("start", "w"), edge("w", "f")]),
       [{"name": "timeout", "input": {}, "options": {"timeoutMs": 100},
         "expect": {"success": False, "errorCode": "timeout", "skipped": ["After"], "maxDurationMs": 3000}}])
+
+# 14. an env var the run does not have fails the block that references it, by name
+write("env_missing", "a {{NAME}} the run does not have fails that block naming it (no literal pass-through)",
+      envelope("env missing", [start(), fn("ok", "Fine", "return 1"),
+                               block("api", "api", "Call", {"url": "https://example.com/{{NOPE_URL}}", "method": "GET"}),
+                               fn("code", "Code", "return '{{NOPE_CODE}}'"), fn("after", "After", "return 2")],
+               [edge("start", "ok"), edge("ok", "api"), edge("api", "after"), edge("start", "code")]),
+      [{"name": "param", "input": {}, "env": {},
+        "expect": {"success": False, "errorCode": "block_error", "error": "environment variable \"NOPE_", "ran": ["Fine"], "skipped": ["After"]}}])
 
 print("ok")

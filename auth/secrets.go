@@ -178,13 +178,29 @@ func (s *Secrets) SealEnv(wsID, name, value string) (*store.EnvVar, error) {
 	return &store.EnvVar{WorkspaceID: wsID, Name: name, Ciphertext: ct}, nil
 }
 
-// OpenEnv decrypts a workspace environment variable.
+// SealPersonalEnv returns the stored form of a user's personal environment variable.
+func (s *Secrets) SealPersonalEnv(userID, name, value string) (*store.EnvVar, error) {
+	ct, err := s.Seal(personalEnvAAD(userID, name), []byte(value))
+	if err != nil {
+		return nil, err
+	}
+	return &store.EnvVar{UserID: userID, Name: name, Ciphertext: ct}, nil
+}
+
+// OpenEnv decrypts a workspace or personal environment variable.
 func (s *Secrets) OpenEnv(v *store.EnvVar) (string, error) {
-	b, err := s.Open(envAAD(v.WorkspaceID, v.Name), v.Ciphertext)
+	aad := envAAD(v.WorkspaceID, v.Name)
+	if v.Personal() {
+		aad = personalEnvAAD(v.UserID, v.Name)
+	}
+	b, err := s.Open(aad, v.Ciphertext)
 	return string(b), err
 }
 
 func envAAD(wsID, name string) string { return "env\x00" + wsID + "\x00" + name }
+
+// personalEnvAAD differs from envAAD so that a user id can never pass for a workspace id.
+func personalEnvAAD(userID, name string) string { return "user-env\x00" + userID + "\x00" + name }
 
 // writeFileAtomic writes a 0600 file via a temporary file and rename, so a crash never
 // leaves a half-written secret behind.

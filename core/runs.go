@@ -86,7 +86,7 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	if req.Timeout > 0 {
 		timeout = min(req.Timeout, s.cfg.MaxExecutionTimeout)
 	}
-	env, secrets, err := s.workspaceEnv(ctx, wf.WorkspaceID)
+	env, secrets, err := s.runEnv(ctx, p, wf.WorkspaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -385,26 +385,6 @@ func (s *Service) billedTo(ctx context.Context, p *auth.Principal, wsID string) 
 		return "", fmt.Errorf("billing owner: %w", err)
 	}
 	return ws.OwnerID, nil
-}
-
-// workspaceEnv opens the workspace's environment variables for {{NAME}} references; the
-// values are also the secrets redacted from logs.
-func (s *Service) workspaceEnv(ctx context.Context, wsID string) (map[string]string, []string, error) {
-	vars, err := s.st.EnvVars(ctx, wsID)
-	if err != nil || len(vars) == 0 {
-		return nil, nil, err
-	}
-	env := make(map[string]string, len(vars))
-	secrets := make([]string, 0, len(vars))
-	for _, v := range vars {
-		plain, err := s.sec.OpenEnv(v)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open environment variable %s: %w", v.Name, err)
-		}
-		env[v.Name] = plain
-		secrets = append(secrets, plain)
-	}
-	return env, secrets, nil
 }
 
 func mustJSON(v any) json.RawMessage {

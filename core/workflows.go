@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/engine"
@@ -37,15 +38,61 @@ func (s *Service) ImportWorkflow(ctx context.Context, p *auth.Principal, wsID st
 	return rec, nil
 }
 
-// Deploy snapshots the draft as the next immutable version and activates it; the caller
-// needs admin on the workflow. Blocks SteelEngine cannot run refuse the deploy, listed.
-func (s *Service) Deploy(ctx context.Context, p *auth.Principal, wfID string) (*store.Deployment, error) {
+// DeployRequest says what a deploy activates.
+type DeployRequest struct {
+	// Version 0 deploys the current draft as the next numbered version; N re-activates
+	// the stored version N (a rollback) without storing anything new.
+	Version uint32
+	// Note is kept with a new version (who/when/why), up to MaxDeployNote bytes.
+	Note string
+}
+
+// MaxDeployNote caps a deploy note.
+const MaxDeployNote = 1000
+
+// DeployResult is the version a deploy made active, and what the operator should know
+// about it.
+type DeployResult struct {
+	Deployment *store.Deployment
+	// Rollback is set when an existing version was re-activated.
+	Rollback bool
+	// Warnings name {{NAME}} references the workspace has no variable for: runs of this
+	// version fail at those blocks unless the running user has a personal variable.
+	Warnings []string
+}
+
+// Deploy activates a version of a workflow; the caller needs admin on it. Without a
+// version it snapshots the draft as the next immutable numbered version (blocks
+// SteelEngine cannot run refuse the deploy, listed); with one it re-activates that
+// stored version. Versions store their definition once; runs reference them by number.
+func (s *Service) Deploy(ctx context.Context, p *auth.Principal, wfID string, req DeployRequest) (*DeployResult, error) {
 	if err := s.authorize(ctx, p, workflowTarget(wfID), store.LevelAdmin); err != nil {
 		return nil, err
+	}
+	if len(req.Note) > MaxDeployNote {
+		return nil, newError(http.StatusBadRequest, "invalid_request", "Deploy note is longer than %d bytes", MaxDeployNote)
 	}
 	rec, err := s.st.GetWorkflow(ctx, wfID)
 	if err != nil {
 		return nil, mapStoreErr(err, "Workflow not found")
+	}
+	if req.Version > 0 {
+		if req.Note != "" {
+			return nil, newError(http.StatusBadRequest, "invalid_request", "A note belongs to a new version; re-activating version %d keeps its own", req.Version)
+		}
+		if _, err := s.st.ActivateVersion(ctx, wfID, req.Version); err != nil {
+			return nil, mapStoreErr(err, fmt.Sprintf("Workflow version %d not found", req.Version))
+		}
+		dep, err := s.st.GetDeployment(ctx, wfID, req.Version)
+		if err != nil {
+			return nil, mapStoreErr(err, "Workflow version not found")
+		}
+		comp, err := s.plan.get(dep)
+		if err != nil {
+			return nil, fmt.Errorf("compile version %d: %w", req.Version, err)
+		}
+		warn, err := s.envWarnings(ctx, rec.WorkspaceID, comp.plan)
+		return &DeployResult{Deployment: dep, Rollback: true, Warnings: warn}, err
 	}
 	wf, err := engine.Import(rec.Draft)
 	if err != nil {
@@ -55,14 +102,39 @@ func (s *Service) Deploy(ctx context.Context, p *auth.Principal, wfID string) (*
 		return nil, &Error{Status: http.StatusBadRequest, Code: "unsupported_blocks",
 			Message: fmt.Sprintf("Workflow contains %d block(s) SteelEngine cannot run", len(bad)), Details: bad}
 	}
-	if _, err := engine.Compile(wf, engine.CompileOptions{}); err != nil {
+	plan, err := engine.Compile(wf, engine.CompileOptions{})
+	if err != nil {
 		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_workflow", Message: err.Error()}
 	}
-	by := p.UserID
-	if by == "" {
-		by = p.KeyID
+	dep, err := s.st.Deploy(ctx, wfID, rec.Draft, p.ActorID(), req.Note)
+	if err != nil {
+		return nil, mapStoreErr(err, "Workflow not found")
 	}
-	return s.st.Deploy(ctx, wfID, rec.Draft, by)
+	warn, err := s.envWarnings(ctx, rec.WorkspaceID, plan)
+	return &DeployResult{Deployment: dep, Warnings: warn}, err
+}
+
+// envWarnings lists the plan's {{NAME}} references that wsID has no variable for.
+func (s *Service) envWarnings(ctx context.Context, wsID string, plan *engine.Plan) ([]string, error) {
+	names := plan.EnvNames()
+	if len(names) == 0 {
+		return nil, nil
+	}
+	vars, err := s.st.EnvVars(ctx, wsID)
+	if err != nil {
+		return nil, fmt.Errorf("read environment: %w", err)
+	}
+	set := make(map[string]bool, len(vars))
+	for _, v := range vars {
+		set[v.Name] = true
+	}
+	var out []string
+	for _, n := range names {
+		if !set[n] {
+			out = append(out, fmt.Sprintf("environment variable %q is referenced but not set in this workspace: runs fail at the blocks that use it unless the running user has a personal %s", n, n))
+		}
+	}
+	return out, nil
 }
 
 // Undeploy deactivates a workflow; the caller needs admin on it.
@@ -74,13 +146,67 @@ func (s *Service) Undeploy(ctx context.Context, p *auth.Principal, wfID string) 
 	return wf, mapStoreErr(err, "Workflow not found")
 }
 
-// ActivateVersion makes an older deployed version active again; admin on the workflow.
-func (s *Service) ActivateVersion(ctx context.Context, p *auth.Principal, wfID string, version uint32) (*store.Workflow, error) {
+// Version describes one deployed version without its definition.
+type Version struct {
+	Version   uint32    `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+	CreatedBy string    `json:"createdBy,omitempty"`
+	Note      string    `json:"note,omitempty"`
+	Active    bool      `json:"active"`
+}
+
+// Versions lists a workflow's deployed versions, oldest first; read on the workflow.
+func (s *Service) Versions(ctx context.Context, p *auth.Principal, wfID string) (*store.Workflow, []Version, error) {
+	if err := s.authorize(ctx, p, workflowTarget(wfID), store.LevelRead); err != nil {
+		return nil, nil, err
+	}
+	var wf *store.Workflow
+	var deps []*store.Deployment
+	err := s.st.View(ctx, func(r *store.Reader) error {
+		var err error
+		if wf, err = r.Workflow(wfID); err != nil {
+			return err
+		}
+		deps, err = r.Deployments(wfID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, mapStoreErr(err, "Workflow not found")
+	}
+	out := make([]Version, len(deps))
+	for i, d := range deps {
+		out[i] = Version{Version: d.Version, CreatedAt: d.CreatedAt, CreatedBy: d.CreatedBy, Note: d.Note, Active: d.Version == wf.ActiveVersion}
+	}
+	return wf, out, nil
+}
+
+// UpdateWorkflow replaces a workflow's draft with a Sim-format file, in place: the id,
+// the keys narrowed to it, the grants on it, its MCP server memberships and its deployed
+// versions stay; the name and description follow the file when it has them. Admin on
+// the workflow. Runs keep using the active version until the next deploy.
+func (s *Service) UpdateWorkflow(ctx context.Context, p *auth.Principal, wfID string, data []byte) (*store.Workflow, error) {
 	if err := s.authorize(ctx, p, workflowTarget(wfID), store.LevelAdmin); err != nil {
 		return nil, err
 	}
-	wf, err := s.st.ActivateVersion(ctx, wfID, version)
-	return wf, mapStoreErr(err, "Workflow version not found")
+	wf, err := engine.Import(data)
+	if err != nil {
+		return nil, err
+	}
+	draft, err := engine.Export(wf)
+	if err != nil {
+		return nil, fmt.Errorf("normalise workflow: %w", err)
+	}
+	rec, err := s.st.UpdateWorkflow(ctx, wfID, func(rec *store.Workflow) error {
+		rec.Draft = draft
+		if n := wf.Name(); n != "" {
+			rec.Name = n
+		}
+		if d := wf.Description(); d != "" {
+			rec.Description = d
+		}
+		return nil
+	})
+	return rec, mapStoreErr(err, "Workflow not found")
 }
 
 // DeleteWorkflow removes a workflow; admin on it.
@@ -100,14 +226,23 @@ func (s *Service) GetWorkflow(ctx context.Context, p *auth.Principal, wfID strin
 	return wf, mapStoreErr(err, "Workflow not found")
 }
 
-// ExportWorkflow returns the workflow's draft in Sim's export format; secrets are
-// never exported.
-func (s *Service) ExportWorkflow(ctx context.Context, p *auth.Principal, wfID string) ([]byte, error) {
+// ExportWorkflow returns the workflow's draft (version 0) or deployed version N in
+// Sim's export format; read on the workflow. Environment values are never part of a
+// definition: {{NAME}} references are exported as written.
+func (s *Service) ExportWorkflow(ctx context.Context, p *auth.Principal, wfID string, version uint32) ([]byte, error) {
 	rec, err := s.GetWorkflow(ctx, p, wfID)
 	if err != nil {
 		return nil, err
 	}
-	wf, err := engine.Import(rec.Draft)
+	def := rec.Draft
+	if version > 0 {
+		dep, err := s.st.GetDeployment(ctx, wfID, version)
+		if err != nil {
+			return nil, mapStoreErr(err, fmt.Sprintf("Workflow version %d not found", version))
+		}
+		def = dep.Definition
+	}
+	wf, err := engine.Import(def)
 	if err != nil {
 		return nil, err
 	}

@@ -178,6 +178,14 @@ func logsFailure(err error) error {
 	return err
 }
 
+// workflowVersion is the deployed version number that ran; null for draft runs.
+func workflowVersion(e *store.Execution) any {
+	if e.Version == 0 {
+		return nil
+	}
+	return e.Version
+}
+
 func deploymentVersionID(e *store.Execution) any {
 	if e.Version == 0 {
 		return nil
@@ -238,7 +246,7 @@ func (a *API) listLogsV1(w http.ResponseWriter, r *http.Request) {
 	data := make([]map[string]any, 0, len(page.Items))
 	for _, e := range page.Items {
 		v := map[string]any{
-			"id": e.ID, "workflowId": e.WorkflowID, "executionId": e.ID, "deploymentVersionId": deploymentVersionID(e),
+			"id": e.ID, "workflowId": e.WorkflowID, "executionId": e.ID, "deploymentVersionId": deploymentVersionID(e), "workflowVersion": workflowVersion(e),
 			"level": e.Level, "status": e.Status, "trigger": e.Trigger, "startedAt": e.StartedAt, "endedAt": endedAt(e),
 			"totalDurationMs": e.DurationMs, "cost": costOf(e), "files": nil,
 		}
@@ -304,7 +312,7 @@ func (a *API) getLogV1(w http.ResponseWriter, r *http.Request) {
 		"id": e.ID, "workflowId": e.WorkflowID, "executionId": e.ID, "level": e.Level, "status": e.Status,
 		"trigger": e.Trigger, "startedAt": e.StartedAt, "endedAt": endedAt(e), "totalDurationMs": e.DurationMs,
 		"files": nil, "workflow": workflowFull(e.WorkflowID, st.Workflow), "executionData": executionData(e),
-		"cost": costOf(e), "createdAt": e.StartedAt, "deploymentVersionId": deploymentVersionID(e),
+		"cost": costOf(e), "createdAt": e.StartedAt, "deploymentVersionId": deploymentVersionID(e), "workflowVersion": workflowVersion(e),
 	}, "limits": limitsView(p)})
 }
 
@@ -388,7 +396,7 @@ func (a *API) getLogV2(w http.ResponseWriter, r *http.Request) {
 	wf := workflowFull(e.WorkflowID, st.Workflow)
 	wf["folderPath"] = nil
 	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
-		"runId": runID(e), "executionId": e.ID, "workflowId": e.WorkflowID, "deploymentVersionId": deploymentVersionID(e),
+		"runId": runID(e), "executionId": e.ID, "workflowId": e.WorkflowID, "deploymentVersionId": deploymentVersionID(e), "workflowVersion": workflowVersion(e),
 		"status": e.Status, "level": e.Level, "trigger": e.Trigger, "startedAt": e.StartedAt, "endedAt": endedAt(e),
 		"totalDurationMs": e.DurationMs, "files": nil, "workflow": wf, "workflowState": workflowState(st.Definition),
 		"traceSpans": nonNilAny(rawJSON(e.TraceSpans)), "finalOutput": rawJSON(e.Output), "error": nilIfEmpty(e.Error),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/steelengine/steelengine/app"
 	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/internal/testenv"
 	"github.com/steelengine/steelengine/store"
 )
@@ -107,7 +108,7 @@ func xdeploy(t *testing.T, e *testenv.Env, fixture string) *store.Workflow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), wf.ID); err != nil {
+	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), wf.ID, core.DeployRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	return wf

@@ -204,6 +204,7 @@ func runView(e *store.Execution) map[string]any {
 	v := map[string]any{
 		"runId": runID(e), "executionId": e.ID, "workflowId": e.WorkflowID, "status": e.Status,
 		"trigger": e.Trigger, "startedAt": e.StartedAt, "endedAt": nil, "durationMs": nil, "cost": costOf(e),
+		"workflowVersion": workflowVersion(e),
 	}
 	if e.EndedAt != nil {
 		v["endedAt"] = e.EndedAt.UTC()

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,6 +40,59 @@ var coreMigrations = []migration{
 		}
 		return nil
 	}},
+	{3, "personal environment variables; deployments numbered", func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bUserEnv); err != nil {
+			return fmt.Errorf("create bucket %s: %w", bUserEnv, err)
+		}
+		return numberDeployments(tx)
+	}},
+}
+
+// numberDeployments makes every workflow's counters agree with its stored versions:
+// LatestVersion is at least the highest stored number (so the next deploy never
+// overwrites one), and an active version with no stored definition falls back to the
+// newest stored one, or to undeployed when none is stored.
+func numberDeployments(tx *bolt.Tx) error {
+	wfs, deps := tx.Bucket(bWorkflows), tx.Bucket(bDeployments)
+	var fix []*Workflow
+	err := wfs.ForEach(func(_, v []byte) error {
+		wf := new(Workflow)
+		if err := json.Unmarshal(v, wf); err != nil {
+			return fmt.Errorf("decode workflow: %w", err)
+		}
+		var latest uint32
+		if err := scanPrefix(deps, wf.ID, func(suffix, _ []byte) error {
+			if len(suffix) == 4 {
+				latest = max(latest, binary.BigEndian.Uint32(suffix))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		changed := false
+		if latest > wf.LatestVersion {
+			wf.LatestVersion, changed = latest, true
+		}
+		if wf.ActiveVersion > 0 && deps.Get(depKey(wf.ID, wf.ActiveVersion)) == nil {
+			wf.ActiveVersion, changed = latest, true
+			if latest == 0 {
+				wf.DeployedAt = nil
+			}
+		}
+		if changed {
+			fix = append(fix, wf)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, wf := range fix {
+		if err := putJSON(wfs, []byte(wf.ID), wf); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CoreSchemaVersion is the newest core.db schema this build knows.

@@ -296,6 +296,7 @@ var (
 	bInvites      = []byte("invitations")
 	bInvByEmail   = []byte("invitations_by_email")
 	bInvByTarget  = []byte("invitations_by_target")
+	bUserEnv      = []byte("user_env")
 
 	kSchema    = []byte("schema")
 	kAuthEpoch = []byte("auth_epoch")

@@ -358,11 +358,11 @@ func TestDeployVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	e0 := s.WorkflowEpoch()
-	d1, err := s.Deploy(ctx, wf.ID, []byte(`{"v":1}`), u.ID)
+	d1, err := s.Deploy(ctx, wf.ID, []byte(`{"v":1}`), u.ID, "")
 	if err != nil || d1.Version != 1 {
 		t.Fatalf("deploy 1 = %+v, %v", d1, err)
 	}
-	d2, _ := s.Deploy(ctx, wf.ID, []byte(`{"v":2}`), u.ID)
+	d2, _ := s.Deploy(ctx, wf.ID, []byte(`{"v":2}`), u.ID, "")
 	if d2.Version != 2 || s.WorkflowEpoch() == e0 {
 		t.Fatalf("deploy 2 = %+v", d2)
 	}

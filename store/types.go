@@ -113,6 +113,7 @@ type Deployment struct {
 	Definition json.RawMessage `json:"definition"`
 	CreatedAt  time.Time       `json:"createdAt"`
 	CreatedBy  string          `json:"createdBy,omitempty"`
+	Note       string          `json:"note,omitempty"`
 }
 
 // KeyType is the kind of API key.
@@ -223,12 +224,20 @@ type MCPServer struct {
 	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
-// EnvVar is a workspace environment variable, sealed with the master key.
+// EnvVar is an environment variable sealed with the master key: a workspace's
+// (WorkspaceID set) or a user's personal one (UserID set), which overrides the
+// workspace's in runs that user starts.
 type EnvVar struct {
-	WorkspaceID string `json:"workspaceId"`
-	Name        string `json:"name"`
-	Ciphertext  []byte `json:"ciphertext"`
+	WorkspaceID string    `json:"workspaceId,omitempty"`
+	UserID      string    `json:"userId,omitempty"`
+	Name        string    `json:"name"`
+	Ciphertext  []byte    `json:"ciphertext"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	UpdatedBy   string    `json:"updatedBy,omitempty"` // actor id: user id, "operator" or "key:"+id
 }
+
+// Personal reports whether v is a user's personal variable.
+func (v *EnvVar) Personal() bool { return v.UserID != "" }
 
 // Invitation asks a person, by email, to join a workspace or an organization. Nothing
 // of the target reaches the invitee until they accept it.

@@ -69,7 +69,7 @@ func (s *Store) UpdateWorkflow(ctx context.Context, id string, fn func(wf *Workf
 }
 
 // Deploy stores definition as the workflow's next immutable version and makes it active.
-func (s *Store) Deploy(ctx context.Context, wfID string, definition json.RawMessage, by string) (*Deployment, error) {
+func (s *Store) Deploy(ctx context.Context, wfID string, definition json.RawMessage, by, note string) (*Deployment, error) {
 	var dep *Deployment
 	err := s.update(ctx, func(w *writer) error {
 		wf, err := w.Workflow(wfID)
@@ -78,7 +78,7 @@ func (s *Store) Deploy(ctx context.Context, wfID string, definition json.RawMess
 		}
 		t := now()
 		wf.LatestVersion++
-		dep = &Deployment{WorkflowID: wfID, Version: wf.LatestVersion, Definition: definition, CreatedAt: t, CreatedBy: by}
+		dep = &Deployment{WorkflowID: wfID, Version: wf.LatestVersion, Definition: definition, CreatedAt: t, CreatedBy: by, Note: note}
 		if err := putJSON(w.tx.Bucket(bDeployments), depKey(wfID, dep.Version), dep); err != nil {
 			return err
 		}
@@ -235,6 +235,12 @@ func (s *Store) ListWorkflows(ctx context.Context, wsID string) (wfs []*Workflow
 		return err
 	})
 	return wfs, err
+}
+
+// GetDeployment returns one deployed version of a workflow.
+func (s *Store) GetDeployment(ctx context.Context, wfID string, version uint32) (dep *Deployment, err error) {
+	err = s.View(ctx, func(r *Reader) error { dep, err = r.Deployment(wfID, version); return err })
+	return dep, err
 }
 
 // ActiveDeployment returns the workflow and its active deployed version in one read.

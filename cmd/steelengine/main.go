@@ -104,6 +104,7 @@ func commands() []*cli.Command {
 		checkCommand(),
 		compactCommand(),
 		mcpServersCommand(),
+		envCommand(),
 		mcpCommand(),
 	}
 	for _, c := range cmds {

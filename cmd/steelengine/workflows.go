@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,12 +23,24 @@ func workflowsCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "import",
-				Usage:     "import a Sim-format workflow file (prints the new id)",
+				Usage:     "import a Sim-format workflow file (prints the new id); --replace ID updates that workflow in place",
 				ArgsUsage: "FILE",
-				Flags:     []cli.Flag{&cli.StringFlag{Name: "workspace", Required: true, Usage: "workspace id or name"}},
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "workspace", Usage: "workspace id or name (required unless --replace)"},
+					&cli.StringFlag{Name: "replace", Usage: "replace the draft of workflow `ID` instead of creating a new workflow"},
+				},
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usagef("workflows import needs exactly one FILE argument")
+					}
+					if id := c.String("replace"); id != "" {
+						if c.String("workspace") != "" {
+							return usagef("workflows import: --replace keeps the workflow's workspace; drop --workspace")
+						}
+						return updateWorkflow(c, id, c.Args().First())
+					}
+					if c.String("workspace") == "" {
+						return usagef("workflows import needs --workspace (or --replace ID)")
 					}
 					data, err := readFileArg(c.Args().First())
 					if err != nil {
@@ -43,6 +56,44 @@ func workflowsCommand() *cli.Command {
 							return err
 						}
 						return printOut(c, workflowView(wf), func(w io.Writer) { fmt.Fprintln(w, wf.ID) })
+					})
+				},
+			},
+			{
+				Name:      "update",
+				Usage:     "replace a workflow's draft with a Sim-format file, keeping its id, keys, grants, MCP servers and versions",
+				ArgsUsage: "ID FILE",
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 2 {
+						return usagef("workflows update needs ID and FILE arguments")
+					}
+					return updateWorkflow(c, c.Args().Get(0), c.Args().Get(1))
+				},
+			},
+			{
+				Name:      "versions",
+				Usage:     "list a workflow's deployed versions (who, when, note; * marks the active one)",
+				ArgsUsage: "ID",
+				Action: func(c *cli.Context) error {
+					id, err := oneArg(c, "workflow ID")
+					if err != nil {
+						return err
+					}
+					return withApp(c, func(ctx context.Context, a *app.App) error {
+						_, versions, err := a.Service.Versions(ctx, operator(), id)
+						if err != nil {
+							return err
+						}
+						return printOut(c, versions, func(w io.Writer) {
+							row(w, "VERSION", "ACTIVE", "DEPLOYED", "BY", "NOTE")
+							for _, v := range versions {
+								active := ""
+								if v.Active {
+									active = "*"
+								}
+								row(w, v.Version, active, v.CreatedAt.Format(time.RFC3339), v.CreatedBy, v.Note)
+							}
+						})
 					})
 				},
 			},
@@ -79,15 +130,16 @@ func workflowsCommand() *cli.Command {
 			},
 			{
 				Name:      "export",
-				Usage:     "print a workflow in Sim's export format",
+				Usage:     "print a workflow's draft (or a deployed --version) in Sim's export format",
 				ArgsUsage: "ID",
+				Flags:     []cli.Flag{&cli.UintFlag{Name: "version", Usage: "export deployed version `N` instead of the draft"}},
 				Action: func(c *cli.Context) error {
 					id, err := oneArg(c, "workflow ID")
 					if err != nil {
 						return err
 					}
 					return withApp(c, func(ctx context.Context, a *app.App) error {
-						data, err := a.Service.ExportWorkflow(ctx, operator(), id)
+						data, err := a.Service.ExportWorkflow(ctx, operator(), id, uint32(c.Uint("version")))
 						if err != nil {
 							return err
 						}
@@ -98,20 +150,23 @@ func workflowsCommand() *cli.Command {
 			},
 			{
 				Name:      "deploy",
-				Usage:     "deploy the draft as a new active version",
+				Usage:     "deploy the draft as the next numbered version, or re-activate an older one with --version (roll back)",
 				ArgsUsage: "ID",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "note", Usage: "what changed in this version (kept with it)"},
+					&cli.UintFlag{Name: "version", Usage: "re-activate stored version `N` instead of deploying the draft"},
+				},
 				Action: func(c *cli.Context) error {
 					id, err := oneArg(c, "workflow ID")
 					if err != nil {
 						return err
 					}
 					return withApp(c, func(ctx context.Context, a *app.App) error {
-						dep, err := a.Service.Deploy(ctx, operator(), id)
+						res, err := a.Service.Deploy(ctx, operator(), id, core.DeployRequest{Version: uint32(c.Uint("version")), Note: c.String("note")})
 						if err != nil {
 							return describeCoreErr(err)
 						}
-						out := map[string]any{"workflowId": dep.WorkflowID, "version": dep.Version, "deployedAt": dep.CreatedAt}
-						return printOut(c, out, func(w io.Writer) { row(w, "deployed", id, "version", dep.Version) })
+						return printDeploy(c, id, res)
 					})
 				},
 			},
@@ -168,6 +223,44 @@ func workflowsCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// updateWorkflow replaces workflow id's draft with the file at path.
+func updateWorkflow(c *cli.Context, id, path string) error {
+	data, err := readFileArg(path)
+	if err != nil {
+		return err
+	}
+	return withApp(c, func(ctx context.Context, a *app.App) error {
+		wf, err := a.Service.UpdateWorkflow(ctx, operator(), id, data)
+		if err != nil {
+			return err
+		}
+		return printOut(c, workflowView(wf), func(w io.Writer) {
+			row(w, "updated", wf.ID, "draft; deployed version", wf.ActiveVersion, "runs until the next deploy")
+		})
+	})
+}
+
+// printDeploy reports the active version and warns about unset {{NAME}} references.
+func printDeploy(c *cli.Context, id string, res *core.DeployResult) error {
+	dep := res.Deployment
+	warnings := res.Warnings
+	if warnings == nil {
+		warnings = []string{}
+	}
+	out := map[string]any{"workflowId": dep.WorkflowID, "version": dep.Version, "deployedAt": dep.CreatedAt,
+		"note": dep.Note, "rollback": res.Rollback, "warnings": warnings}
+	return printOut(c, out, func(w io.Writer) {
+		what := "deployed"
+		if res.Rollback {
+			what = "re-activated"
+		}
+		row(w, what, id, "version", dep.Version)
+		for _, msg := range warnings {
+			fmt.Fprintln(w, "warning: "+msg)
+		}
+	})
 }
 
 // printRun prints a finished run: its result and its block trace.

@@ -124,7 +124,7 @@ func (e *Env) seed(t testing.TB) {
 	}
 	e.Greet, e.Echo, e.Undeployed = imp("greet.json"), imp("echo.json"), imp("greet.json")
 	for _, wf := range []*store.Workflow{e.Greet, e.Echo} {
-		_, err := svc.Deploy(ctx, op, wf.ID)
+		_, err := svc.Deploy(ctx, op, wf.ID, core.DeployRequest{})
 		must(err)
 	}
 

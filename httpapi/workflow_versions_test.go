@@ -23,8 +23,8 @@ func simDoc(name, code string) map[string]any {
 			"fn": map[string]any{"id": "fn", "type": "function", "name": "Fn", "position": map[string]any{"x": 1, "y": 0},
 				"enabled": true, "subBlocks": map[string]any{"code": sub("code", code), "language": sub("language", "javascript")}, "outputs": map[string]any{}},
 		},
-		"edges":   []any{map[string]any{"id": "e1", "source": "start", "target": "fn", "sourceHandle": "source", "targetHandle": "target"}},
-		"loops":   map[string]any{}, "parallels": map[string]any{}, "variables": map[string]any{},
+		"edges": []any{map[string]any{"id": "e1", "source": "start", "target": "fn", "sourceHandle": "source", "targetHandle": "target"}},
+		"loops": map[string]any{}, "parallels": map[string]any{}, "variables": map[string]any{},
 		"metadata": map[string]any{"name": name, "description": "versions test"},
 	}}
 }

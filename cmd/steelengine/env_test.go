@@ -13,7 +13,9 @@ import (
 // simFile writes a Sim export whose one function block runs code.
 func simFile(t *testing.T, name, code string) string {
 	t.Helper()
-	sub := func(id string, v any) map[string]any { return map[string]any{"id": id, "type": "short-input", "value": v} }
+	sub := func(id string, v any) map[string]any {
+		return map[string]any{"id": id, "type": "short-input", "value": v}
+	}
 	doc := map[string]any{"version": "1.0", "exportedAt": "2026-01-01T00:00:00Z", "state": map[string]any{
 		"blocks": map[string]any{
 			"start": map[string]any{"id": "start", "type": "start_trigger", "name": "Start", "position": map[string]any{"x": 0, "y": 0},

@@ -55,10 +55,10 @@ func TestEnvVarsWorkspaceAndPersonal(t *testing.T) {
 	}
 }
 
-// A core.db written at schema 1 gains the personal-variable bucket, and workflow
+// A core.db written at schema 1 (before invitations and personal variables) gains the personal-variable bucket, and workflow
 // counters that disagree with the stored versions are repaired: the next deploy never
 // overwrites a stored version, and an active version that is not stored falls back.
-func TestMigration2PersonalEnvAndVersionCounters(t *testing.T) {
+func TestMigrationPersonalEnvAndVersionCounters(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "d")
 	s, err := Open(ctx, dir, Options{})
@@ -130,7 +130,7 @@ func TestMigration2PersonalEnvAndVersionCounters(t *testing.T) {
 	}
 	var schema uint32
 	s.core.View(func(tx *bolt.Tx) error { schema = binary.BigEndian.Uint32(tx.Bucket(bMeta).Get(kSchema)); return nil })
-	if schema != CoreSchemaVersion() || schema != 2 {
+	if schema != CoreSchemaVersion() || schema != 3 {
 		t.Errorf("schema = %d", schema)
 	}
 }

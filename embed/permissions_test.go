@@ -169,7 +169,7 @@ func TestPagesStayInsideMemberships(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.App.Service.Deploy(ctx, op, wf.ID); err != nil {
+	if _, err := e.App.Service.Deploy(ctx, op, wf.ID, core.DeployRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	run, err := e.App.Service.Execute(ctx, op, core.RunRequest{WorkflowID: wf.ID, Input: map[string]any{"message": "zebra-secret-output"}})

@@ -233,7 +233,7 @@ func (d *Dashboard) workflowDeploy(w http.ResponseWriter, r *http.Request, v *vi
 	if err != nil {
 		return err
 	}
-	if _, err := d.deps.Service.Deploy(r.Context(), v.P, wf.ID); err != nil {
+	if _, err := d.deps.Service.Deploy(r.Context(), v.P, wf.ID, core.DeployRequest{Note: r.PostFormValue("note")}); err != nil {
 		return err
 	}
 	redirect(w, r, "/dashboard/workspaces/"+ws.Workspace.ID+"/workflows/"+wf.ID, "deployed")
@@ -261,7 +261,7 @@ func (d *Dashboard) workflowActivate(w http.ResponseWriter, r *http.Request, v *
 	if err != nil || n == 0 {
 		return badForm("Choose a version to activate.")
 	}
-	if _, err := d.deps.Service.ActivateVersion(r.Context(), v.P, wf.ID, uint32(n)); err != nil {
+	if _, err := d.deps.Service.Deploy(r.Context(), v.P, wf.ID, core.DeployRequest{Version: uint32(n)}); err != nil {
 		return err
 	}
 	redirect(w, r, "/dashboard/workspaces/"+ws.Workspace.ID+"/workflows/"+wf.ID, "activated")

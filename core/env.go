@@ -135,13 +135,19 @@ func (s *Service) envOwner(ctx context.Context, p *auth.Principal, sc EnvScope, 
 	return uid, nil
 }
 
-// runEnv opens what a run of a workflow in wsID started by p sees for {{NAME}}: the
-// workspace's variables, overridden by the acting user's personal ones (a session or
-// personal key; workspace and organization keys act for no user). Every opened value
-// is also returned as a secret to redact from what the run records.
-func (s *Service) runEnv(ctx context.Context, p *auth.Principal, wsID string) (map[string]string, []string, error) {
+// actingUser is the user whose personal variables a run of p sees: a session's or a
+// personal key's user; workspace and organization keys and the operator act for no
+// user. Execution records keep it as UserID, so a resumed run sees the same.
+func actingUser(p *auth.Principal) string {
 	uid, _ := auth.RequireUser(p)
-	ws, personal, err := s.st.RunEnvVars(ctx, wsID, uid)
+	return uid
+}
+
+// runEnv opens what a run of a workflow in wsID started by userID ("" for none) sees
+// for {{NAME}}: the workspace's variables, overridden by the user's personal ones.
+// Every opened value is also returned as a secret to redact from what the run records.
+func (s *Service) runEnv(ctx context.Context, wsID, userID string) (map[string]string, []string, error) {
+	ws, personal, err := s.st.RunEnvVars(ctx, wsID, userID)
 	if err != nil || len(ws)+len(personal) == 0 {
 		return nil, nil, err
 	}

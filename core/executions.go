@@ -50,7 +50,7 @@ func (s *Service) GetExecutionState(ctx context.Context, p *auth.Principal, exec
 	if out.Definition != nil {
 		var v any
 		if json.Unmarshal(out.Definition, &v) == nil {
-			_, secrets, _ := s.runEnv(ctx, p, exec.WorkspaceID)
+			_, secrets, _ := s.runEnv(ctx, exec.WorkspaceID, actingUser(p))
 			out.Definition = mustJSON(engine.Redact(v, secrets))
 		}
 	}

@@ -98,7 +98,7 @@ func (s *Service) resume(ctx context.Context, exec *store.Execution) error {
 			return fmt.Errorf("%w: stored input unreadable", errCannotResume)
 		}
 	}
-	env, secrets, err := s.workspaceEnv(ctx, exec.WorkspaceID)
+	env, secrets, err := s.runEnv(ctx, exec.WorkspaceID, exec.UserID)
 	if err != nil {
 		return fmt.Errorf("resume execution %s: %w", exec.ID, err)
 	}

@@ -86,7 +86,7 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	if req.Timeout > 0 {
 		timeout = min(req.Timeout, s.cfg.MaxExecutionTimeout)
 	}
-	env, secrets, err := s.runEnv(ctx, p, wf.WorkspaceID)
+	env, secrets, err := s.runEnv(ctx, wf.WorkspaceID, actingUser(p))
 	if err != nil {
 		return nil, err
 	}

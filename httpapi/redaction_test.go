@@ -14,6 +14,7 @@ import (
 
 	"github.com/steelengine/steelengine/app"
 	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/internal/testenv"
 )
 
@@ -121,7 +122,7 @@ func TestCredentialsNeverLeaveTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), wf.ID); err != nil {
+	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), wf.ID, core.DeployRequest{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -210,7 +211,7 @@ func TestCredentialsNeverLeaveTheEngine(t *testing.T) {
 			t.Errorf("export does not re-import: %v", err)
 		}
 	}
-	cli, err := e.App.Service.ExportWorkflow(ctx, auth.Operator(), wf.ID) // `steelengine workflows export`
+	cli, err := e.App.Service.ExportWorkflow(ctx, auth.Operator(), wf.ID, 0) // `steelengine workflows export`
 	if err != nil {
 		t.Fatal(err)
 	}

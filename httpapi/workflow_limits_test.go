@@ -12,6 +12,7 @@ import (
 
 	"github.com/steelengine/steelengine/app"
 	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/engine"
 	"github.com/steelengine/steelengine/engine/sandbox"
 	"github.com/steelengine/steelengine/internal/testenv"
@@ -87,7 +88,7 @@ func deployDoc(t *testing.T, e *testenv.Env, wsID string, doc []byte) *store.Wor
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), wf.ID); err != nil {
+	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), wf.ID, core.DeployRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	return wf

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/internal/testenv"
 )
 
@@ -32,7 +33,7 @@ func responseWorkflow(t *testing.T, e *testenv.Env, status string, headers map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), rec.ID); err != nil {
+	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), rec.ID, core.DeployRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	return rec.ID

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/steelengine/steelengine/auth"
@@ -87,11 +88,15 @@ func (s *Service) Deploy(ctx context.Context, p *auth.Principal, wfID string, re
 		if err != nil {
 			return nil, mapStoreErr(err, "Workflow version not found")
 		}
-		comp, err := s.plan.get(dep)
+		old, err := engine.Import(dep.Definition)
+		if err != nil {
+			return nil, fmt.Errorf("read version %d: %w", req.Version, err)
+		}
+		plans, err := engine.CheckDeployable(old)
 		if err != nil {
 			return nil, fmt.Errorf("compile version %d: %w", req.Version, err)
 		}
-		warn, err := s.envWarnings(ctx, rec.WorkspaceID, comp.plan)
+		warn, err := s.envWarnings(ctx, rec.WorkspaceID, plans)
 		return &DeployResult{Deployment: dep, Rollback: true, Warnings: warn}, err
 	}
 	wf, err := engine.Import(rec.Draft)
@@ -99,10 +104,9 @@ func (s *Service) Deploy(ctx context.Context, p *auth.Principal, wfID string, re
 		return nil, err
 	}
 	if bad := engine.Unsupported(wf); len(bad) > 0 {
-		return nil, &Error{Status: http.StatusBadRequest, Code: "unsupported_blocks",
-			Message: fmt.Sprintf("Workflow contains %d block(s) SteelEngine cannot run", len(bad)), Details: bad}
+		return nil, unsupportedError(bad)
 	}
-	plan, err := engine.Compile(wf, engine.CompileOptions{})
+	plans, err := engine.CheckDeployable(wf)
 	if err != nil {
 		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_workflow", Message: err.Error()}
 	}
@@ -110,13 +114,22 @@ func (s *Service) Deploy(ctx context.Context, p *auth.Principal, wfID string, re
 	if err != nil {
 		return nil, mapStoreErr(err, "Workflow not found")
 	}
-	warn, err := s.envWarnings(ctx, rec.WorkspaceID, plan)
+	warn, err := s.envWarnings(ctx, rec.WorkspaceID, plans)
 	return &DeployResult{Deployment: dep, Warnings: warn}, err
 }
 
 // envWarnings lists the plan's {{NAME}} references that wsID has no variable for.
-func (s *Service) envWarnings(ctx context.Context, wsID string, plan *engine.Plan) ([]string, error) {
-	names := plan.EnvNames()
+func (s *Service) envWarnings(ctx context.Context, wsID string, plans []*engine.Plan) ([]string, error) {
+	var names []string
+	seen := map[string]bool{}
+	for _, plan := range plans {
+		for _, n := range plan.EnvNames() {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
 	if len(names) == 0 {
 		return nil, nil
 	}
@@ -135,6 +148,20 @@ func (s *Service) envWarnings(ctx context.Context, wsID string, plan *engine.Pla
 		}
 	}
 	return out, nil
+}
+
+// unsupportedError lists each block that keeps a workflow from deploying, by name and
+// type, in the message as well as in details, so a CLI user sees them without --json.
+func unsupportedError(bad []engine.BlockProblem) *Error {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Workflow contains %d block(s) SteelEngine cannot run:", len(bad))
+	for _, p := range bad {
+		fmt.Fprintf(&sb, "\n  - %q (%s): %s", p.BlockName, p.BlockType, p.Message)
+		if p.Hint != "" {
+			sb.WriteString("; hint: " + p.Hint)
+		}
+	}
+	return &Error{Status: http.StatusBadRequest, Code: "unsupported_blocks", Message: sb.String(), Details: bad}
 }
 
 // Undeploy deactivates a workflow; the caller needs admin on it.

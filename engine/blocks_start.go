@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -34,15 +35,11 @@ var startType = &blockType{
 }
 
 // runStart builds the trigger's output from the caller's payload: each input-format
-// field from input[name] (or payload.input[name]), else its default, coerced to its type;
-// plus every other key of the payload.
+// field from input[name] (else payload[name]), else its default, coerced to its type;
+// plus every other key of the payload (Sim's executor/utils/start-block.ts).
 func runStart(_ context.Context, x *execCtx) (map[string]any, error) {
 	sp := x.n.ext.(*startPlan)
-	payload := cloneJSON(x.r.in.Input)
-	in, _ := payload.(map[string]any)
-	if in == nil {
-		in = map[string]any{}
-	}
+	in := payloadObject(x.r.in.Input)
 	x.input = in
 	out := make(map[string]any, len(in)+len(sp.fields)+3)
 	for k, v := range in {
@@ -50,27 +47,9 @@ func runStart(_ context.Context, x *execCtx) (map[string]any, error) {
 			out[k] = v
 		}
 	}
-	nested, _ := in["input"].(map[string]any)
-	fields := make(map[string]any, len(sp.fields))
-	var errs []string
-	for _, f := range sp.fields {
-		v, ok := in[f.Name]
-		if !ok && nested != nil {
-			v, ok = nested[f.Name]
-		}
-		if !ok || v == nil {
-			v = f.Default
-		}
-		cv, err := coerceInput(f.Type, v)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("input %q: %v", f.Name, err))
-			continue
-		}
-		out[f.Name] = cv
-		fields[f.Name] = cv
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("invalid workflow input: %s", strings.Join(errs, "; "))
+	fields := structuredInput(sp.fields, in)
+	for k, v := range fields {
+		out[k] = v
 	}
 	switch x.n.typ {
 	case TypeStartTrigger:
@@ -93,71 +72,136 @@ func runStart(_ context.Context, x *execCtx) (map[string]any, error) {
 	return out, nil
 }
 
-// coerceInput converts a caller value to the declared input type.
-func coerceInput(typ string, v any) (any, error) {
+func payloadObject(input map[string]any) map[string]any {
+	in, _ := cloneJSON(input).(map[string]any)
+	if in == nil {
+		in = map[string]any{}
+	}
+	return in
+}
+
+// structuredInput is Sim's deriveInputFromFormat: each field from payload.input[name],
+// else payload[name], else its default, through coerceValue.
+func structuredInput(fields []InputField, in map[string]any) map[string]any {
+	nested, _ := in["input"].(map[string]any)
+	out := make(map[string]any, len(fields))
+	for _, f := range fields {
+		v, ok := nested[f.Name]
+		if !ok {
+			v = in[f.Name]
+		}
+		if v == nil {
+			v = f.Default
+		}
+		out[f.Name] = coerceValue(f.Type, v)
+	}
+	return out
+}
+
+// coerceValue is Sim's coerceValue (executor/utils/start-block.ts): it converts what it
+// can and passes anything else through unchanged, so a wrong type reaches the workflow
+// instead of failing the run.
+func coerceValue(typ string, v any) any {
 	if v == nil {
-		return nil, nil
+		return nil
 	}
 	switch typ {
+	case "string":
+		if s, ok := v.(string); ok {
+			return s
+		}
+		return jsString(v)
 	case "number":
 		switch x := v.(type) {
 		case float64:
-			return x, nil
+			return x
+		case bool:
+			if x {
+				return 1.0
+			}
+			return 0.0
 		case string:
-			if strings.TrimSpace(x) == "" {
-				return nil, nil
+			if f, ok := jsNumberFromString(x); ok {
+				return f
 			}
-			if f, ok := toNumber(x); ok {
-				return f, nil
-			}
-		case bool, int, int64, float32, json.Number:
-			f, _ := toNumber(x)
-			return f, nil
 		}
-		return nil, fmt.Errorf("expected a number, got %s", describe(v))
+		return v
 	case "boolean":
 		switch x := v.(type) {
 		case bool:
-			return x, nil
+			return x
 		case string:
-			switch strings.ToLower(strings.TrimSpace(x)) {
-			case "true", "1", "yes":
-				return true, nil
-			case "false", "0", "no", "":
-				return false, nil
+			if x == "true" || x == "1" {
+				return true
+			}
+			if x == "false" || x == "0" {
+				return false
 			}
 		case float64:
-			return x != 0, nil
+			if x == 1 {
+				return true
+			}
+			if x == 0 {
+				return false
+			}
 		}
-		return nil, fmt.Errorf("expected a boolean, got %s", describe(v))
+		return v
 	case "object", "array":
 		if s, ok := v.(string); ok {
-			if strings.TrimSpace(s) == "" {
-				return nil, nil
-			}
 			var parsed any
-			if err := json.Unmarshal([]byte(s), &parsed); err != nil {
-				return nil, fmt.Errorf("expected %s JSON, got %s", typ, describe(v))
+			if err := json.Unmarshal([]byte(s), &parsed); err == nil {
+				return parsed
 			}
-			v = parsed
 		}
-		if _, isMap := v.(map[string]any); typ == "object" && !isMap {
-			return nil, fmt.Errorf("expected an object, got %s", describe(v))
-		}
-		if _, isArr := v.([]any); typ == "array" && !isArr {
-			return nil, fmt.Errorf("expected an array, got %s", describe(v))
-		}
-		return v, nil
-	case "string":
-		switch v.(type) {
-		case string:
-			return v, nil
-		case float64, bool:
-			return formatValue(v), nil
-		}
-		return v, nil // objects pass through: Sim does not reject them
+		return v
 	}
-	return v, nil // files, file[] and unknown types pass through
+	return v
+}
+
+// jsNumberFromString is JavaScript's Number(string) for the forms JSON can carry: blank
+// is 0, decimal and 0x/0o/0b literals parse, anything else is NaN (false).
+func jsNumberFromString(s string) (float64, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, true
+	}
+	if len(s) > 2 && s[0] == '0' {
+		base := 0
+		switch s[1] {
+		case 'x', 'X':
+			base = 16
+		case 'o', 'O':
+			base = 8
+		case 'b', 'B':
+			base = 2
+		}
+		if base != 0 {
+			n, err := strconv.ParseUint(s[2:], base, 64)
+			return float64(n), err == nil
+		}
+	}
+	if strings.ContainsAny(s, "_nN") || strings.HasPrefix(strings.TrimLeft(s, "+-"), "i") || strings.HasPrefix(strings.TrimLeft(s, "+-"), "I") {
+		return 0, false // Go accepts 1_000, NaN, Inf; JavaScript does not (Infinity has no JSON form)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+// jsString is JavaScript's String(v) for JSON values.
+func jsString(v any) string {
+	switch x := v.(type) {
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			if e != nil {
+				parts[i] = jsString(e)
+			}
+		}
+		return strings.Join(parts, ",")
+	case map[string]any:
+		return "[object Object]"
+	}
+	return formatValue(v)
 }
 
 func describe(v any) string {

@@ -82,6 +82,8 @@ func init() {
 		TypeInputTrigger:  startType,
 		TypeManualTrigger: startType,
 		TypeChatTrigger:   startType,
+		TypeSchedule:      triggerType,
+		TypeWebhook:       triggerType,
 		TypeFunction:      functionType,
 		TypeCondition:     conditionType,
 		TypeAPI:           apiType,

@@ -51,9 +51,13 @@ func encode(w *Workflow, rd *redactor) ([]byte, error) {
 		}
 		writeJSON(&buf, id)
 		buf.WriteByte(':')
-		m, err := blockExportMap(b, rd)
+		m, dropped, err := blockExportMap(b, rd)
 		if err != nil {
 			return nil, fmt.Errorf("export block %s: %w", blockLabel(b), err)
+		}
+		if b.verbatim != nil && !dropped {
+			buf.Write(b.verbatim)
+			continue
 		}
 		writeJSON(&buf, m)
 	}
@@ -109,8 +113,10 @@ func writeJSON(buf *bytes.Buffer, v any) {
 	buf.Write(b)
 }
 
-func blockExportMap(b *Block, rd *redactor) (map[string]any, error) {
-	m := make(map[string]any, len(b.raw)+8)
+// blockExportMap rebuilds the block for export; dropped reports that a subBlock value was
+// withheld (a secret, or a value the redactor replaced), so the block cannot be written back as read.
+func blockExportMap(b *Block, rd *redactor) (m map[string]any, dropped bool, err error) {
+	m = make(map[string]any, len(b.raw)+8)
 	for k, v := range b.raw {
 		m[k] = v
 	}
@@ -126,6 +132,9 @@ func blockExportMap(b *Block, rd *redactor) (map[string]any, error) {
 			v = nil
 		} else if rd != nil {
 			v = rd.value(id, v)
+		}
+		if !dropped && !reflect.DeepEqual(v, sb.Value) {
+			dropped = true
 		}
 		subs[id] = map[string]any{"id": sb.ID, "type": sb.Type, "value": v}
 	}
@@ -147,7 +156,7 @@ func blockExportMap(b *Block, rd *redactor) (map[string]any, error) {
 	if b.Retry != nil {
 		m["retry"] = b.Retry
 	}
-	return m, nil
+	return m, dropped, nil
 }
 
 func edgeExportMap(e *Edge) map[string]any {

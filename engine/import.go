@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -169,6 +170,9 @@ func parseBlock(key string, data json.RawMessage) (*Block, *BlockProblem) {
 	}
 	b := &Block{ID: key, Name: rb.Name, Enabled: true, SubBlocks: rb.SubBlocks, Outputs: rb.Outputs,
 		Data: rb.Data, TriggerMode: rb.TriggerMode, AdvancedMode: rb.AdvancedMode, Retry: rb.Retry, raw: raw}
+	if v, err := reencode(data); err == nil {
+		b.verbatim = v
+	}
 	var missing []string
 	if rb.ID == nil || *rb.ID == "" {
 		missing = append(missing, "id")
@@ -333,3 +337,65 @@ func joinList(s []string) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// reencode writes a JSON value compactly, keeping key order and number literals, with
+// strings escaped as JavaScript's JSON.stringify does (no HTML escapes). Sim exports
+// come from JSON.stringify, so their blocks come back out byte for byte, even after
+// a trip through storage that escaped < > & as \u003c….
+func reencode(data []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	type level struct {
+		object bool
+		n      int // values written at this level
+	}
+	var stack []level
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			out.WriteByte(byte(d))
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			switch {
+			case top.object && top.n%2 == 1:
+				out.WriteByte(':')
+			case top.n > 0:
+				out.WriteByte(',')
+			}
+			top.n++
+		}
+		switch x := tok.(type) {
+		case json.Delim:
+			out.WriteByte(byte(x))
+			stack = append(stack, level{object: x == '{'})
+		case json.Number:
+			out.WriteString(string(x))
+		case string:
+			if err := enc.Encode(x); err != nil {
+				return nil, err
+			}
+			out.Truncate(out.Len() - 1) // Encode adds a newline
+		case bool:
+			if x {
+				out.WriteString("true")
+			} else {
+				out.WriteString("false")
+			}
+		case nil:
+			out.WriteString("null")
+		}
+	}
+	return out.Bytes(), nil
+}

@@ -101,7 +101,6 @@ func TestValidateReportsEveryProblemWithNames(t *testing.T) {
 	want := map[string][]string{
 		ProblemDuplicateName: {`"Agent 1"`, `"agent1"`},
 		ProblemReservedName:  {`"Loop"`},
-		ProblemUnknownType:   {`"Slack 1"`, `slack`},
 		ProblemUnknownBlock:  {"ghost"},
 		ProblemCrossScope:    {`"Inside"`},
 		ProblemCycle:         {`"Cyc X"`, `"Cyc Y"`},
@@ -115,6 +114,9 @@ func TestValidateReportsEveryProblemWithNames(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "problems") {
 		t.Errorf("error text = %q", err.Error())
+	}
+	if strings.Contains(err.Error(), "Slack 1") {
+		t.Errorf("an integration block is a problem at import: %v", err)
 	}
 }
 

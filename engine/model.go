@@ -76,6 +76,10 @@ type Block struct {
 	// raw keeps every field of the block as read, so export can write back fields the
 	// engine does not model (height, locked, horizontalHandles, …).
 	raw map[string]json.RawMessage
+	// verbatim is the block exactly as read (compacted): export writes it back unchanged
+	// unless a secret has to be dropped, so integration blocks SteelEngine does not model
+	// survive an import → export cycle byte for byte.
+	verbatim json.RawMessage
 }
 
 // Edge is a connection between two blocks.
@@ -167,29 +171,14 @@ const (
 	TypeNote          = "note"
 	TypeLoop          = "loop"
 	TypeParallel      = "parallel"
+	TypeSchedule      = "schedule"
+	TypeWebhook       = "generic_webhook"
 )
 
-// knownTypes are the Sim block types the importer recognises. Sim has hundreds of
-// integration blocks (Slack, Gmail, …); SteelEngine imports only the core set and reports
-// anything else as an unknown type, because a workflow that silently loses blocks would
-// run differently from the one the user built.
-var knownTypes = map[string]bool{
-	TypeStartTrigger: true, TypeStarter: true, TypeAPITrigger: true, TypeInputTrigger: true,
-	TypeManualTrigger: true, TypeChatTrigger: true, TypeAgent: true, TypeFunction: true,
-	TypeAPI: true, TypeCondition: true, TypeRouter: true, TypeRouterV2: true,
-	TypeResponse: true, TypeVariables: true, TypeWait: true, TypeEvaluator: true,
-	TypeWorkflow: true, TypeWorkflowInput: true, TypeHITL: true, TypeNote: true,
-	TypeLoop: true, TypeParallel: true,
-}
-
-// runnableTypes are the types the executor can run. Others import fine but deploy is
-// refused (see Unsupported).
-var runnableTypes = map[string]bool{
-	TypeStartTrigger: true, TypeStarter: true, TypeAPITrigger: true, TypeInputTrigger: true,
-	TypeManualTrigger: true, TypeChatTrigger: true, TypeAgent: true, TypeFunction: true, TypeAPI: true,
-	TypeCondition: true, TypeRouter: true, TypeRouterV2: true, TypeResponse: true,
-	TypeVariables: true, TypeWait: true, TypeNote: true, TypeLoop: true, TypeParallel: true,
-}
+// Every block type imports: Sim has hundreds of integration blocks (Slack, Gmail, …) and
+// a user must be able to import a workflow and then replace the parts SteelEngine cannot
+// run. Blocks are kept as written (see Block.verbatim) and deploy refuses a workflow whose
+// reachable, enabled blocks include a type the engine does not run (see Unsupported).
 
 // startPriority is the order in which trigger blocks are chosen as the run's start.
 var startPriority = []string{TypeStartTrigger, TypeAPITrigger, TypeInputTrigger, TypeManualTrigger, TypeStarter}
@@ -215,6 +204,8 @@ type BlockProblem struct {
 	EdgeID    string `json:"edgeId,omitempty"`
 	Code      string `json:"code"`
 	Message   string `json:"message"`
+	// Hint says how to make the workflow deployable (deploy problems only).
+	Hint string `json:"hint,omitempty"`
 }
 
 func (p BlockProblem) String() string {
@@ -235,13 +226,16 @@ func (p BlockProblem) String() string {
 const (
 	ProblemInvalid       = "invalid"
 	ProblemMissingField  = "missing_field"
-	ProblemUnknownType   = "unknown_type"
 	ProblemUnknownBlock  = "unknown_block"
 	ProblemCrossScope    = "cross_scope_edge"
 	ProblemCycle         = "cycle"
 	ProblemDuplicateName = "duplicate_name"
 	ProblemReservedName  = "reserved_name"
 	ProblemUnsupported   = "unsupported_type"
+	// ProblemUnsupportedLanguage: a function block in a language SteelEngine cannot run.
+	ProblemUnsupportedLanguage = "unsupported_language"
+	// ProblemUnsupportedTrigger: a trigger SteelEngine cannot fire (integration events).
+	ProblemUnsupportedTrigger = "unsupported_trigger"
 )
 
 // ValidationError lists every problem found in a workflow.

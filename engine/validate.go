@@ -22,9 +22,6 @@ func Validate(w *Workflow) error {
 	names := map[string][]*Block{}
 	for _, id := range w.BlockOrder {
 		b := w.Blocks[id]
-		if !knownTypes[b.Type] {
-			add(b, ProblemUnknownType, "unknown block type \""+b.Type+"\"")
-		}
 		if b.Type != TypeNote {
 			if strings.TrimSpace(b.Name) == "" {
 				add(b, ProblemMissingField, "missing required field(s): name")
@@ -227,21 +224,6 @@ func blockLabel(b *Block) string {
 		return "\"" + b.Name + "\""
 	}
 	return b.ID
-}
-
-// Unsupported lists enabled blocks whose type the engine cannot run. Deploy is refused
-// while this list is non-empty.
-func Unsupported(w *Workflow) []BlockProblem {
-	var out []BlockProblem
-	for _, id := range w.BlockOrder {
-		b := w.Blocks[id]
-		if !b.Enabled || runnableTypes[b.Type] {
-			continue
-		}
-		out = append(out, BlockProblem{BlockID: b.ID, BlockName: b.Name, BlockType: b.Type, Code: ProblemUnsupported,
-			Message: "block type \"" + b.Type + "\" is not supported by SteelEngine"})
-	}
-	return out
 }
 
 // MakesOutboundCalls reports whether the workflow can reach the network (api, agent,

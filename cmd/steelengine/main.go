@@ -37,6 +37,9 @@ func run(args []string) int {
 				fmt.Fprintln(os.Stderr, "steelengine:", msg)
 			}
 			return ec.ExitCode()
+		case jsonRequested(args):
+			writeJSONError(os.Stderr, err)
+			return 1
 		default:
 			fmt.Fprintln(os.Stderr, "steelengine:", err)
 			return 1
@@ -106,6 +109,7 @@ func commands() []*cli.Command {
 		mcpServersCommand(),
 		envCommand(),
 		mcpCommand(),
+		blocksCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)

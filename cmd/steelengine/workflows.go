@@ -326,9 +326,19 @@ func readFileArg(path string) ([]byte, error) {
 // deploy) into the message.
 func describeCoreErr(err error) error {
 	ce, ok := err.(*core.Error)
-	if !ok || ce.Details == nil {
-		return err
+	if !ok || ce.Details == nil || strings.Contains(ce.Message, "\n") {
+		return err // an itemised message already names what is wrong
 	}
 	b, _ := json.Marshal(ce.Details)
-	return fmt.Errorf("%s: %s", ce.Message, strings.TrimSpace(string(b)))
+	return &detailedError{text: fmt.Sprintf("%s: %s", ce.Message, strings.TrimSpace(string(b))), err: ce}
 }
+
+// detailedError adds details to a message for humans; --json output still reads the
+// wrapped core error.
+type detailedError struct {
+	text string
+	err  error
+}
+
+func (e *detailedError) Error() string { return e.text }
+func (e *detailedError) Unwrap() error { return e.err }

@@ -302,4 +302,7 @@ var notices = map[string]string{
 	"left":         "You left the workspace.",
 	"joined":       "Invitation accepted. Welcome!",
 	"declined":     "Invitation declined.",
+	"env-set":      "Variable saved. Its value is sealed and will not be shown again.",
+	"env-unset":    "Variable deleted.",
+	"updated":      "Draft updated from the file. Deploy it to make API and MCP calls use it.",
 }

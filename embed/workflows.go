@@ -28,6 +28,8 @@ func init() {
 	addRoute("POST /dashboard/workspaces/{ws}/workflows/{wf}/undeploy", func(d *Dashboard) handlerFunc { return d.workflowUndeploy })
 	addRoute("POST /dashboard/workspaces/{ws}/workflows/{wf}/activate", func(d *Dashboard) handlerFunc { return d.workflowActivate })
 	addRoute("POST /dashboard/workspaces/{ws}/workflows/{wf}/run", func(d *Dashboard) handlerFunc { return d.workflowRun })
+	addRoute("POST /dashboard/workspaces/{ws}/workflows/{wf}/update", func(d *Dashboard) handlerFunc { return d.workflowUpdate })
+	addRoute("GET /dashboard/workspaces/{ws}/workflows/{wf}/export", func(d *Dashboard) handlerFunc { return d.workflowExport })
 }
 
 func (d *Dashboard) wsRoot(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -105,7 +107,9 @@ type workflowData struct {
 	IsAdmin       bool
 	CanRun        bool
 	Inputs        []inputField
-	Versions      []uint32
+	Versions      []core.Version // newest first
+	Warnings      []string       // {{NAME}} references without a variable, after a deploy
+	People        map[string]string
 	Run           *store.Execution
 	RunOutput     string
 	Trace         []spanRow
@@ -137,21 +141,41 @@ func (v *visit) workflowOf(r *http.Request) (*core.WorkspaceAccess, *store.Workf
 }
 
 func (d *Dashboard) workflowPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	return d.renderWorkflow(w, r, v, http.StatusOK, nil, nil, "")
+	return d.renderWorkflow(w, r, v, http.StatusOK, workflowView{})
 }
 
-func (d *Dashboard) renderWorkflow(w http.ResponseWriter, r *http.Request, v *visit, status int, run *store.Execution, values map[string]string, runErr string) error {
+// workflowView is what a post adds to the workflow page it answers with.
+type workflowView struct {
+	run      *store.Execution
+	values   map[string]string
+	runErr   string
+	notice   string
+	warnings []string
+}
+
+func (d *Dashboard) renderWorkflow(w http.ResponseWriter, r *http.Request, v *visit, status int, wv workflowView) error {
 	ws, wf, err := v.workflowOf(r)
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	data := &workflowData{Workflow: wf, IsAdmin: ws.Level == store.LevelAdmin, Run: run, RunError: runErr}
+	run, values := wv.run, wv.values
+	data := &workflowData{Workflow: wf, IsAdmin: ws.Level == store.LevelAdmin, Run: run, RunError: wv.runErr, Warnings: wv.warnings}
 	if _, needs, err := d.deps.Service.Status(ctx, v.P, wf.ID); err == nil {
 		data.NeedsRedeploy = needs
 	}
-	for i := wf.LatestVersion; i >= 1; i-- {
-		data.Versions = append(data.Versions, i)
+	_, vs, err := d.deps.Service.Versions(ctx, v.P, wf.ID)
+	if err != nil {
+		return err
+	}
+	for i := len(vs) - 1; i >= 0; i-- {
+		data.Versions = append(data.Versions, vs[i])
+	}
+	data.People = map[string]string{"operator": "operator (CLI)"}
+	if ms, err := d.deps.Service.WorkspaceMembers(ctx, v.P, ws.Workspace.ID); err == nil {
+		for _, m := range ms {
+			data.People[m.User.ID] = m.User.Email
+		}
 	}
 	var inputs []engine.InputField
 	if wf.IsDeployed() {
@@ -184,6 +208,9 @@ func (d *Dashboard) renderWorkflow(w http.ResponseWriter, r *http.Request, v *vi
 	base := d.baseURL(r)
 	data.Snippets, data.MCP = snippets(base, wf.ID, example)
 	pg := v.wsPage(ws, wf.Name+" · "+ws.Workspace.Name, "workflows")
+	if wv.notice != "" {
+		pg.Notice = wv.notice
+	}
 	pg.Data = data
 	d.render(w, r, "workflow", status, pg)
 	return nil
@@ -233,8 +260,18 @@ func (d *Dashboard) workflowDeploy(w http.ResponseWriter, r *http.Request, v *vi
 	if err != nil {
 		return err
 	}
-	if _, err := d.deps.Service.Deploy(r.Context(), v.P, wf.ID, core.DeployRequest{Note: r.PostFormValue("note")}); err != nil {
+	note := strings.TrimSpace(r.PostFormValue("note"))
+	if len(note) > core.MaxDeployNote {
+		return badForm(fmt.Sprintf("The deploy note is too long (%d bytes at most).", core.MaxDeployNote))
+	}
+	res, err := d.deps.Service.Deploy(r.Context(), v.P, wf.ID, core.DeployRequest{Note: note})
+	if err != nil {
 		return err
+	}
+	if len(res.Warnings) > 0 {
+		// Shown with the page rather than through a redirect: the names come from the
+		// workflow, and a redirect carries only fixed notices.
+		return d.renderWorkflow(w, r, v, http.StatusOK, workflowView{notice: fmt.Sprintf("Deployed as v%d.", res.Deployment.Version), warnings: res.Warnings})
 	}
 	redirect(w, r, "/dashboard/workspaces/"+ws.Workspace.ID+"/workflows/"+wf.ID, "deployed")
 	return nil
@@ -289,7 +326,7 @@ func (d *Dashboard) workflowRun(w http.ResponseWriter, r *http.Request, v *visit
 		values[f.Name] = raw
 		val, set, err := parseInput(f, raw)
 		if err != nil {
-			return d.renderWorkflow(w, r, v, http.StatusBadRequest, nil, values, err.Error())
+			return d.renderWorkflow(w, r, v, http.StatusBadRequest, workflowView{values: values, runErr: err.Error()})
 		}
 		if set {
 			input[f.Name] = val
@@ -301,9 +338,9 @@ func (d *Dashboard) workflowRun(w http.ResponseWriter, r *http.Request, v *visit
 		if status >= 500 {
 			return err
 		}
-		return d.renderWorkflow(w, r, v, status, nil, values, msg)
+		return d.renderWorkflow(w, r, v, status, workflowView{values: values, runErr: msg})
 	}
-	return d.renderWorkflow(w, r, v, http.StatusOK, run.Execution, values, "")
+	return d.renderWorkflow(w, r, v, http.StatusOK, workflowView{run: run.Execution, values: values})
 }
 
 // parseInput converts a form value to the field's type; an empty value is left out so
@@ -428,4 +465,57 @@ func prettyJSON(raw json.RawMessage) string {
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
+}
+
+// workflowUpdate replaces the draft with an uploaded Sim export, in place: the id, the
+// keys narrowed to it and the grants on it stay.
+func (d *Dashboard) workflowUpdate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ws, wf, err := v.workflowOf(r)
+	if err != nil {
+		return err
+	}
+	f, _, err := r.FormFile("file")
+	if err != nil {
+		return badForm("Choose the new version's file, exported from Sim (JSON).")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxUploadBytes))
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if _, err := d.deps.Service.UpdateWorkflow(r.Context(), v.P, wf.ID, data); err != nil {
+		return err
+	}
+	redirect(w, r, "/dashboard/workspaces/"+ws.Workspace.ID+"/workflows/"+wf.ID, "updated")
+	return nil
+}
+
+// workflowExport downloads the draft (no version) or a deployed version in Sim's
+// format; environment values are never part of it.
+func (d *Dashboard) workflowExport(w http.ResponseWriter, r *http.Request, v *visit) error {
+	_, wf, err := v.workflowOf(r)
+	if err != nil {
+		return err
+	}
+	var version uint32
+	if s := r.URL.Query().Get("version"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return badForm("Unknown version.")
+		}
+		version = uint32(n)
+	}
+	data, err := d.deps.Service.ExportWorkflow(r.Context(), v.P, wf.ID, version)
+	if err != nil {
+		return err
+	}
+	name := "workflow-" + wf.ID
+	if version > 0 {
+		name += "-v" + strconv.FormatUint(uint64(version), 10)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(data)
+	return nil
 }

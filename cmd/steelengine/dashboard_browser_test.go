@@ -273,6 +273,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Error("the invitation is not listed as pending")
 	}
 	shot(t, bctx, shots, "16-members")
+	step("environment", chromedp.Navigate(wsURL+"/settings/environment"), chromedp.WaitVisible(css("#env-name")),
+		chromedp.SendKeys(css("#env-name"), "SERVICE_TOKEN"),
+		chromedp.SendKeys(css("#env-value"), "browser-secret-value"),
+		chromedp.Click(css("form[action$='/settings/environment'] button.primary")),
+		chromedp.WaitVisible(css(".notice")))
+	if page := html(); !strings.Contains(page, "SERVICE_TOKEN") || strings.Contains(page, "browser-secret-value") {
+		t.Error("environment page does not list the variable by name only")
+	}
+	shot(t, bctx, shots, "16-environment")
 	step("not found", chromedp.Navigate(base+"/dashboard/workspaces/nope/workflows"), chromedp.WaitVisible(css(".alert")))
 	shot(t, bctx, shots, "16-not-found")
 

@@ -64,17 +64,15 @@ type binding struct {
 	http.ResponseWriter
 	s     *sessions
 	owner string
-	done  bool
+	once  sync.Once // a stream may be written from mcp-go's heartbeat goroutine too
 }
 
 func (b *binding) bind() {
-	if b.done {
-		return
-	}
-	b.done = true
-	if id := b.Header().Get(server.HeaderKeySessionID); id != "" {
-		b.s.owners.LoadOrStore(id, b.owner)
-	}
+	b.once.Do(func() {
+		if id := b.Header().Get(server.HeaderKeySessionID); id != "" {
+			b.s.owners.LoadOrStore(id, b.owner)
+		}
+	})
 }
 
 func (b *binding) WriteHeader(code int) {

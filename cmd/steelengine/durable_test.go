@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,7 +23,11 @@ import (
 // (waitSeconds long) over HTTP.
 func freshInstance(t *testing.T, waitSeconds string, extra ...string) (*server, *crashWorld, string) {
 	t.Helper()
-	data := filepath.Join(t.TempDir(), "data")
+	return freshInstanceIn(t, filepath.Join(t.TempDir(), "data"), waitSeconds, extra...)
+}
+
+func freshInstanceIn(t *testing.T, data, waitSeconds string, extra ...string) (*server, *crashWorld, string) {
+	t.Helper()
 	srv := startServer(t, data, extra...)
 	w := &crashWorld{}
 	w.password = passwordRE.FindStringSubmatch(srv.stdout.String())[1]
@@ -321,4 +326,72 @@ func TestPruneCompactCheckCLI(t *testing.T) {
 	if _, errOut, code := runCLI(t, "--data-dir", data, "logs", "prune"); code != 2 || !strings.Contains(errOut, "--retention") {
 		t.Fatalf("prune without limits: %d %s", code, errOut)
 	}
+}
+
+// TestFullDiskAnswers507AndRecovers fills a small tmpfs under a running server (root
+// only: it mounts one; skipped elsewhere).
+func TestFullDiskAnswers507AndRecovers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	srv, w, _ := freshInstanceIn(t, filepath.Join(mnt, "data"), "1")
+	client := &http.Client{Timeout: 10 * time.Second}
+	key := map[string]string{"X-API-Key": w.key}
+	filler := filepath.Join(mnt, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+
+	got507 := false
+	big := strings.Repeat("x", 200<<10)
+	for i := 0; i < 300 && !got507; i++ {
+		code, out, err := call(client, "POST", srv.url+"/api/workflows/"+w.greet+"/execute", key, map[string]any{"name": big})
+		switch {
+		case err != nil:
+			t.Fatalf("run on a full disk: %v", err)
+		case code == http.StatusInsufficientStorage:
+			if out["code"] != "insufficient_storage" {
+				t.Fatalf("507 body = %v", out)
+			}
+			got507 = true
+		case code >= 500:
+			t.Fatalf("run on a full disk: %d %v, want 507 insufficient_storage", code, out)
+		}
+	}
+	if !got507 {
+		t.Fatal("300 runs with 200 KiB inputs on a full disk never answered 507")
+	}
+	if code, out, _ := call(client, "GET", srv.url+"/readyz", nil, nil); code != http.StatusServiceUnavailable || out["code"] != "insufficient_storage" {
+		t.Fatalf("readyz on a full disk: %d %v", code, out)
+	}
+	if !strings.Contains(srv.stderr.String(), "storage write failed") {
+		t.Errorf("the failure was not logged:\n%s", srv.stderr.String())
+	}
+
+	os.Remove(filler)
+	ready := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(200 * time.Millisecond) {
+		code, _, _ := call(client, "GET", srv.url+"/readyz", nil, nil)
+		ready = code == 200
+	}
+	if !ready {
+		t.Fatalf("not ready again after space was freed:\n%s", srv.stderr.String())
+	}
+	if code, out, _ := call(client, "POST", srv.url+"/api/workflows/"+w.greet+"/execute", key, map[string]any{"name": "x"}); code != 200 {
+		t.Fatalf("run after recovery: %d %v", code, out)
+	}
+	stopServer(t, srv)
 }

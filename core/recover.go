@@ -59,9 +59,11 @@ func (s *Service) Recover(ctx context.Context) (Recovery, error) {
 var errCannotResume = errors.New("cannot resume")
 
 func fail(exec *store.Execution, msg string) {
+	// When it really stopped is unknown; the time until this restart would skew the
+	// latency metrics, so the duration is left at zero.
 	end := time.Now().UTC()
 	exec.EndedAt = &end
-	exec.DurationMs = max(end.Sub(exec.StartedAt).Milliseconds(), 0)
+	exec.DurationMs = 0
 	exec.Status, exec.Level = store.StatusFailed, "error"
 	exec.Error, exec.ErrorCode = msg, ErrorCodeInterrupted
 }

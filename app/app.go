@@ -138,7 +138,7 @@ func (a *App) routes() http.Handler {
 	a.MCP.Mount(mux)
 	a.Dashboard.Mount(mux)
 	mux.Handle("/", a.API)
-	return httpapi.AccessLog(a.log, a.metrics.instrument(mux))
+	return httpapi.AccessLog(a.log, httpapi.CloseUnauthenticated(a.metrics.instrument(mux)))
 }
 
 // Handler serves the HTTP API, the MCP endpoints and health checks.

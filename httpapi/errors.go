@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
@@ -92,7 +91,6 @@ func cleanMessage(err error) string {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
 	setRetryAfter(w, err)
-	closeIfUnauthenticated(w, e.Status)
 	body := map[string]any{"error": e.Message, "code": e.Code}
 	if e.Details != nil {
 		body["details"] = e.Details
@@ -104,23 +102,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 func writeV2Error(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
 	setRetryAfter(w, err)
-	closeIfUnauthenticated(w, e.Status)
 	inner := map[string]any{"code": e.Code, "message": e.Message}
 	if e.Details != nil {
 		inner["details"] = e.Details
 	}
 	writeJSON(w, e.Status, map[string]any{"error": inner})
-}
-
-// closeIfUnauthenticated ends the connection after a 401 without reading the rest of
-// the body: a client without a valid key must not hold a connection by sending its
-// body slowly. (Handlers authenticate before they read a body.)
-func closeIfUnauthenticated(w http.ResponseWriter, status int) {
-	if status != http.StatusUnauthorized {
-		return
-	}
-	w.Header().Set("Connection", "close")
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 func setRetryAfter(w http.ResponseWriter, err error) {

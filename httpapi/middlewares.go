@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 )
 
 // middleware wraps every request: request id, panic recovery, CORS, body cap, and JSON
@@ -113,4 +114,34 @@ func errorWriter(r *http.Request) func(http.ResponseWriter, *http.Request, error
 		return writeV2Error
 	}
 	return writeError
+}
+
+// CloseUnauthenticated ends the connection after any 401, from every front door,
+// without reading the rest of the request body: a client without a valid key must not
+// hold a connection (and a descriptor) by sending its body slowly. Handlers
+// authenticate before they read a body, so the body is still unread at that point.
+func CloseUnauthenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&closeOn401{ResponseWriter: w}, r)
+	})
+}
+
+type closeOn401 struct{ http.ResponseWriter }
+
+func (w *closeOn401) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		w.Header().Set("Connection", "close")
+		// The server drains up to 256 KiB of unread body after the handler; a past read
+		// deadline makes that drain fail at once, so the connection closes now.
+		_ = http.NewResponseController(w.ResponseWriter).SetReadDeadline(time.Now())
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *closeOn401) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *closeOn401) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }

@@ -133,6 +133,7 @@ func serveAction(c *cli.Context) error {
 	case <-ctx.Done():
 	}
 	closed = true
+	stop() // a second signal during the shutdown gets the default action: exit now
 	return shutdown(log, srv, a, c.Duration("shutdown-timeout"))
 }
 

@@ -219,7 +219,8 @@ func (s *Service) UpdateWorkflow(ctx context.Context, p *auth.Principal, wfID st
 	if err != nil {
 		return nil, err
 	}
-	draft, err := engine.Export(wf)
+	// Stored as given (Export would store the redacted form and break the workflow).
+	draft, err := engine.Normalize(wf)
 	if err != nil {
 		return nil, fmt.Errorf("normalise workflow: %w", err)
 	}

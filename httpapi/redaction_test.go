@@ -231,3 +231,35 @@ func TestCredentialsNeverLeaveTheEngine(t *testing.T) {
 		t.Error("core.db holds the environment variable in plaintext")
 	}
 }
+
+// Redaction is for what leaves the engine, not for what it stores: a workflow replaced
+// through PUT keeps its credentials and still sends them.
+func TestUpdatedWorkflowKeepsItsCredentials(t *testing.T) {
+	got := make(chan string, 4)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization") + " " + r.URL.Query().Get("token")
+		io.WriteString(w, `{}`)
+	}))
+	defer upstream.Close()
+	e := testenv.New(t, testenv.Options{Config: func(c *app.Config) { c.AllowLoopback = true }})
+	env, err := e.App.Secrets.SealEnv(e.WS.ID, "API_TOKEN", planted["environment variable"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.App.Store.SetEnvVar(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	id := e.Echo.ID
+	xwant(t, e, 200, "", "PUT", "/api/v1/workflows/"+id, e.AdminKey, redactionWorkflow(upstream.URL), nil)
+	xwant(t, e, 200, "", "POST", "/api/v1/workflows/"+id+"/deploy", e.AdminKey, nil, nil)
+	res := xwant(t, e, 200, "", "POST", "/api/workflows/"+id+"/execute", e.WSKey, map[string]any{}, nil)
+	want := "Bearer " + planted["authorization header"] + " " + planted["url query"]
+	select {
+	case h := <-got:
+		if h != want {
+			t.Fatalf("upstream received %q, want %q", h, want)
+		}
+	default:
+		t.Fatalf("the updated workflow never called the upstream: %v", res["error"])
+	}
+}

@@ -16,7 +16,8 @@ import (
 // headers, params, fields and code literals become Redacted, query values only when
 // credential-named, so the export still runs once its secrets are supplied through
 // environment variables). state.loops and state.parallels are regenerated from the
-// container blocks' data, as Sim does.
+// container blocks' data, as Sim does. Export is for output only: what is stored goes
+// through Normalize, or the stored workflow would lose its credentials.
 func Export(w *Workflow) ([]byte, error) {
 	return encode(w, newRedactor(nil, false))
 }

@@ -44,6 +44,7 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 	meta := map[string]any{
 		"executionId": e.ID, "workflowId": e.WorkflowID, "workspaceId": e.WorkspaceID,
 		"userId": e.UserID, "trigger": e.Trigger, "startedAt": e.StartedAt, "completedAt": nil, "duration": nil,
+		"workflowVersion": workflowVersion(e),
 	}
 	if e.EndedAt != nil {
 		meta["completedAt"] = e.EndedAt.UTC()

@@ -482,6 +482,7 @@ func executionView(e *store.Execution, includeOutput bool, selected []string) ma
 		"executionId": e.ID, "workflowId": e.WorkflowID, "status": e.Status, "trigger": e.Trigger,
 		"level": e.Level, "startedAt": e.StartedAt, "endedAt": nil, "totalDurationMs": nil,
 		"paused": nil, "cost": costOf(e), "error": nil, "finalOutput": nil, "blockOutputs": nil,
+		"workflowVersion": workflowVersion(e),
 	}
 	if e.RunID != "" {
 		v["runId"] = e.RunID

@@ -112,4 +112,12 @@ func TestUpdateInPlaceDeployVersionsAndRollBack(t *testing.T) {
 	if d := xobj(t, run2, "data"); d["workflowVersion"] != float64(1) {
 		t.Fatalf("v2 run = %v", run2)
 	}
+	st := xwant(t, e, 200, "", "GET", "/api/workflows/"+w+"/executions/"+last["executionId"].(string), e.AdminKey, nil, nil)
+	if st["workflowVersion"] != float64(1) {
+		t.Fatalf("execution status = %v", st)
+	}
+	job := xwant(t, e, 200, "", "GET", "/api/jobs/"+last["executionId"].(string), e.AdminKey, nil, nil)
+	if xobj(t, job, "metadata")["workflowVersion"] != float64(1) {
+		t.Fatalf("job = %v", job)
+	}
 }

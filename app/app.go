@@ -119,6 +119,8 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	cc := cfg.Core
 	cc.Sandbox = a.sandbox
 	cc.HTTPClient = httpClient
+	// Model calls stream for minutes: bounded by the run's context, not a client timeout.
+	cc.ModelHTTPClient = netguard.NewClient(netguard.Options{AllowCIDRs: cfg.AllowNetworks, AllowLoopback: cfg.AllowLoopback, Timeout: -1})
 	cc.OnFinish = a.metrics.observeExecution
 	a.Service = core.New(a.Store, a.Auth, a.Secrets, cc, log)
 

@@ -230,3 +230,19 @@ func writeFileAtomic(path string, data []byte) error {
 
 // equalDigest compares digests in constant time.
 func equalDigest(a, b []byte) bool { return hmac.Equal(a, b) && len(a) > 0 }
+
+// SealProviderKey seals a model provider's API key, bound to its workspace and id.
+func (s *Secrets) SealProviderKey(wsID, id, key string) ([]byte, error) {
+	return s.Seal(providerAAD(wsID, id), []byte(key))
+}
+
+// OpenProviderKey decrypts a model provider's API key ("" when it has none).
+func (s *Secrets) OpenProviderKey(p *store.ModelProvider) (string, error) {
+	if len(p.KeySealed) == 0 {
+		return "", nil
+	}
+	b, err := s.Open(providerAAD(p.WorkspaceID, p.ID), p.KeySealed)
+	return string(b), err
+}
+
+func providerAAD(wsID, id string) string { return "provider\x00" + wsID + "\x00" + id }

@@ -104,12 +104,15 @@ func (s *Service) resume(ctx context.Context, exec *store.Execution) error {
 	if err != nil {
 		return fmt.Errorf("resume execution %s: %w", exec.ID, err)
 	}
-	in := engine.RunInput{
-		Input: input, Env: env, Timeout: s.cfg.ExecutionTimeout,
-		Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations, Limits: s.cfg.Limits,
-		HTTPClient: s.cfg.HTTPClient, Sandbox: s.cfg.Sandbox, LLM: s.cfg.LLM, Secrets: secrets,
-		Tenant: exec.WorkspaceID, Via: []string{exec.WorkflowID},
+	models, keys, err := s.modelResolver(ctx, exec.WorkspaceID)
+	if err != nil {
+		return fmt.Errorf("resume execution %s: %w", exec.ID, err)
 	}
+	secrets = append(secrets, keys...)
+	// The caller's principal is gone after a restart: a resumed run cannot start child
+	// workflows (they would need its access), so those blocks fail clearly.
+	in := s.runInput(nil, exec.WorkspaceID, env, models, secrets, []string{exec.WorkflowID}, true)
+	in.Input, in.Timeout = input, s.cfg.ExecutionTimeout
 	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	_ = s.trackRun(exec, cancel, false) // accepted before the restart: never refused now
 	s.wg.Add(1)

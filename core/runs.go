@@ -90,6 +90,11 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	if err != nil {
 		return nil, err
 	}
+	models, keys, err := s.modelResolver(ctx, wf.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	secrets = append(secrets, keys...)
 	billed, err := s.billedTo(ctx, p, wf.WorkspaceID)
 	if err != nil {
 		return nil, err
@@ -106,12 +111,8 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	if err := s.claimRunID(ctx, wf.ID, req.RunID); err != nil {
 		return nil, err
 	}
-	in := engine.RunInput{
-		Input: req.Input, Env: env, Hooks: req.Hooks, Timeout: timeout,
-		Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations, Limits: s.cfg.Limits,
-		HTTPClient: s.cfg.HTTPClient, Sandbox: s.cfg.Sandbox, LLM: s.cfg.LLM, Secrets: secrets,
-		Tenant: wf.WorkspaceID, Via: append(append([]string(nil), req.Via...), wf.ID),
-	}
+	in := s.runInput(p, wf.WorkspaceID, env, models, secrets, append(append([]string(nil), req.Via...), wf.ID), !req.Draft)
+	in.Input, in.Hooks, in.Timeout = req.Input, req.Hooks, timeout
 	if req.Async {
 		exec.Status = store.StatusQueued
 		runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))

@@ -41,10 +41,13 @@ type Config struct {
 	MaxCallDepth int
 	// Sandbox runs function and condition blocks.
 	Sandbox engine.ScriptRunner
-	// HTTPClient makes api, agent and router calls (an SSRF-guarded client).
+	// HTTPClient makes api block and agent HTTP tool calls (an SSRF-guarded client).
 	HTTPClient *http.Client
-	// LLM is the default OpenAI-compatible endpoint for agent and router blocks.
-	LLM *engine.LLMConfig
+	// ModelHTTPClient calls model providers (SSRF-guarded, bounded by context rather
+	// than a client timeout); nil → HTTPClient.
+	ModelHTTPClient *http.Client
+	// Prices extends the model price table used for cost (USD per million tokens).
+	Prices map[string]engine.Price
 	// OnFinish observes every recorded run (metrics); it must be quick.
 	OnFinish func(*store.Execution)
 }

@@ -4,75 +4,221 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 )
 
 var agentType = &blockType{run: runAgent}
 
-// runAgent is a minimal agent: one chat completion against an OpenAI-compatible
-// endpoint. Tools and memory are not supported and fail clearly instead of being
-// silently ignored.
+const (
+	// maxToolIterations is Sim's MAX_TOOL_ITERATIONS: model turns that may call tools.
+	maxToolIterations = 20
+	// agentTotalTimeout bounds one agent block, every model call and tool included.
+	agentTotalTimeout = 15 * time.Minute
+)
+
+// runAgent is Sim's agent block: messages (or legacy systemPrompt/userPrompt) go to the
+// block's model; tool calls are run and their results sent back until the model
+// answers without tools (at most maxToolIterations rounds).
 func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
-	if tools := asSlice(parseMaybeJSON(x.input["tools"])); len(tools) > 0 {
-		return nil, errors.New("agent tools are not supported by SteelEngine")
-	}
 	if mt := x.str("memoryType"); mt != "" && mt != "none" {
 		return nil, errors.New("agent memory is not supported by SteelEngine")
 	}
-	var msgs []chatMessage
-	for _, m := range asSlice(parseMaybeJSON(x.input["messages"])) {
-		mm, _ := m.(map[string]any)
-		role, content := toStr(mm["role"]), toStr(mm["content"])
-		if role == "" || strings.TrimSpace(content) == "" {
-			continue
-		}
-		msgs = append(msgs, chatMessage{Role: role, Content: content})
-	}
+	msgs := agentMessages(x)
 	if len(msgs) == 0 {
-		if s := x.str("systemPrompt"); strings.TrimSpace(s) != "" {
-			msgs = append(msgs, chatMessage{Role: "system", Content: s})
-		}
-		if s := x.str("userPrompt"); strings.TrimSpace(s) != "" {
-			msgs = append(msgs, chatMessage{Role: "user", Content: s})
-		}
+		return nil, errors.New("agent has no messages: set messages, or a system or user prompt")
 	}
-	if len(msgs) == 0 {
-		return nil, errors.New("agent has no messages")
-	}
-	req := chatRequest{Messages: msgs, Temperature: temperatureOf(x.input["temperature"]), MaxTokens: toInt(x.input["maxTokens"], 0)}
-	var schema map[string]any
-	if rf := strings.TrimSpace(x.str("responseFormat")); rf != "" {
-		if err := json.Unmarshal([]byte(rf), &schema); err != nil {
-			return nil, errors.New("responseFormat is not valid JSON")
-		}
-		name := toStr(schema["name"])
-		if name == "" {
-			name = "response"
-		}
-		inner := schema["schema"]
-		if inner == nil {
-			inner = schema
-		}
-		req.ResponseFormat = map[string]any{"type": "json_schema", "json_schema": map[string]any{"name": name, "schema": inner}}
-	}
-	rep, err := x.chat(ctx, req)
+	schemaName, schema, err := parseResponseFormat(x.input["responseFormat"])
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"content": rep.Content, "model": rep.Model, "tokens": rep.Tokens,
-		"toolCalls":      map[string]any{"list": []any{}, "count": float64(0)},
-		"providerTiming": map[string]any{"duration": float64(rep.Timing.Milliseconds())},
-		"cost":           map[string]any{"input": float64(0), "output": float64(0), "total": float64(0)}}
-	if schema != nil {
-		var fields map[string]any
-		if err := json.Unmarshal([]byte(strings.TrimSpace(rep.Content)), &fields); err == nil {
-			delete(out, "content")
-			for k, v := range fields {
-				out[k] = v
+	tools, err := x.agentTools()
+	if err != nil {
+		return nil, err
+	}
+	ep, err := x.endpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, agentTotalTimeout)
+	defer cancel()
+
+	req := llmRequest{Messages: msgs, Temperature: temperatureOf(x.input["temperature"]), MaxTokens: toInt(x.input["maxTokens"], 0),
+		SchemaName: schemaName, Schema: schema}
+	byName := map[string]*agentTool{}
+	var forced []string
+	for _, t := range tools {
+		req.Tools = append(req.Tools, t.def)
+		byName[t.def.Name] = t
+		if t.usage == "force" {
+			forced = append(forced, t.def.Name)
+		}
+	}
+	usedForced := map[string]bool{}
+	nextForced := func() string {
+		for _, f := range forced {
+			if !usedForced[f] {
+				return f
 			}
-		} else {
-			out["_responseFormatWarning"] = "response was not valid JSON for the response format"
+		}
+		return ""
+	}
+	req.ForceTool = nextForced()
+
+	start := time.Now()
+	var (
+		inTok, outTok      float64
+		modelTime, toolsTm time.Duration
+		calls              []any
+		rep                *llmReply
+		iterations         int
+	)
+	for {
+		iterations++
+		t0 := time.Now()
+		rep, err = x.callModel(ctx, ep, req)
+		modelTime += time.Since(t0)
+		if err != nil {
+			return nil, err
+		}
+		inTok += rep.InputTokens
+		outTok += rep.OutputTokens
+		if len(rep.ToolCalls) == 0 || iterations > maxToolIterations {
+			break
+		}
+		req.Messages = append(req.Messages, llmMessage{Role: "assistant", Content: rep.Content, ToolCalls: rep.ToolCalls})
+		t1 := time.Now()
+		for i, c := range rep.ToolCalls {
+			if c.ID == "" {
+				c.ID = fmt.Sprintf("call_%d_%d", iterations, i)
+				rep.ToolCalls[i].ID = c.ID
+			}
+			usedForced[c.Name] = true
+			rec, content := x.runToolCall(ctx, byName[c.Name], c)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			calls = append(calls, rec)
+			req.Messages = append(req.Messages, llmMessage{Role: "tool", ToolCallID: c.ID, Content: content})
+		}
+		toolsTm += time.Since(t1)
+		req.ForceTool = nextForced()
+	}
+	end := time.Now()
+	if calls == nil {
+		calls = []any{}
+	}
+	out := map[string]any{
+		"model":     rep.Model,
+		"tokens":    tokensOut(inTok, outTok),
+		"toolCalls": map[string]any{"list": calls, "count": float64(len(calls))},
+		"providerTiming": map[string]any{"startTime": start.UTC().Format(time.RFC3339Nano), "endTime": end.UTC().Format(time.RFC3339Nano),
+			"duration": float64(end.Sub(start).Milliseconds()), "modelTime": float64(modelTime.Milliseconds()),
+			"toolsTime": float64(toolsTm.Milliseconds()), "iterations": float64(iterations)},
+		"cost": x.costOut(rep.Model, inTok, outTok),
+	}
+	if schema == nil {
+		out["content"] = rep.Content
+		return out, nil
+	}
+	fields, err := parseStructured(rep.Content)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range fields {
+		if _, meta := out[k]; !meta {
+			out[k] = v
 		}
 	}
 	return out, nil
+}
+
+// parseStructured reads a structured reply: a JSON object, tolerating a code fence.
+func parseStructured(content string) (map[string]any, error) {
+	s := strings.TrimSpace(content)
+	if strings.HasPrefix(s, "```") {
+		s = strings.TrimPrefix(strings.TrimPrefix(s, "```json"), "```")
+		s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "```"))
+	}
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(s), &fields); err != nil || fields == nil {
+		snippet := strings.TrimSpace(content)
+		if len(snippet) > 200 {
+			snippet = snippet[:200] + "…"
+		}
+		return nil, fmt.Errorf("model reply is not a JSON object matching the response format: %q", snippet)
+	}
+	return fields, nil
+}
+
+// agentMessages builds the conversation as Sim does: system messages from messages
+// first, then the other messages; the legacy systemPrompt only when no system message
+// exists; the legacy userPrompt last.
+func agentMessages(x *execCtx) []llmMessage {
+	var system, convo []llmMessage
+	for _, m := range asSlice(parseMaybeJSON(x.input["messages"])) {
+		mm, _ := m.(map[string]any)
+		if mm == nil {
+			continue
+		}
+		role := toStr(mm["role"])
+		if _, ok := mm["content"]; !ok || (role != "system" && role != "user" && role != "assistant") {
+			continue
+		}
+		msg := llmMessage{Role: role, Content: contentString(mm["content"])}
+		if role == "system" {
+			system = append(system, msg)
+		} else {
+			convo = append(convo, msg)
+		}
+	}
+	msgs := append(system, convo...)
+	if sp := x.input["systemPrompt"]; len(system) == 0 && sp != nil && toStr(sp) != "" {
+		msgs = append([]llmMessage{{Role: "system", Content: contentString(sp)}}, msgs...)
+	}
+	if up := x.input["userPrompt"]; up != nil && toStr(up) != "" {
+		if m, ok := parseMaybeJSON(up).(map[string]any); ok && m["input"] != nil {
+			up = toStr(m["input"])
+		}
+		msgs = append(msgs, llmMessage{Role: "user", Content: contentString(up)})
+	}
+	return msgs
+}
+
+func contentString(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case nil:
+		return ""
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return toStr(v)
+	}
+	return string(b)
+}
+
+// parseResponseFormat reads Sim's responseFormat: a JSON string or object, either
+// {name?, schema, strict?} or a bare JSON schema. Empty means none.
+func parseResponseFormat(v any) (string, map[string]any, error) {
+	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
+		return "", nil, nil
+	}
+	if v == nil {
+		return "", nil, nil
+	}
+	m, ok := parseMaybeJSON(v).(map[string]any)
+	if !ok {
+		return "", nil, errors.New("responseFormat is not a valid JSON object")
+	}
+	name := toStr(m["name"])
+	if name == "" {
+		name = "response_schema"
+	}
+	if inner, ok := m["schema"].(map[string]any); ok {
+		return name, inner, nil
+	}
+	return name, m, nil
 }

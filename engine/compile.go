@@ -93,6 +93,9 @@ func init() {
 		TypeAgent:         agentType,
 		TypeRouter:        routerType,
 		TypeRouterV2:      routerType,
+		TypeEvaluator:     evaluatorType,
+		TypeWorkflow:      workflowType,
+		TypeWorkflowInput: workflowType,
 		TypeLoop:          loopType,
 		TypeParallel:      parallelType,
 	}

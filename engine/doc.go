@@ -32,8 +32,9 @@
 //     condition, router, router_v2, response, variables, wait, evaluator, workflow,
 //     human_in_the_loop, note, loop, parallel). Integration blocks (Slack, Gmail, …) are
 //     reported as unknown types at import instead of being dropped.
-//   - Not runnable (import fine, deploy refused through Unsupported): evaluator,
-//     workflow/workflow_input (child workflows), human_in_the_loop.
+//   - Not runnable (import fine, deploy refused through Unsupported): human_in_the_loop;
+//     agent tools other than custom tools, api (http_request) and workflow tools, and
+//     agent memory (AgentToolProblems names block and tool).
 //   - Function blocks run JavaScript only; python and shell fail with "not supported".
 //     Every reference in code, including scalar <variable.x>, <loop.x> and {{ENV}}, is
 //     bound as a value (Sim inlines some of them as literals). Inside a quoted string a
@@ -65,9 +66,17 @@
 //     500 bytes of the body in the message. 5xx, 429 and network errors are retryable.
 //   - The wait block waits at most 10 minutes in-process; Sim's long/async waits that
 //     suspend the run are not supported.
-//   - Agent blocks make one OpenAI-compatible chat completion; tools and memory fail
-//     with "not supported" rather than being ignored. Cost is reported as 0.
-//   - Routers ask an OpenAI-compatible model for a route id with a fixed prompt.
+//   - Models are reached through RunInput.Models (core resolves the workspace's model
+//     providers: OpenAI-compatible chat completions or Anthropic's Messages API). Sim's
+//     OpenAI provider uses the Responses API; the observable output is the same.
+//   - An agent whose reply does not parse as the responseFormat's JSON object fails
+//     with a block error; Sim falls back to content plus _responseFormatWarning.
+//   - Anthropic structured output is requested by schema instructions in the system
+//     prompt (works with every Anthropic-compatible server) rather than output_config.
+//   - Agent tool calls of one model turn run one after another (Sim: concurrently).
+//   - Cost comes from a price table (DefaultPrices, extended by RunInput.Prices);
+//     unknown models cost 0.
+//   - Child workflows nest at most MaxWorkflowDepth (10) deep (Sim: call chain 25).
 //   - Logged block inputs/outputs, trace spans and block error messages go through
 //     Redact (redact.go): env values and RunInput.Secrets (≥ 4 bytes), credential-named
 //     headers, params and fields, URL userinfo and query values become "[REDACTED]".

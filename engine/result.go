@@ -15,14 +15,6 @@ type (
 	ScriptRunner   = sandbox.Runner
 )
 
-// LLMConfig points agent and router blocks at an OpenAI-compatible endpoint. A block's
-// own apiKey param wins over APIKey.
-type LLMConfig struct {
-	BaseURL string // e.g. https://api.openai.com/v1
-	APIKey  string
-	Model   string // used when the block names no model
-}
-
 // Hooks receive block progress (SSE streaming, MCP progress). Calls are serialised by
 // the engine, so a hook need not be safe for concurrent use, but it must be quick.
 type Hooks struct {
@@ -61,9 +53,21 @@ type RunInput struct {
 	// Tenant (the workspace) shares the sandbox's workers fairly with other tenants.
 	Tenant string
 
-	HTTPClient *http.Client // api/agent/router blocks; nil → netguard client with defaults
-	Sandbox    ScriptRunner // function/condition blocks; nil → those blocks fail
-	LLM        *LLMConfig   // agent/router default endpoint
+	HTTPClient *http.Client // api blocks and agent HTTP tools; nil → netguard client with defaults
+	// ModelHTTPClient calls model providers; nil → HTTPClient. Model calls run for
+	// minutes, so it should bound requests by context rather than a client timeout.
+	ModelHTTPClient *http.Client
+	Sandbox         ScriptRunner // function/condition blocks; nil → those blocks fail
+	// Models resolves agent, router and evaluator models to provider endpoints; nil →
+	// those blocks fail with a message naming the missing configuration.
+	Models ModelResolver
+	// Prices extends cost reporting (USD per million tokens); nil → DefaultPrices.
+	Prices map[string]Price
+	// Children runs child workflows (workflow blocks, workflow tools); nil → those fail.
+	Children ChildRunner
+	// Deployed is true when the run executes a deployed version: children then run
+	// their deployed version too, as in Sim.
+	Deployed bool
 
 	// Secrets are redacted from logged inputs and outputs in addition to Env values.
 	Secrets []string

@@ -389,7 +389,14 @@ func (r *run) execNode(ctx context.Context, fr *frame, n *node) (map[string]any,
 	if err != nil {
 		// The message reaches logs, spans, the run's error and error edges.
 		errMsg = r.red.text(err.Error())
-		out = map[string]any{"error": errMsg}
+		out = map[string]any{}
+		var oe *outputError
+		if errors.As(err, &oe) {
+			for k, v := range oe.out {
+				out[k] = v
+			}
+		}
+		out["error"] = errMsg
 	}
 	r.record(fr, n, x, startedAt, endedAt, out, errMsg, err != nil && n.hasErrorEdge, tries)
 	if err != nil && !n.hasErrorEdge {
@@ -409,7 +416,7 @@ func (r *run) record(fr *frame, n *node, x *execCtx, startedAt, endedAt time.Tim
 	fr.order = append(fr.order, n.id)
 	r.orderSeq++
 	if r.bud.keepEntry(inSize + outSize) {
-		r.appendEntry(fr, n, startedAt, endedAt, input, logged, errMsg, handled, tries)
+		r.appendEntry(fr, n, startedAt, endedAt, input, logged, errMsg, handled, tries, x.spans())
 	}
 	if n.scope.container == nil && !r.finalSet {
 		if n.terminal {
@@ -429,7 +436,7 @@ func (r *run) record(fr *frame, n *node, x *execCtx, startedAt, endedAt time.Tim
 }
 
 // appendEntry adds a block's log entry and span. Caller holds r.mu.
-func (r *run) appendEntry(fr *frame, n *node, startedAt, endedAt time.Time, input, logged map[string]any, errMsg string, handled bool, tries int) {
+func (r *run) appendEntry(fr *frame, n *node, startedAt, endedAt time.Time, input, logged map[string]any, errMsg string, handled bool, tries int, children []TraceSpan) {
 	it, loopID, parID := r.iterOf(fr)
 	r.logs = append(r.logs, BlockLog{BlockID: n.id, BlockName: n.name, BlockType: n.typ, StartedAt: startedAt.UTC(), EndedAt: endedAt.UTC(),
 		DurationMs: endedAt.Sub(startedAt).Milliseconds(), Success: errMsg == "", Input: input, Output: logged, Error: errMsg,
@@ -440,7 +447,7 @@ func (r *run) appendEntry(fr *frame, n *node, startedAt, endedAt time.Time, inpu
 	}
 	fr.spans = append(fr.spans, TraceSpan{ID: n.id, Name: n.name, Type: n.typ, BlockID: n.id, Duration: endedAt.Sub(startedAt).Milliseconds(),
 		StartTime: startedAt.UTC(), EndTime: endedAt.UTC(), Status: status, Input: input, Output: logged, Error: errMsg,
-		LoopID: loopID, ParallelID: parID, IterationIndex: it})
+		Children: children, LoopID: loopID, ParallelID: parID, IterationIndex: it})
 }
 
 // iterOf returns the innermost iteration index and container ids of fr.
@@ -519,9 +526,21 @@ type execCtx struct {
 	fr    *frame
 	n     *node
 	input map[string]any // resolved params (logged)
+
+	mu         sync.Mutex
+	childSpans []TraceSpan // child workflow traces nested under this block's span
+}
+
+func (x *execCtx) spans() []TraceSpan {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.childSpans
 }
 
 func (x *execCtx) exec(ctx context.Context) (map[string]any, error) {
+	x.mu.Lock()
+	x.childSpans = nil
+	x.mu.Unlock()
 	in, err := x.resolveParams()
 	x.input = in
 	if err != nil {

@@ -184,54 +184,6 @@ func TestNoStartBlock(t *testing.T) {
 	}
 }
 
-// fakeLLM is an OpenAI-compatible endpoint answering with the given reply.
-func fakeLLM(t *testing.T, reply func(req chatRequest) string) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer k-1" {
-			http.Error(w, "bad request "+r.URL.Path, http.StatusBadRequest)
-			return
-		}
-		var req chatRequest
-		_ = json.NewDecoder(r.Body).Decode(&req)
-		_ = json.NewEncoder(w).Encode(map[string]any{"model": req.Model, "choices": []any{map[string]any{"message": map[string]any{"content": reply(req)}}},
-			"usage": map[string]any{"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-func TestAgentAndRouter(t *testing.T) {
-	srv := fakeLLM(t, func(req chatRequest) string {
-		if strings.HasPrefix(req.Messages[0].Content, "You are a router") {
-			return "r-2"
-		}
-		return `{"answer": "` + req.Messages[len(req.Messages)-1].Content + `"}`
-	})
-	b := newWF()
-	startBlock(b, map[string]any{"name": "q", "type": "string"}).
-		block("ag", TypeAgent, "Agent 1", map[string]any{
-			"messages":       []any{map[string]any{"role": "system", "content": "be brief"}, map[string]any{"role": "user", "content": "Q: <start.q>"}},
-			"responseFormat": `{"name":"r","schema":{"type":"object","properties":{"answer":{"type":"string"}}}}`,
-		}, nil).
-		block("rt", TypeRouterV2, "Route", map[string]any{"context": "<agent1.answer>", "routes": []any{
-			map[string]any{"id": "r-1", "title": "one"}, map[string]any{"id": "r-2", "title": "two"}}}, nil).
-		fn("one", "One", "return 1").fn("two", "Two", "return <agent1.answer>").
-		edge("start", "ag", "").edge("ag", "rt", "").edge("rt", "one", "router-r-1").edge("rt", "two", "router-r-2")
-	res := b.plan(t).Run(context.Background(), RunInput{Input: map[string]any{"q": "why"}, Sandbox: sandbox.NewInProcess(),
-		HTTPClient: netguard.NewClient(netguard.Options{AllowLoopback: true}), LLM: &LLMConfig{BaseURL: srv.URL + "/v1", APIKey: "k-1", Model: "m"}})
-	if !res.Success || res.Output["result"] != "Q: why" {
-		t.Fatalf("result %s / %s", res.Error, mustJSON(res.Output))
-	}
-	for _, l := range res.BlockLogs {
-		if l.BlockName == "One" {
-			t.Error("untaken route ran")
-		}
-		if strings.Contains(mustJSON(l), "k-1") {
-			t.Error("api key in logs")
-		}
-	}
-}
-
 func TestNaNInputStaysSerialisable(t *testing.T) {
 	b := newWF()
 	startBlock(b, map[string]any{"name": "n", "type": "number"}).

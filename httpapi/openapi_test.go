@@ -467,6 +467,18 @@ func TestOpenAPIManagementConformance(t *testing.T) {
 	c.call(t, adminKey, 200, "DELETE", "/api/mcp-servers/{id}", sp, nil)
 	c.call(t, adminKey, 404, "DELETE", "/api/mcp-servers/{id}", sp, nil)
 
+	// Model providers: the key is write-only.
+	mp := ws + "/{id}/model-providers"
+	c.call(t, adminKey, 201, "POST", mp, wsp+"/model-providers", map[string]any{"name": "openai", "kind": "openai", "apiKey": "sk-x-123456", "models": []string{"gpt-*"}})
+	c.call(t, adminKey, 409, "POST", mp, wsp+"/model-providers", map[string]any{"name": "openai", "kind": "openai"})
+	c.call(t, adminKey, 400, "POST", mp, wsp+"/model-providers", map[string]any{"name": "x", "kind": "nope"})
+	c.call(t, mgKey(t, e, e.MemberKey), 403, "POST", mp, wsp+"/model-providers", map[string]any{"name": "y", "kind": "openai"})
+	c.call(t, mgKey(t, e, e.WSReadKey), 200, "GET", mp, wsp+"/model-providers", nil)
+	c.call(t, adminKey, 400, "POST", mp+"/{providerId}/test", wsp+"/model-providers/openai/test", map[string]any{})
+	c.call(t, adminKey, 404, "POST", mp+"/{providerId}/test", wsp+"/model-providers/nope/test", nil)
+	c.call(t, adminKey, 200, "DELETE", mp+"/{providerId}", wsp+"/model-providers/openai", nil)
+	c.call(t, adminKey, 404, "DELETE", mp+"/{providerId}", wsp+"/model-providers/openai", nil)
+
 	// Probes.
 	c.call(t, anon, 200, "GET", "/healthz", "/healthz", nil)
 	c.call(t, anon, 200, "GET", "/readyz", "/readyz", nil)

@@ -46,6 +46,12 @@ var coreMigrations = []migration{
 		}
 		return numberDeployments(tx)
 	}},
+	{4, "model providers", func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bProviders); err != nil {
+			return fmt.Errorf("create bucket %s: %w", bProviders, err)
+		}
+		return nil
+	}},
 }
 
 // numberDeployments makes every workflow's counters agree with its stored versions:

@@ -297,6 +297,7 @@ var (
 	bInvByEmail   = []byte("invitations_by_email")
 	bInvByTarget  = []byte("invitations_by_target")
 	bUserEnv      = []byte("user_env")
+	bProviders    = []byte("model_providers") // workspace id, provider id → ModelProvider
 
 	kSchema    = []byte("schema")
 	kAuthEpoch = []byte("auth_epoch")

@@ -252,3 +252,23 @@ type Invitation struct {
 	CreatedAt  time.Time  `json:"createdAt"`
 	ExpiresAt  time.Time  `json:"expiresAt"`
 }
+
+// ModelProvider is a workspace's connection to a model API. Agent, router and evaluator
+// blocks reach a provider by a model prefix ("<name>/model"), by the model-name
+// patterns it claims, or as the workspace default. The API key is sealed with the
+// master key and never leaves the core.
+type ModelProvider struct {
+	ID           string    `json:"id"`
+	WorkspaceID  string    `json:"workspaceId"`
+	Name         string    `json:"name"`
+	Kind         string    `json:"kind"` // openai (OpenAI-compatible) | anthropic
+	BaseURL      string    `json:"baseUrl"`
+	DefaultModel string    `json:"defaultModel,omitempty"`
+	Models       []string  `json:"models,omitempty"` // glob patterns such as claude-*
+	IsDefault    bool      `json:"isDefault,omitempty"`
+	TimeoutMs    int64     `json:"timeoutMs,omitempty"`
+	KeySealed    []byte    `json:"keySealed,omitempty"`
+	CreatedBy    string    `json:"createdBy,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+}

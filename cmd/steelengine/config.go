@@ -1,7 +1,11 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/netip"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -10,6 +14,29 @@ import (
 	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/engine"
 )
+
+// loadPrices reads the operator's model price file ("" → none).
+func loadPrices(path string) (map[string]engine.Price, error) {
+	if path == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]engine.Price
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := make(map[string]engine.Price, len(m))
+	for k, v := range m {
+		if v.Input < 0 || v.Output < 0 {
+			return nil, fmt.Errorf("%s: price of %q is negative", path, k)
+		}
+		out[strings.ToLower(k)] = v
+	}
+	return out, nil
+}
 
 // runtimeFlags are the global flags that tune how workflows run; every command that
 // opens the appliance (serve, offline runs) honours them.
@@ -20,6 +47,7 @@ func runtimeFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "allow-network", EnvVars: []string{"STEELENGINE_ALLOW_NETWORKS"}, Usage: "CIDR that api blocks may reach although private (repeatable)"},
 		&cli.BoolFlag{Name: "allow-loopback", EnvVars: []string{"STEELENGINE_ALLOW_LOOPBACK"}, Usage: "let api blocks reach 127.0.0.0/8 and ::1"},
 		&cli.IntFlag{Name: "rate-limit", Value: 600, EnvVars: []string{"STEELENGINE_RATE_LIMIT"}, Usage: "requests per minute for API keys without their own limit"},
+		&cli.StringFlag{Name: "model-prices", EnvVars: []string{"STEELENGINE_MODEL_PRICES"}, Usage: "JSON file {\"model\": {\"input\": USD, \"output\": USD}} per million tokens, extending the built-in price table"},
 		&cli.Int64Flag{Name: "sandbox-memory", Value: 256 << 20, EnvVars: []string{"STEELENGINE_SANDBOX_MEMORY"}, Usage: "memory cap in bytes for each JavaScript worker"},
 		&cli.IntFlag{Name: "sandbox-workers", EnvVars: []string{"STEELENGINE_SANDBOX_WORKERS"}, Usage: "JavaScript worker processes (default: one per CPU, at most as many as fit in half the RAM at --sandbox-memory each)"},
 		&cli.IntFlag{Name: "sandbox-queue", EnvVars: []string{"STEELENGINE_SANDBOX_QUEUE"}, Usage: "scripts that may wait for a busy worker before runs fail as overloaded (default: 8 per worker)"},
@@ -49,6 +77,7 @@ func appConfig(c *cli.Context) app.Config {
 	cfg.Core.MaxRuns = c.Int("max-runs")
 	cfg.Core.MaxCallDepth = c.Int("max-call-depth")
 	cfg.Auth.DefaultRateLimit = c.Int("rate-limit")
+	cfg.Core.Prices, _ = loadPrices(c.String("model-prices")) // checked by checkRuntimeFlags
 	for _, s := range c.StringSlice("allow-network") {
 		if p, err := netip.ParsePrefix(s); err == nil {
 			cfg.AllowNetworks = append(cfg.AllowNetworks, p)
@@ -72,6 +101,9 @@ func checkRuntimeFlags(c *cli.Context) error {
 	}
 	if n := c.Int("rate-limit"); n < 1 {
 		return usagef("invalid --rate-limit %d: must be at least 1 request per minute", n)
+	}
+	if _, err := loadPrices(c.String("model-prices")); err != nil {
+		return usagef("invalid --model-prices: %v", err)
 	}
 	if m := c.Int64("sandbox-memory"); m < 32<<20 {
 		return usagef("invalid --sandbox-memory %d: must be at least %d (32 MiB)", m, 32<<20)

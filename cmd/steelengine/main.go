@@ -108,6 +108,7 @@ func commands() []*cli.Command {
 		compactCommand(),
 		mcpServersCommand(),
 		envCommand(),
+		providersCommand(),
 		mcpCommand(),
 		blocksCommand(),
 	}

@@ -17,7 +17,7 @@ type ChildRequest struct {
 	WorkflowID string
 	Input      map[string]any
 	Via        []string // the parent's chain of workflows (RunInput.Via)
-	Deployed   bool // run the child's active deployed version (else its draft)
+	Deployed   bool     // run the child's active deployed version (else its draft)
 }
 
 // ChildRun is a finished child workflow.

@@ -18,8 +18,7 @@ func TestAgentWorkflowWithProviderFromCLI(t *testing.T) {
 	const key = "sk-fake-cli-0123456789"
 	var mu sync.Mutex
 	var bodies []map[string]any
-	var provider *httptest.Server
-	provider = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/data" { // the agent's HTTP tool target
 			_, _ = w.Write([]byte(`{"source":"fake-api"}`))
 			return
@@ -42,7 +41,7 @@ func TestAgentWorkflowWithProviderFromCLI(t *testing.T) {
 		case n%2 == 0: // first agent round: call both tools
 			msg = map[string]any{"role": "assistant", "tool_calls": []any{
 				map[string]any{"id": "c1", "type": "function", "function": map[string]any{"name": "custom_Word_Count", "arguments": `{"text":"one two three"}`}},
-				map[string]any{"id": "c2", "type": "function", "function": map[string]any{"name": "http_request", "arguments": `{"url":"` + provider.URL + `/data"}`}},
+				map[string]any{"id": "c2", "type": "function", "function": map[string]any{"name": "http_request", "arguments": `{"url":"http://` + r.Host + `/data"}`}},
 			}}
 		default: // second round: the structured answer from the tool results
 			s, _ := json.Marshal(msgs)

@@ -36,6 +36,10 @@ const (
 	MinPasswordLength = 8
 )
 
+// SessionCookie names the cookie that carries a dashboard session's token, for every
+// front door that accepts sessions (the dashboard and the JSON API).
+const SessionCookie = "steelengine_session"
+
 // SessionTTL is how long a dashboard login lasts.
 const SessionTTL = 7 * 24 * time.Hour
 

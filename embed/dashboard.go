@@ -19,6 +19,7 @@ import (
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/engine"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -231,8 +232,9 @@ func describe(err error) (int, string) {
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge, "The upload is too large."
 	}
-	if err != nil && strings.HasPrefix(err.Error(), "invalid workflow") {
-		return http.StatusBadRequest, err.Error()
+	var ve *engine.ValidationError
+	if errors.As(err, &ve) {
+		return http.StatusBadRequest, ve.Error()
 	}
 	return http.StatusInternalServerError, "Internal error. The server log has the details."
 }

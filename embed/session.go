@@ -14,10 +14,6 @@ import (
 	"github.com/steelengine/steelengine/store"
 )
 
-// SessionCookie is the session cookie the JSON API's login sets too: one session
-// mechanism for both.
-const SessionCookie = "steelengine_session"
-
 // loginCookie carries the login form's CSRF token (double submit): there is no session
 // yet to hold one, and a forged login would sign the victim into the attacker's account.
 const loginCookie = "steelengine_login"
@@ -108,7 +104,7 @@ func (d *Dashboard) signedIn(h handlerFunc) http.Handler {
 
 // resolve returns the visit of a request with a live session, or a 401 auth error.
 func (d *Dashboard) resolve(r *http.Request) (*visit, error) {
-	c, err := r.Cookie(SessionCookie)
+	c, err := r.Cookie(auth.SessionCookie)
 	if err != nil {
 		return nil, auth.ErrUnauthenticated()
 	}
@@ -207,19 +203,19 @@ func (d *Dashboard) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		d.renderLogin(w, r, status, pg, ld)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
+	http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
 		MaxAge: int(time.Until(sess.ExpiresAt).Seconds()), HttpOnly: true, Secure: d.secureCookies(r), SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, Secure: d.secureCookies(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, ld.Next, http.StatusSeeOther)
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request, v *visit) error {
-	if c, err := r.Cookie(SessionCookie); err == nil {
+	if c, err := r.Cookie(auth.SessionCookie); err == nil {
 		if err := d.deps.Resolver.Logout(r.Context(), c.Value); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: d.secureCookies(r), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: d.secureCookies(r), SameSite: http.SameSiteLaxMode})
 	redirect(w, r, "/login", "signed-out")
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // SessionCookie names the dashboard's session cookie.
-const SessionCookie = "steelengine_session"
+const SessionCookie = auth.SessionCookie
 
 // keyPrincipal resolves the request's API key (only). It sets the X-RateLimit-*
 // headers, so every API-key response carries them, and answers 401/429 itself.

@@ -209,6 +209,41 @@ func TestShutdownDeadlineCancelsAndRecordsRuns(t *testing.T) {
 	if out["status"] != "cancelled" {
 		t.Fatalf("run in flight at the deadline recorded as %v, want cancelled", out)
 	}
+	// The key's last use (buffered, flushed every 30 s) was written at shutdown although
+	// the deadline had passed.
+	w.login(t, srv.url)
+	_, keys, _ := call(&http.Client{Timeout: 10 * time.Second}, "GET", srv.url+"/api/users/me/api-keys", w.session, nil)
+	list, _ := keys["keys"].([]any)
+	if len(list) == 0 || list[0].(map[string]any)["lastUsed"] == nil {
+		t.Fatalf("last-used time lost at shutdown: %v", keys)
+	}
+	stopServer(t, srv)
+}
+
+func TestServerPrunesLogsByRetention(t *testing.T) {
+	srv, w, data := freshInstance(t, "1")
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 5 {
+		if code, out, _ := call(client, "POST", srv.url+"/api/workflows/"+w.greet+"/execute", map[string]string{"X-API-Key": w.key}, map[string]any{"name": "x"}); code != 200 {
+			t.Fatalf("run: %d %v", code, out)
+		}
+	}
+	stopServer(t, srv)
+	srv = startServer(t, data, "--retention-count", "2", "--retention-age", "30d")
+	var items []any
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, out, _ := call(client, "GET", srv.url+"/api/v1/logs?workspaceId="+w.wsID+"&limit=100", map[string]string{"X-API-Key": w.key}, nil)
+		items, _ = out["data"].([]any)
+		if len(items) == 2 {
+			break
+		}
+	}
+	if len(items) != 2 {
+		t.Fatalf("logs kept with --retention-count 2: %d", len(items))
+	}
+	if !strings.Contains(srv.stderr.String(), "pruned execution logs") {
+		t.Errorf("pruning not logged:\n%s", srv.stderr.String())
+	}
 	stopServer(t, srv)
 }
 

@@ -36,16 +36,11 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 	args := append([]string{"--data-dir", data, "--rate-limit", "1000000", "serve", "--addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(binPath, args...)
 	s := &server{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
-	cmd.Stdout = s.stdout
-	pr, pw := io.Pipe()
-	cmd.Stderr = pw
+	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	go func() {
-		io.Copy(s.stderr, pr)
-	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listenRE.FindStringSubmatch(s.stderr.String()); m != nil {
@@ -56,6 +51,17 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 	}
 	t.Fatalf("server did not listen; stderr:\n%s", s.stderr.String())
 	return nil
+}
+
+// waitLog waits until the server's log contains want (its output is copied
+// asynchronously) and reports whether it did.
+func (s *server) waitLog(want string) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(s.stderr.String(), want) {
+			return true
+		}
+	}
+	return false
 }
 
 // call sends a JSON request and decodes a JSON answer.

@@ -97,7 +97,7 @@ func TestStartSettlesJobsLeftByAKilledServer(t *testing.T) {
 	if code != http.StatusConflict {
 		t.Fatalf("cancel of an interrupted run: %d %v, want 409", code, out)
 	}
-	if !strings.Contains(srv.stderr.String(), "resumed_jobs=1") || !strings.Contains(srv.stderr.String(), "interrupted=1") {
+	if !srv.waitLog("resumed_jobs=1") || !srv.waitLog("interrupted=1") {
 		t.Errorf("start did not log what it settled:\n%s", srv.stderr.String())
 	}
 	stopServer(t, srv)
@@ -122,7 +122,7 @@ func TestDeletedDataDirIsReportedNotRecreated(t *testing.T) {
 	if code, out, _ = call(client, "GET", srv.url+"/readyz", nil, nil); code != http.StatusServiceUnavailable || out["code"] != "storage_unavailable" {
 		t.Fatalf("readyz after rm -rf: %d %v", code, out)
 	}
-	if !strings.Contains(srv.stderr.String(), "storage unavailable") {
+	if !srv.waitLog("storage unavailable") {
 		t.Errorf("not logged:\n%s", srv.stderr.String())
 	}
 	// Shutdown cannot record last-used times either: it says so and exits non-zero.
@@ -241,7 +241,7 @@ func TestServerPrunesLogsByRetention(t *testing.T) {
 	if len(items) != 2 {
 		t.Fatalf("logs kept with --retention-count 2: %d", len(items))
 	}
-	if !strings.Contains(srv.stderr.String(), "pruned execution logs") {
+	if !srv.waitLog("pruned execution logs") {
 		t.Errorf("pruning not logged:\n%s", srv.stderr.String())
 	}
 	stopServer(t, srv)
@@ -418,7 +418,7 @@ func TestFullDiskAnswers507AndRecovers(t *testing.T) {
 	if code, out, _ := call(client, "GET", srv.url+"/readyz", nil, nil); code != http.StatusServiceUnavailable || out["code"] != "insufficient_storage" {
 		t.Fatalf("readyz on a full disk: %d %v", code, out)
 	}
-	if !strings.Contains(srv.stderr.String(), "storage write failed") {
+	if !srv.waitLog("storage write failed") {
 		t.Errorf("the failure was not logged:\n%s", srv.stderr.String())
 	}
 

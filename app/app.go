@@ -60,6 +60,9 @@ type Config struct {
 	// background every PruneInterval (default 1 h) once Start has run.
 	Retention     store.Retention
 	PruneInterval time.Duration
+	// ScheduleInterval is how often schedule triggers are checked (default 5s): a fire
+	// runs at most this late.
+	ScheduleInterval time.Duration
 }
 
 // App is an open appliance.
@@ -168,6 +171,15 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	bgCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBg = stop
+	every := a.cfg.ScheduleInterval
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		a.Service.RunScheduler(bgCtx, every)
+	}()
 	if r := a.cfg.Retention; r.MaxAge > 0 || r.MaxCount > 0 {
 		interval := a.cfg.PruneInterval
 		if interval <= 0 {

@@ -19,6 +19,7 @@ type planCache struct {
 type planKey struct {
 	workflowID string
 	version    uint32
+	start      string // trigger block of schedule and webhook runs; "" for the API start
 }
 
 // compiled is a deployed version ready to run, with what front doors show about it.
@@ -31,15 +32,18 @@ type compiled struct {
 
 const maxCachedPlans = 1024
 
-func (c *planCache) get(dep *store.Deployment) (*compiled, error) {
-	k := planKey{dep.WorkflowID, dep.Version}
+func (c *planCache) get(dep *store.Deployment) (*compiled, error) { return c.getFrom(dep, "") }
+
+// getFrom is get for runs that start at trigger block start ("" is the API start).
+func (c *planCache) getFrom(dep *store.Deployment, start string) (*compiled, error) {
+	k := planKey{dep.WorkflowID, dep.Version, start}
 	c.mu.Lock()
 	p, ok := c.plans[k]
 	c.mu.Unlock()
 	if ok {
 		return p, nil
 	}
-	p, err := compileDefinition(dep.Definition)
+	p, err := compileDefinitionFrom(dep.Definition, start)
 	if err != nil {
 		return nil, fmt.Errorf("compile workflow %s version %d: %w", dep.WorkflowID, dep.Version, err)
 	}
@@ -52,12 +56,14 @@ func (c *planCache) get(dep *store.Deployment) (*compiled, error) {
 	return p, nil
 }
 
-func compileDefinition(def json.RawMessage) (*compiled, error) {
+func compileDefinition(def json.RawMessage) (*compiled, error) { return compileDefinitionFrom(def, "") }
+
+func compileDefinitionFrom(def json.RawMessage, start string) (*compiled, error) {
 	wf, err := engine.Import(def)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := engine.Compile(wf, engine.CompileOptions{})
+	plan, err := engine.Compile(wf, engine.CompileOptions{StartBlockID: start})
 	if err != nil {
 		return nil, err
 	}

@@ -77,14 +77,14 @@ func (s *Service) resume(ctx context.Context, exec *store.Execution) error {
 			return err
 		}
 		if exec.Version == 0 {
-			comp, err = compileDefinition(wf.Draft)
+			comp, err = compileDefinitionFrom(wf.Draft, exec.TriggerBlockID)
 			return err
 		}
 		dep, err := r.Deployment(exec.WorkflowID, exec.Version)
 		if err != nil {
 			return err
 		}
-		comp, err = s.plan.get(dep)
+		comp, err = s.plan.getFrom(dep, exec.TriggerBlockID)
 		return err
 	})
 	var ve *engine.ValidationError

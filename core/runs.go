@@ -32,6 +32,9 @@ type RunRequest struct {
 	// Via is the chain of workflows that called this run through api blocks
 	// (X-SteelEngine-Via, see ParseVia).
 	Via []string
+	// TriggerBlockID starts the run at this trigger block (schedule and webhook runs)
+	// instead of the API start block.
+	TriggerBlockID string
 }
 
 // Run is an execution: its log record, and for sync runs the engine's result.
@@ -73,11 +76,11 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	case req.Draft:
 		// Drafts change under the same id, so they are compiled per run, not cached.
 		dep = &store.Deployment{WorkflowID: wf.ID, Definition: wf.Draft}
-		comp, err = compileDefinition(wf.Draft)
+		comp, err = compileDefinitionFrom(wf.Draft, req.TriggerBlockID)
 	case dep == nil:
 		return nil, ErrNotDeployed
 	default:
-		comp, err = s.plan.get(dep)
+		comp, err = s.plan.getFrom(dep, req.TriggerBlockID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("prepare run: %w", err)
@@ -103,7 +106,8 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 		ID: store.NewID(), WorkflowID: wf.ID, WorkspaceID: wf.WorkspaceID, Version: dep.Version,
 		Trigger: req.Trigger, Status: store.StatusRunning, Level: "info", StartedAt: time.Now().UTC(),
 		KeyID: p.KeyID, UserID: p.UserID, BilledTo: billed, RunID: req.RunID,
-		Input: mustJSON(engine.Redact(anyMap(req.Input), secrets)),
+		Input:          mustJSON(engine.Redact(anyMap(req.Input), secrets)),
+		TriggerBlockID: req.TriggerBlockID,
 	}
 	if exec.Trigger == "" {
 		exec.Trigger = store.TriggerAPI

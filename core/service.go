@@ -50,6 +50,8 @@ type Config struct {
 	Prices map[string]engine.Price
 	// OnFinish observes every recorded run (metrics); it must be quick.
 	OnFinish func(*store.Execution)
+	// Now is the schedules' clock (default time.Now); tests inject one.
+	Now func() time.Time
 }
 
 // Service runs the use cases over the store, the auth decision and the engine.
@@ -60,6 +62,7 @@ type Service struct {
 	cfg  Config
 	log  *slog.Logger
 	plan planCache
+	trig triggerIndex
 
 	mu     sync.Mutex
 	active map[string]*activeRun // execution id → run in flight

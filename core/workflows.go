@@ -110,6 +110,9 @@ func (s *Service) Deploy(ctx context.Context, p *auth.Principal, wfID string, re
 	if err != nil {
 		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_workflow", Message: err.Error()}
 	}
+	if err := s.checkWebhookPaths(ctx, wfID, wf); err != nil {
+		return nil, err
+	}
 	dep, err := s.st.Deploy(ctx, wfID, rec.Draft, p.ActorID(), req.Note)
 	if err != nil {
 		return nil, mapStoreErr(err, "Workflow not found")

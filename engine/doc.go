@@ -28,11 +28,21 @@
 //
 //   - Block, edge and loop ids are kept on import (Sim regenerates them). Stable ids
 //     keep deployments, logs and references to versions comparable.
-//   - Only Sim's core block types are recognised (triggers, agent, function, api,
-//     condition, router, router_v2, response, variables, wait, evaluator, workflow,
-//     human_in_the_loop, note, loop, parallel). Integration blocks (Slack, Gmail, …) are
-//     reported as unknown types at import instead of being dropped.
-//   - Not runnable (import fine, deploy refused through Unsupported): human_in_the_loop;
+//   - Every block type imports; a block is kept exactly as read and exported back
+//     byte for byte (unless a secret has to be dropped), so integration blocks (Slack,
+//     Gmail, …) survive import → edit → export. Disabled blocks and blocks no trigger
+//     reaches never run. Deploy is refused while Unsupported lists reachable, enabled
+//     blocks the engine cannot run (integration blocks and triggers,
+//     human_in_the_loop, python/shell functions, and what other RegisterDeployCheck
+//     checks refuse), each with a hint; BlockTypes lists
+//     what runs.
+//   - Triggers: start blocks for API, MCP and manual runs; schedule and generic_webhook
+//     blocks for schedule and webhook runs (triggers.go; Compile with StartBlockID).
+//     Sim's weekly schedule turns Sunday into Monday (`DAY_MAP[d] || 1`); here Sunday
+//     stays Sunday.
+//   - Start inputs are coerced with Sim's coerceValue: a value that does not convert
+//     passes through unchanged instead of failing the run.
+//   - Not runnable (deploy refused through Unsupported): human_in_the_loop;
 //     agent tools other than custom tools, api (http_request) and workflow tools, and
 //     agent memory (AgentToolProblems names block and tool).
 //   - Function blocks run JavaScript only; python and shell fail with "not supported".

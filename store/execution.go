@@ -11,6 +11,7 @@ const (
 	TriggerMCP      = "mcp"
 	TriggerManual   = "manual"
 	TriggerSchedule = "schedule"
+	TriggerWebhook  = "webhook"
 )
 
 // Execution status values.
@@ -47,4 +48,7 @@ type Execution struct {
 	BilledTo   string          `json:"billedTo,omitempty"` // user id charged for the run
 	RunID      string          `json:"runId,omitempty"`    // client-supplied X-Run-Id (v2), unique per workflow
 	Truncated  bool            `json:"truncated,omitempty"`
+	// TriggerBlockID is the trigger block the run started at when it is not the API
+	// start block (schedule and webhook runs); a queued job resumes from it.
+	TriggerBlockID string `json:"triggerBlockId,omitempty"`
 }

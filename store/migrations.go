@@ -52,6 +52,10 @@ var coreMigrations = []migration{
 		}
 		return nil
 	}},
+	{5, "schedules", func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bSchedules)
+		return err
+	}},
 }
 
 // numberDeployments makes every workflow's counters agree with its stored versions:

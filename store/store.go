@@ -298,6 +298,7 @@ var (
 	bInvByTarget  = []byte("invitations_by_target")
 	bUserEnv      = []byte("user_env")
 	bProviders    = []byte("model_providers") // workspace id, provider id → ModelProvider
+	bSchedules    = []byte("schedules")
 
 	kSchema    = []byte("schema")
 	kAuthEpoch = []byte("auth_epoch")

@@ -41,3 +41,20 @@ func TestBlocksAndDeployRefusal(t *testing.T) {
 		t.Errorf("deploy --json: exit %d, %v, stderr %q", code, err, errOut)
 	}
 }
+
+// A deployed schedule is listed with its next fire time.
+func TestTriggersList(t *testing.T) {
+	_, d, _ := seedWorld(t)
+	file := filepath.Join(testenv.Root(), "test", "workflows", "schedule-every-minute.json")
+	var wf map[string]any
+	cliJSON(t, &wf, append(d, "workflows", "import", "--workspace", "Ops", file)...)
+	cliJSON(t, &map[string]any{}, append(d, "workflows", "deploy", wf["id"].(string))...)
+	var out struct {
+		Schedules []map[string]any
+		Webhooks  []map[string]any
+	}
+	cliJSON(t, &out, append(d, "triggers", "list", "--workspace", "Ops")...)
+	if len(out.Schedules) != 1 || out.Schedules[0]["cron"] != "*/1 * * * *" || out.Schedules[0]["nextRunAt"] == nil || len(out.Webhooks) != 0 {
+		t.Errorf("triggers = %+v", out)
+	}
+}

@@ -111,6 +111,7 @@ func commands() []*cli.Command {
 		providersCommand(),
 		mcpCommand(),
 		blocksCommand(),
+		triggersCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)

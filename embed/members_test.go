@@ -108,7 +108,7 @@ func TestRedirectNoticesHaveMessages(t *testing.T) {
 	e := testenv.New(t)
 	b := signIn(t, e, e.Admin.Email, e.AdminPassword)
 	for _, code := range []string{"revoked", "personal-on", "personal-off", "imported", "deployed", "activated", "undeployed",
-		"moved-out", "invited", "withdrawn", "permission", "removed", "joined", "declined", "left", "password"} {
+		"moved-out", "invited", "withdrawn", "permission", "removed", "joined", "declined", "left", "password", "env-set", "env-unset", "updated", "provider-added", "provider-removed"} {
 		if _, page := b.get("/dashboard?done=" + code); !strings.Contains(page, `class="notice" role="status"`) {
 			t.Errorf("notice %q has no message", code)
 		}

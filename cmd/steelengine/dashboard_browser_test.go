@@ -282,6 +282,16 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Error("environment page does not list the variable by name only")
 	}
 	shot(t, bctx, shots, "16-environment")
+	step("model providers", chromedp.Navigate(wsURL+"/settings/providers"), chromedp.WaitVisible(css("#p-name")),
+		chromedp.SendKeys(css("#p-name"), "openai"),
+		chromedp.SendKeys(css("#p-key"), "sk-provider-browser-secret"),
+		chromedp.SendKeys(css("#p-default"), "gpt-4o-mini"),
+		chromedp.Click(css("form[action$='/settings/providers'] button.primary")),
+		chromedp.WaitVisible(css(".notice")))
+	if page := html(); !strings.Contains(page, "gpt-4o-mini") || strings.Contains(page, "sk-provider-browser-secret") {
+		t.Error("providers page does not list the provider without its key")
+	}
+	shot(t, bctx, shots, "16-providers")
 	step("not found", chromedp.Navigate(base+"/dashboard/workspaces/nope/workflows"), chromedp.WaitVisible(css(".alert")))
 	shot(t, bctx, shots, "16-not-found")
 

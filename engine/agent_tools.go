@@ -258,7 +258,7 @@ func (x *execCtx) runCustomTool(ctx context.Context, t *agentTool, args map[stri
 	for k, v := range x.r.in.Env {
 		env[k] = v
 	}
-	resp, err := x.r.in.Sandbox.Run(ctx, ScriptRequest{Code: sb.String(), Globals: map[string]any{"params": args, "environmentVariables": env},
+	resp, err := x.r.script(ctx, ScriptRequest{Code: sb.String(), Globals: map[string]any{"params": args, "environmentVariables": env},
 		Timeout: defaultFunctionTimeout})
 	if err != nil {
 		return nil, err

@@ -66,6 +66,10 @@ func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
 	}
 	req.ForceTool = nextForced()
 
+	var onText func(string)
+	if h := x.r.in.Hooks; h.StreamBlock != nil && h.OnChunk != nil && h.StreamBlock(x.n.id, x.n.name) {
+		onText = func(s string) { x.r.chunk(x.n, s) }
+	}
 	start := time.Now()
 	var (
 		inTok, outTok      float64
@@ -77,7 +81,7 @@ func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
 	for {
 		iterations++
 		t0 := time.Now()
-		rep, err = x.callModel(ctx, ep, req)
+		rep, err = x.streamModel(ctx, ep, req, onText)
 		modelTime += time.Since(t0)
 		if err != nil {
 			return nil, err

@@ -108,9 +108,16 @@ func (x *execCtx) endpoint(ctx context.Context) (*ModelEndpoint, error) {
 // callModel sends one request to the endpoint, retrying 429, 5xx and network errors
 // with backoff (honouring Retry-After). Cancellation of ctx aborts the call.
 func (x *execCtx) callModel(ctx context.Context, ep *ModelEndpoint, req llmRequest) (*llmReply, error) {
+	return x.streamModel(ctx, ep, req, nil)
+}
+
+// streamModel is callModel that, when onText is set, asks the provider to stream and
+// hands each text delta to onText as it arrives. Once text has been handed on, a
+// failure is not retried (the caller has already seen part of a reply).
+func (x *execCtx) streamModel(ctx context.Context, ep *ModelEndpoint, req llmRequest, onText func(string)) (*llmReply, error) {
 	var (
 		path string
-		body any
+		body map[string]any
 		hdr  = http.Header{}
 	)
 	switch ep.Kind {
@@ -131,9 +138,38 @@ func (x *execCtx) callModel(ctx context.Context, ep *ModelEndpoint, req llmReque
 	default:
 		return nil, fmt.Errorf("model provider %s has unknown kind %q", ep.Provider, ep.Kind)
 	}
+	if onText != nil {
+		body["stream"] = true
+		if ep.Kind != ProviderAnthropic {
+			body["stream_options"] = map[string]any{"include_usage": true}
+		}
+	}
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encode model request: %w", err)
+	}
+	emitted := false
+	read := func(r io.Reader) (*llmReply, error) {
+		if onText == nil {
+			data, err := io.ReadAll(io.LimitReader(r, maxAPIResponse))
+			if err != nil {
+				return nil, &retryableError{fmt.Errorf("read model response: %w", err)}
+			}
+			if ep.Kind == ProviderAnthropic {
+				return parseAnthropic(data)
+			}
+			return parseOpenAI(data)
+		}
+		emit := func(s string) {
+			if s != "" {
+				emitted = true
+				onText(s)
+			}
+		}
+		if ep.Kind == ProviderAnthropic {
+			return readAnthropicStream(r, emit)
+		}
+		return readOpenAIStream(r, emit)
 	}
 	timeout := ep.Timeout
 	if timeout <= 0 {
@@ -156,17 +192,8 @@ func (x *execCtx) callModel(ctx context.Context, ep *ModelEndpoint, req llmReque
 		if client == nil {
 			client = x.r.http
 		}
-		data, err := postModel(ctx, client, target, hdr, raw, timeout)
+		rep, err := postModel(ctx, client, target, hdr, raw, timeout, read)
 		if err == nil {
-			var rep *llmReply
-			if ep.Kind == ProviderAnthropic {
-				rep, err = parseAnthropic(data)
-			} else {
-				rep, err = parseOpenAI(data)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("model provider %s: %w", ep.Provider, err)
-			}
 			if rep.Model == "" {
 				rep.Model = ep.Model
 			}
@@ -176,7 +203,7 @@ func (x *execCtx) callModel(ctx context.Context, ep *ModelEndpoint, req llmReque
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !isRetryable(err) {
+		if !isRetryable(err) || emitted {
 			return nil, fmt.Errorf("model provider %s: %w", ep.Provider, lastErr)
 		}
 	}
@@ -191,7 +218,8 @@ type retryAfterError struct {
 
 func (e *retryAfterError) Unwrap() error { return e.error }
 
-func postModel(ctx context.Context, client *http.Client, target string, hdr http.Header, body []byte, timeout time.Duration) ([]byte, error) {
+func postModel(ctx context.Context, client *http.Client, target string, hdr http.Header, body []byte, timeout time.Duration,
+	read func(io.Reader) (*llmReply, error)) (*llmReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
@@ -213,19 +241,18 @@ func postModel(ctx context.Context, client *http.Client, target string, hdr http
 		return nil, &retryableError{fmt.Errorf("request to %s failed: %w", redactURL(target), err)}
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 400 {
+		return read(resp.Body)
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse))
 	if err != nil {
 		return nil, &retryableError{fmt.Errorf("read model response: %w", err)}
 	}
-	if resp.StatusCode >= 400 {
-		msg := providerErrorText(raw)
-		e := fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			return nil, &retryableError{&retryAfterError{e, retryAfter(resp.Header.Get("Retry-After"))}}
-		}
-		return nil, e
+	e := fmt.Errorf("HTTP %d: %s", resp.StatusCode, providerErrorText(raw))
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		return nil, &retryableError{&retryAfterError{e, retryAfter(resp.Header.Get("Retry-After"))}}
 	}
-	return raw, nil
+	return nil, e
 }
 
 // providerErrorText is the provider's own error message when the body is a JSON

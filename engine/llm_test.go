@@ -540,3 +540,5 @@ func TestAgentToolProblemsAtDeploy(t *testing.T) {
 		t.Fatalf("problems %+v", probs)
 	}
 }
+
+func sandboxForTest() ScriptRunner { return sandbox.NewInProcess() }

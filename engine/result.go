@@ -20,6 +20,17 @@ type (
 type Hooks struct {
 	OnBlockStart func(BlockEvent)
 	OnBlockEnd   func(BlockEvent)
+	// StreamBlock says whether an agent block's reply should be streamed (Sim's stream +
+	// selectedOutputs); it may be called from any block goroutine.
+	StreamBlock func(blockID, blockName string) bool
+	// OnChunk receives the text of a streamed agent reply as it arrives.
+	OnChunk func(BlockChunk)
+}
+
+// BlockChunk is a piece of a streamed agent reply.
+type BlockChunk struct {
+	BlockID string `json:"blockId"`
+	Chunk   string `json:"chunk"`
 }
 
 // BlockEvent describes a block starting or ending.

@@ -481,6 +481,18 @@ func (r *run) hook(start bool, n *node, fr *frame, out map[string]any, errMsg st
 	h(ev)
 }
 
+// chunk hands a piece of a streamed agent reply to the OnChunk hook.
+func (r *run) chunk(n *node, text string) {
+	h := r.in.Hooks.OnChunk
+	if h == nil {
+		return
+	}
+	r.hooksMu.Lock()
+	defer r.hooksMu.Unlock()
+	defer func() { _ = recover() }()
+	h(BlockChunk{BlockID: n.id, Chunk: text})
+}
+
 // script runs JavaScript in the sandbox on behalf of the run's tenant.
 func (r *run) script(ctx context.Context, req ScriptRequest) (ScriptResponse, error) {
 	req.Tenant = r.in.Tenant

@@ -212,11 +212,45 @@ func chunkText(v any) string {
 }
 
 // streamHooks returns engine hooks that report block progress and, for selected
-// outputs, the selected values as chunk frames.
+// outputs, the selected values as chunk frames. An agent whose content (or whole
+// output) is selected streams its reply as chunk frames while it is written; its
+// content is then not sent again when the block ends.
 func streamHooks(s *sseWriter, selected []string) engine.Hooks {
+	var mu sync.Mutex
+	streamed := map[string]bool{}
+	selects := func(id, name string) []selector {
+		ix := blockIndex{id: id}
+		if n := normalizeBlockName(name); n != "" {
+			ix[n] = id
+		}
+		var out []selector
+		for _, sel := range parseSelectors(selected, ix) {
+			if sel.blockID == id {
+				out = append(out, sel)
+			}
+		}
+		return out
+	}
+	streamsContent := func(sel selector) bool {
+		return len(sel.path) == 0 || (len(sel.path) == 1 && sel.path[0] == "content")
+	}
 	return engine.Hooks{
 		OnBlockStart: func(ev engine.BlockEvent) {
 			s.send(map[string]any{"event": "block_started", "blockId": ev.BlockID, "blockName": ev.BlockName, "blockType": ev.BlockType})
+		},
+		StreamBlock: func(id, name string) bool {
+			for _, sel := range selects(id, name) {
+				if streamsContent(sel) {
+					mu.Lock()
+					streamed[id] = true
+					mu.Unlock()
+					return true
+				}
+			}
+			return false
+		},
+		OnChunk: func(c engine.BlockChunk) {
+			s.send(map[string]any{"blockId": c.BlockID, "chunk": c.Chunk})
 		},
 		OnBlockEnd: func(ev engine.BlockEvent) {
 			frame := map[string]any{"event": "block_completed", "blockId": ev.BlockID, "blockName": ev.BlockName,
@@ -228,12 +262,11 @@ func streamHooks(s *sseWriter, selected []string) engine.Hooks {
 			if len(selected) == 0 || ev.Error != "" {
 				return
 			}
-			ix := blockIndex{ev.BlockID: ev.BlockID}
-			if n := normalizeBlockName(ev.BlockName); n != "" {
-				ix[n] = ev.BlockID
-			}
-			for _, sel := range parseSelectors(selected, ix) {
-				if sel.blockID != ev.BlockID {
+			mu.Lock()
+			wasStreamed := streamed[ev.BlockID]
+			mu.Unlock()
+			for _, sel := range selects(ev.BlockID, ev.BlockName) {
+				if wasStreamed && streamsContent(sel) {
 					continue
 				}
 				v, ok := pick(map[string]any(ev.Output), sel.path)

@@ -102,6 +102,18 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.Store, err = store.Open(ctx, cfg.DataDir, store.Options{Logger: log}); err != nil {
 		return nil, err
 	}
+	if !auth.HasMasterKey(cfg.DataDir, cfg.MasterKey) {
+		// A new master key would be created now: refuse if keys sealed under an old one
+		// exist (a restored or copied directory whose master.key was left behind).
+		has, err := a.Store.HasKeys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if has {
+			return nil, fmt.Errorf("data directory %s holds API keys but no master key (%s is missing and STEELENGINE_MASTER_KEY is not set): supply the master key they were sealed with; a new one would make every key fail",
+				cfg.DataDir, auth.MasterKeyFile)
+		}
+	}
 	if a.Secrets, err = auth.LoadSecrets(cfg.DataDir, cfg.MasterKey); err != nil {
 		return nil, err
 	}

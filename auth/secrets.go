@@ -34,6 +34,7 @@ var ErrWrongMasterKey = errors.New("master key does not match this data director
 // Secrets holds the master key (AEAD for key and environment secrets) and the HMAC
 // secret that indexes API keys and session tokens.
 type Secrets struct {
+	master  []byte // kept only so a backup the operator asks for can carry it
 	aead    cipher.AEAD
 	macPool sync.Pool // hash.Hash keyed with the HMAC secret
 }
@@ -95,7 +96,7 @@ func newSecrets(master []byte) (*Secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	s := &Secrets{aead: aead}
+	s := &Secrets{master: master, aead: aead}
 	macKey := subkey(master, "steelengine hmac v1")
 	s.macPool.New = func() any { return hmac.New(sha256.New, macKey) }
 	return s, nil
@@ -107,6 +108,41 @@ func subkey(master []byte, label string) []byte {
 	m.Write([]byte(label))
 	return m.Sum(nil)
 }
+
+// Files of the data directory that belong to the master key: the key itself (unless
+// it comes from STEELENGINE_MASTER_KEY) and the check value sealed under it.
+const (
+	MasterKeyFile = masterKeyFile
+	CheckFile     = checkFile
+)
+
+// SecretsFromKey returns the secrets of a base64 master key without touching a data
+// directory: restore proves a key opens an archive before the archive becomes one.
+func SecretsFromKey(masterKey string) (*Secrets, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(masterKey))
+	if err != nil || len(k) != 32 {
+		return nil, errors.New("master key must be base64 of exactly 32 bytes")
+	}
+	return newSecrets(k)
+}
+
+// MasterKey returns the master key in its file form (base64), for a backup the
+// operator asked to carry it.
+func (s *Secrets) MasterKey() string { return base64.StdEncoding.EncodeToString(s.master) }
+
+// HasMasterKey reports whether a master key is available for dataDir without creating
+// one: given (STEELENGINE_MASTER_KEY) or in the key file.
+func HasMasterKey(dataDir, envMasterKey string) bool {
+	if strings.TrimSpace(envMasterKey) != "" {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(dataDir, masterKeyFile))
+	return err == nil
+}
+
+// Verify checks dir's master-key check value against s (ErrWrongMasterKey when it was
+// sealed under another key) and writes one when dir has none.
+func (s *Secrets) Verify(dir string) error { return s.verify(dir) }
 
 func (s *Secrets) verify(dataDir string) error {
 	path := filepath.Join(dataDir, checkFile)

@@ -60,11 +60,24 @@ func (s *Service) GetOrg(ctx context.Context, p *auth.Principal, id string) (*Or
 	return &OrgAccess{Org: o, Level: lvl}, nil
 }
 
-// CreateOrg creates an organization owned by the acting user.
-func (s *Service) CreateOrg(ctx context.Context, p *auth.Principal, name string) (*store.Org, error) {
-	uid, err := auth.RequireUser(p)
-	if err != nil {
-		return nil, err
+// CreateOrg creates an organization owned by ownerID (default: the acting user; only
+// instance administrators and the operator may name someone else).
+func (s *Service) CreateOrg(ctx context.Context, p *auth.Principal, name, ownerID string) (*store.Org, error) {
+	uid := ownerID
+	switch {
+	case uid == "":
+		var err error
+		if uid, err = auth.RequireUser(p); err != nil {
+			if p.IsOperator() {
+				return nil, badField("ownerId", "an owner is required")
+			}
+			return nil, err
+		}
+	case uid != p.UserID:
+		// Making someone else the owner: instance administrators (and the operator) only.
+		if err := s.az.RequireInstanceAdmin(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 	o := &store.Org{Name: name}
 	if err := s.st.CreateOrg(ctx, o, uid); err != nil {

@@ -52,6 +52,8 @@ type Config struct {
 	OnFinish func(*store.Execution)
 	// Now is the schedules' clock (default time.Now); tests inject one.
 	Now func() time.Time
+	// Version is the appliance's version, recorded in backups.
+	Version string
 }
 
 // Service runs the use cases over the store, the auth decision and the engine.

@@ -61,7 +61,8 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Name string `json:"name"`
+		Name    string `json:"name"`
+		OwnerID string `json:"ownerId"`
 	}
 	if err := mgmtDecode(r, &body); err != nil {
 		writeError(w, r, err)
@@ -71,7 +72,7 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("name", "name is required"))
 		return
 	}
-	o, err := a.deps.Service.CreateOrg(r.Context(), p, body.Name)
+	o, err := a.deps.Service.CreateOrg(r.Context(), p, body.Name, body.OwnerID)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -9,9 +9,13 @@ import (
 // SessionCookie names the dashboard's session cookie.
 const SessionCookie = auth.SessionCookie
 
-// keyPrincipal resolves the request's API key (only). It sets the X-RateLimit-*
+// keyPrincipal resolves the request's API key (only; or the operator on the operator
+// socket). It sets the X-RateLimit-*
 // headers, so every API-key response carries them, and answers 401/429 itself.
 func (a *API) keyPrincipal(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+	if operatorRequest(r) {
+		return auth.Operator(), true
+	}
 	p, err := a.deps.Resolver.Resolve(r.Context(), auth.RequestKey(r), auth.ClientIP(r), auth.TransportHTTP)
 	if err != nil {
 		writeError(w, r, err)
@@ -25,6 +29,9 @@ func (a *API) keyPrincipal(w http.ResponseWriter, r *http.Request) (*auth.Princi
 // principal accepts an API key or, failing that, a dashboard session cookie; state
 // changes through a session need the session's X-CSRF-Token.
 func (a *API) principal(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+	if operatorRequest(r) {
+		return auth.Operator(), true
+	}
 	if auth.RequestKey(r) != "" {
 		return a.keyPrincipal(w, r)
 	}

@@ -114,6 +114,11 @@ func decodeKeyCreate(r *http.Request, typ store.KeyType) (auth.CreateKeyRequest,
 	if err := mgmtDecode(r, &b); err != nil {
 		return auth.CreateKeyRequest{}, err
 	}
+	return b.request(typ)
+}
+
+// request checks the body for a key of type typ.
+func (b *keyCreateBody) request(typ store.KeyType) (auth.CreateKeyRequest, error) {
 	req := auth.CreateKeyRequest{Type: typ, Name: strings.TrimSpace(b.Name), AllowedCIDRs: b.AllowedCIDRs, RateLimit: b.RateLimit}
 	if req.Name == "" {
 		return req, badRequest("name", "name is required")

@@ -262,6 +262,13 @@ func (r *Resolver) OwnedKey(ctx context.Context, id string, typ store.KeyType, o
 	return k, err
 }
 
+// ManagedKey returns key id if actor may manage it; keys outside actor's reach read as
+// not found. Front doors that address keys by id alone (the command line's) use it to
+// learn the key's owner.
+func (r *Resolver) ManagedKey(ctx context.Context, actor *Principal, id string) (*store.APIKey, error) {
+	return r.managedKey(ctx, actor, id)
+}
+
 // managedKey loads a key actor may manage; keys outside actor's reach read as not found.
 func (r *Resolver) managedKey(ctx context.Context, actor *Principal, id string) (*store.APIKey, error) {
 	k, err := r.st.GetKey(ctx, id)

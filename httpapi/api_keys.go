@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -79,12 +80,12 @@ func (a *API) createAnyKey(w http.ResponseWriter, r *http.Request) {
 	a.createKey(w, r, p, req)
 }
 
-// keyOwner reads key id's type and owner so the owner-scoped revoke and rotate can run;
-// a key the caller may not manage reads as not found there.
-func (a *API) keyOwner(w http.ResponseWriter, r *http.Request) (store.KeyType, string, bool) {
-	k, err := a.deps.Store.GetKey(r.Context(), r.PathValue("id"))
+// keyOwner finds key id's type and owner for the owner-scoped revoke and rotate; a key
+// p may not manage reads as not found.
+func (a *API) keyOwner(w http.ResponseWriter, r *http.Request, p *auth.Principal) (store.KeyType, string, bool) {
+	k, err := a.deps.Resolver.ManagedKey(r.Context(), p, r.PathValue("id"))
 	if err != nil {
-		writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "API key not found"})
+		writeError(w, r, err)
 		return "", "", false
 	}
 	return k.Type, k.OwnerID(), true
@@ -95,7 +96,7 @@ func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	typ, owner, ok := a.keyOwner(w, r)
+	typ, owner, ok := a.keyOwner(w, r, p)
 	if !ok {
 		return
 	}
@@ -107,7 +108,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	typ, owner, ok := a.keyOwner(w, r)
+	typ, owner, ok := a.keyOwner(w, r, p)
 	if !ok {
 		return
 	}

@@ -131,3 +131,20 @@ func TestBackupEndpoint(t *testing.T) {
 	}
 	(&mgClient{t: t, e: e}).want(401, "", "GET", "/api/admin/backup", nil)
 }
+
+func TestNamedUserEnvironmentForTheOperator(t *testing.T) {
+	e := testenv.New(t)
+	op := operatorClient(t, e)
+	path := "/api/admin/users/" + e.Member.ID + "/environment"
+	op.want(200, "", "PUT", path+"/TOKEN", map[string]any{"value": "personal-secret"})
+	vars := mgList(op.want(200, "", "GET", path, nil), "data")
+	if len(vars) != 1 || vars[0]["name"] != "TOKEN" || vars[0]["value"] != nil {
+		t.Fatalf("list = %v", vars)
+	}
+	// Only the operator and the user themselves: not an instance admin, not a key.
+	mgLogin(t, e, e.Admin.Email, e.AdminPassword).want(403, "", "GET", path, nil)
+	mgKey(t, e, e.WSKey).want(403, "", "PUT", path+"/TOKEN", map[string]any{"value": "x"})
+	mgLogin(t, e, e.Member.Email, e.AdminPassword).want(200, "", "GET", path, nil)
+	op.want(200, "", "DELETE", path+"/TOKEN", nil)
+	op.want(404, "", "GET", "/api/admin/users/nope/environment", nil)
+}

@@ -9,9 +9,9 @@ import (
 // SessionCookie names the dashboard's session cookie.
 const SessionCookie = auth.SessionCookie
 
-// keyPrincipal resolves the request's API key (only; or the operator on the operator
-// socket). It sets the X-RateLimit-*
-// headers, so every API-key response carries them, and answers 401/429 itself.
+// keyPrincipal resolves the request's API key (only; on the operator socket a request
+// without one is the operator). It sets the X-RateLimit-* headers, so every API-key
+// response carries them, and answers 401/429 itself.
 func (a *API) keyPrincipal(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
 	if operatorRequest(r) {
 		return auth.Operator(), true

@@ -76,6 +76,7 @@ func appConfig(c *cli.Context) app.Config {
 	cfg.Core.MaxRunsPerWorkspace = c.Int("max-runs-per-workspace")
 	cfg.Core.MaxRuns = c.Int("max-runs")
 	cfg.Core.MaxCallDepth = c.Int("max-call-depth")
+	cfg.Core.Version = version()
 	cfg.Auth.DefaultRateLimit = c.Int("rate-limit")
 	cfg.Core.Prices, _ = loadPrices(c.String("model-prices")) // checked by checkRuntimeFlags
 	for _, s := range c.StringSlice("allow-network") {

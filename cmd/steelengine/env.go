@@ -2,16 +2,15 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/steelengine/steelengine/app"
 	"github.com/steelengine/steelengine/core"
 )
 
@@ -21,7 +20,7 @@ func envScopeFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "workspace", Usage: "workspace id or name"},
 		&cli.BoolFlag{Name: "personal", Usage: "a user's personal variables (override the workspace's in runs that user starts)"},
-		&cli.StringFlag{Name: "user", Usage: "with --personal: the user's `EMAIL`"},
+		&cli.StringFlag{Name: "user", Usage: "with --personal: the user's `EMAIL` (with --url and a personal key: default that key's user)"},
 	}
 }
 
@@ -41,12 +40,13 @@ func envCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withEnvScope(c, func(ctx context.Context, a *app.App, sc core.EnvScope) error {
-						info, err := a.Service.SetEnv(ctx, operator(), sc, name, value)
-						if err != nil {
+					return withEnvScope(c, func(cl *apiClient, base string) error {
+						var res obj
+						if err := cl.do(c.Context, http.MethodPut, base+"/"+url.PathEscape(name), nil, obj{"value": value}, &res); err != nil {
 							return err
 						}
-						return printOut(c, info, func(w io.Writer) { row(w, "set", info.Name) })
+						info, _ := res["data"].(obj)
+						return printOut(c, info, func(w io.Writer) { row(w, "set", info["name"]) })
 					})
 				},
 			},
@@ -58,15 +58,16 @@ func envCommand() *cli.Command {
 					if c.NArg() != 0 {
 						return usagef("env list takes no arguments")
 					}
-					return withEnvScope(c, func(ctx context.Context, a *app.App, sc core.EnvScope) error {
-						vars, err := a.Service.ListEnv(ctx, operator(), sc)
-						if err != nil {
+					return withEnvScope(c, func(cl *apiClient, base string) error {
+						var res obj
+						if err := cl.do(c.Context, http.MethodGet, base, nil, nil, &res); err != nil {
 							return err
 						}
+						vars := objs(res, "data")
 						return printOut(c, vars, func(w io.Writer) {
 							row(w, "NAME", "UPDATED", "BY")
 							for _, v := range vars {
-								row(w, v.Name, v.UpdatedAt.Format(time.RFC3339), v.UpdatedBy)
+								row(w, v["name"], v["updatedAt"], orDash(v["updatedBy"]))
 							}
 						})
 					})
@@ -82,8 +83,8 @@ func envCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withEnvScope(c, func(ctx context.Context, a *app.App, sc core.EnvScope) error {
-						if err := a.Service.UnsetEnv(ctx, operator(), sc, name); err != nil {
+					return withEnvScope(c, func(cl *apiClient, base string) error {
+						if err := cl.do(c.Context, http.MethodDelete, base+"/"+url.PathEscape(name), nil, nil, nil); err != nil {
 							return err
 						}
 						return printOut(c, map[string]any{"name": name, "unset": true}, func(w io.Writer) { row(w, "unset", name) })
@@ -113,31 +114,36 @@ func envSetArgs(c *cli.Context) (name, value string, err error) {
 	return c.Args().Get(0), c.Args().Get(1), nil
 }
 
-// withEnvScope resolves --workspace or --personal --user and runs fn with the app open.
-func withEnvScope(c *cli.Context, fn func(ctx context.Context, a *app.App, sc core.EnvScope) error) error {
+// withEnvScope resolves --workspace or --personal --user to the API collection of
+// those variables and runs fn with a client.
+func withEnvScope(c *cli.Context, fn func(cl *apiClient, base string) error) error {
 	personal, ws, user := c.Bool("personal"), c.String("workspace"), c.String("user")
 	switch {
 	case personal && ws != "":
 		return usagef("%s: use --workspace or --personal, not both", c.Command.FullName())
-	case personal && user == "":
+	case personal && user == "" && !remoteConfigured(c):
 		return usagef("%s --personal needs --user EMAIL", c.Command.FullName())
 	case !personal && user != "":
 		return usagef("%s: --user only applies with --personal", c.Command.FullName())
 	case !personal && ws == "":
 		return usagef("%s needs --workspace WS (or --personal --user EMAIL)", c.Command.FullName())
 	}
-	return withApp(c, func(ctx context.Context, a *app.App) error {
-		if personal {
-			u, err := a.Store.GetUserByEmail(ctx, user)
+	return withAPI(c, func(cl *apiClient) error {
+		switch {
+		case personal && user == "":
+			// With --url and a personal key: that key's user.
+			return fn(cl, "/api/users/me/environment")
+		case personal:
+			id, err := cl.userID(c.Context, user)
 			if err != nil {
-				return fmt.Errorf("user %s: %w", user, err)
+				return err
 			}
-			return fn(ctx, a, core.EnvScope{Personal: true, UserID: u.ID})
+			return fn(cl, "/api/admin/users/"+url.PathEscape(id)+"/environment")
 		}
-		w, err := findWorkspace(ctx, a.Store, ws)
+		id, err := cl.workspaceID(c.Context, ws)
 		if err != nil {
 			return err
 		}
-		return fn(ctx, a, core.EnvScope{WorkspaceID: w.ID})
+		return fn(cl, "/api/workspaces/"+url.PathEscape(id)+"/environment")
 	})
 }

@@ -29,7 +29,16 @@ func writeJSONError(w io.Writer, err error) {
 	body := map[string]any{"error": err.Error(), "code": "error"}
 	var ce *core.Error
 	var ve *engine.ValidationError
+	var ae *apiError
 	switch {
+	case errors.As(err, &ae):
+		body["error"] = ae.msg
+		if ae.code != "" {
+			body["code"] = ae.code
+		}
+		if len(ae.details) > 0 {
+			body["details"] = ae.details
+		}
 	case errors.As(err, &ce):
 		body["error"], body["code"] = ce.Message, ce.Code
 		if ce.Details != nil {

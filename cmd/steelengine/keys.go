@@ -1,16 +1,16 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/steelengine/steelengine/app"
-	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -57,12 +57,11 @@ func keysCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						k, err := a.Resolver.RevokeKey(ctx, operator(), id)
-						if err != nil {
+					return withAPI(c, func(cl *apiClient) error {
+						if err := cl.do(c.Context, http.MethodDelete, "/api/api-keys/"+url.PathEscape(id), nil, nil, nil); err != nil {
 							return err
 						}
-						return printOut(c, keyView(k), func(w io.Writer) { row(w, "revoked", k.ID, displayKey(k)) })
+						return printOut(c, obj{"id": id, "revoked": true}, func(w io.Writer) { row(w, "revoked", id) })
 					})
 				},
 			},
@@ -79,12 +78,14 @@ func keysCommand() *cli.Command {
 					if c.Duration("grace") < 0 {
 						return usagef("invalid --grace %s: must not be negative", c.Duration("grace"))
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						plain, k, err := a.Resolver.RotateKey(ctx, operator(), id, c.Duration("grace"))
-						if err != nil {
+					return withAPI(c, func(cl *apiClient) error {
+						var res obj
+						body := obj{"graceSeconds": int64(c.Duration("grace") / time.Second)}
+						if err := cl.do(c.Context, http.MethodPost, "/api/api-keys/"+url.PathEscape(id)+"/rotate", nil, body, &res); err != nil {
 							return err
 						}
-						return printCreatedKey(c, plain, k)
+						k, _ := res["key"].(obj)
+						return printCreatedKey(c, k)
 					})
 				},
 			},
@@ -92,21 +93,23 @@ func keysCommand() *cli.Command {
 				Name:      "audit",
 				Usage:     "show a key's audit trail",
 				ArgsUsage: "ID",
-				Flags:     []cli.Flag{&cli.IntFlag{Name: "limit", Value: 100}},
+				Flags:     []cli.Flag{&cli.IntFlag{Name: "limit", Value: 100, Usage: "at most this many events (1-1000)"}},
 				Action: func(c *cli.Context) error {
 					id, err := oneArg(c, "key ID")
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						evs, err := a.Store.ListAudit(ctx, id, c.Int("limit"))
-						if err != nil {
+					return withAPI(c, func(cl *apiClient) error {
+						var res obj
+						q := url.Values{"limit": {strconv.Itoa(c.Int("limit"))}}
+						if err := cl.do(c.Context, http.MethodGet, "/api/api-keys/"+url.PathEscape(id)+"/audit", q, nil, &res); err != nil {
 							return err
 						}
+						evs := objs(res, "events")
 						return printOut(c, evs, func(w io.Writer) {
 							row(w, "TIME", "ACTION", "REASON", "IP", "TRANSPORT")
 							for _, e := range evs {
-								row(w, e.Time.Format(time.RFC3339), e.Action, e.Reason, e.IP, e.Transport)
+								row(w, orDash(e["time"]), orDash(e["action"]), orDash(e["reason"]), orDash(e["ip"]), orDash(e["transport"]))
 							}
 						})
 					})
@@ -139,41 +142,37 @@ func keysCreate(c *cli.Context) error {
 	if c.Duration("expires-in") < 0 {
 		return usagef("invalid --expires-in %s: must be positive", c.Duration("expires-in"))
 	}
-	return withApp(c, func(ctx context.Context, a *app.App) error {
-		req := auth.CreateKeyRequest{
-			Type: typ, Name: c.String("name"), Level: level, Workflows: c.StringSlice("workflow"), Grants: grants,
-			ExpiresIn: c.Duration("expires-in"), AllowedCIDRs: c.StringSlice("allow-ip"), RateLimit: c.Int("rate-limit"),
+	return withAPI(c, func(cl *apiClient) error {
+		ctx := c.Context
+		body := obj{"type": typ, "name": c.String("name"), "allowedCidrs": c.StringSlice("allow-ip"), "rateLimit": c.Int("rate-limit")}
+		if d := c.Duration("expires-in"); d > 0 {
+			body["expiresIn"] = int64((d + time.Second - 1) / time.Second)
 		}
+		var err error
 		switch typ {
 		case store.KeyPersonal:
-			u, err := a.Store.GetUserByEmail(ctx, c.String("user"))
-			if err != nil {
-				return err
-			}
-			req.UserID = u.ID
+			body["userId"], err = cl.userID(ctx, c.String("user"))
 		case store.KeyWorkspace:
-			ws, err := findWorkspace(ctx, a.Store, c.String("workspace"))
-			if err != nil {
-				return err
-			}
-			req.WorkspaceID = ws.ID
+			body["workspaceId"], err = cl.workspaceID(ctx, c.String("workspace"))
+			body["level"], body["workflowIds"] = level, c.StringSlice("workflow")
 		case store.KeyOrganization:
-			o, err := findOrg(ctx, a.Store, c.String("org"))
-			if err != nil {
-				return err
-			}
-			req.OrgID = o.ID
+			body["organizationId"], err = cl.orgID(ctx, c.String("org"))
+			body["grants"] = grants
 		}
-		plain, k, err := a.Resolver.CreateKey(ctx, operator(), req)
 		if err != nil {
 			return err
 		}
-		return printCreatedKey(c, plain, k)
+		var res obj
+		if err := cl.do(ctx, http.MethodPost, "/api/api-keys", nil, body, &res); err != nil {
+			return err
+		}
+		k, _ := res["key"].(obj)
+		return printCreatedKey(c, k)
 	})
 }
 
-func parseGrants(specs []string) ([]store.Grant, error) {
-	var out []store.Grant
+func parseGrants(specs []string) ([]obj, error) {
+	var out []obj
 	for _, s := range specs {
 		parts := strings.Split(s, ":")
 		if len(parts) != 3 {
@@ -186,100 +185,97 @@ func parseGrants(specs []string) ([]store.Grant, error) {
 		if !lvl.Valid() {
 			return nil, usagef("invalid --grant %q: level must be read, write or admin", s)
 		}
-		out = append(out, store.Grant{TargetType: tt, TargetID: parts[1], Level: lvl})
+		out = append(out, obj{"targetType": tt, "targetId": parts[1], "level": lvl})
 	}
 	return out, nil
 }
 
 func keysList(c *cli.Context) error {
-	return withApp(c, func(ctx context.Context, a *app.App) error {
-		f := store.KeyFilter{IncludeRevoked: c.Bool("all")}
+	return withAPI(c, func(cl *apiClient) error {
+		ctx := c.Context
+		q := url.Values{}
+		if c.Bool("all") {
+			q.Set("includeRevoked", "true")
+		}
 		if e := c.String("user"); e != "" {
-			u, err := a.Store.GetUserByEmail(ctx, e)
+			id, err := cl.userID(ctx, e)
 			if err != nil {
 				return err
 			}
-			f.UserID = u.ID
+			q.Set("userId", id)
 		}
 		if ref := c.String("workspace"); ref != "" {
-			ws, err := findWorkspace(ctx, a.Store, ref)
+			id, err := cl.workspaceID(ctx, ref)
 			if err != nil {
 				return err
 			}
-			f.WorkspaceID = ws.ID
+			q.Set("workspaceId", id)
 		}
 		if ref := c.String("org"); ref != "" {
-			o, err := findOrg(ctx, a.Store, ref)
+			id, err := cl.orgID(ctx, ref)
 			if err != nil {
 				return err
 			}
-			f.OrgID = o.ID
+			q.Set("organizationId", id)
 		}
-		ks, err := a.Store.ListKeys(ctx, f)
-		if err != nil {
+		var res obj
+		if err := cl.do(ctx, http.MethodGet, "/api/api-keys", q, nil, &res); err != nil {
 			return err
 		}
-		views := make([]map[string]any, len(ks))
-		for i, k := range ks {
-			views[i] = keyView(k)
+		ks := objs(res, "keys")
+		for _, k := range ks {
+			k["state"] = keyState(k)
 		}
-		return printOut(c, views, func(w io.Writer) {
+		return printOut(c, ks, func(w io.Writer) {
 			row(w, "ID", "TYPE", "NAME", "KEY", "OWNER", "LAST USED", "STATE")
 			for _, k := range ks {
 				last := "never"
-				if k.LastUsedAt != nil {
-					last = k.LastUsedAt.Format(time.RFC3339) + " via " + k.LastUsedVia
+				if s := str(k, "lastUsed"); s != "" {
+					last = s + " via " + str(k, "lastUsedVia")
 				}
-				row(w, k.ID, k.Type, k.Name, displayKey(k), k.OwnerID(), last, keyState(k))
+				owner := str(k, "userId") + str(k, "workspaceId") + str(k, "organizationId")
+				row(w, k["id"], k["type"], k["name"], k["displayKey"], owner, last, k["state"])
 			}
 		})
 	})
 }
 
-func printCreatedKey(c *cli.Context, plain string, k *store.APIKey) error {
-	v := keyView(k)
-	v["key"] = plain
-	return printOut(c, v, func(w io.Writer) {
+func printCreatedKey(c *cli.Context, k obj) error {
+	if k == nil {
+		return fmt.Errorf("the server's answer holds no key")
+	}
+	return printOut(c, k, func(w io.Writer) {
 		row(w, "ID", "TYPE", "NAME")
-		row(w, k.ID, k.Type, k.Name)
-		fmt.Fprintf(w, "key (shown once, store it now): %s\n", plain)
+		row(w, k["id"], k["type"], k["name"])
+		fmt.Fprintf(w, "key (shown once, store it now): %s\n", str(k, "key"))
 	})
 }
 
-func displayKey(k *store.APIKey) string { return auth.DisplayKey(k) }
-
-func keyState(k *store.APIKey) string {
+// keyState summarises a key's lifecycle for lists.
+func keyState(k obj) string {
 	now := time.Now()
-	switch {
-	case k.RevokedAt != nil:
+	at := func(field string) (time.Time, bool) {
+		t, err := time.Parse(time.RFC3339Nano, str(k, field))
+		return t, err == nil
+	}
+	if _, ok := at("revokedAt"); ok {
 		return "revoked"
-	case k.GraceUntil != nil && now.After(*k.GraceUntil):
-		return "rotated"
-	case k.GraceUntil != nil:
-		return "rotating until " + k.GraceUntil.Format(time.RFC3339)
-	case k.ExpiresAt != nil && now.After(*k.ExpiresAt):
+	}
+	if g, ok := at("graceUntil"); ok {
+		if now.After(g) {
+			return "rotated"
+		}
+		return "rotating until " + g.Format(time.RFC3339)
+	}
+	if e, ok := at("expiresAt"); ok && now.After(e) {
 		return "expired"
 	}
 	return "active"
 }
 
-// keyView is a key as commands show it: never the secret, its digest or ciphertext.
-func keyView(k *store.APIKey) map[string]any {
-	v := map[string]any{
-		"id": k.ID, "type": k.Type, "name": k.Name, "displayKey": displayKey(k), "createdAt": k.CreatedAt,
-		"expiresAt": k.ExpiresAt, "revokedAt": k.RevokedAt, "lastUsed": k.LastUsedAt, "lastUsedVia": k.LastUsedVia,
-		"state": keyState(k),
-	}
-	switch k.Type {
-	case store.KeyPersonal:
-		v["userId"] = k.UserID
-	case store.KeyWorkspace:
-		v["workspaceId"], v["level"], v["workflows"] = k.WorkspaceID, k.Level, k.Workflows
-	case store.KeyOrganization:
-		v["orgId"], v["grants"] = k.OrgID, k.Grants
-	}
-	if k.RotatedTo != "" {
-		v["rotatedTo"], v["graceUntil"] = k.RotatedTo, k.GraceUntil
+func orDash(v any) any {
+	if v == nil || v == "" {
+		return "-"
 	}
 	return v
 }

@@ -15,7 +15,7 @@ import (
 
 // seedWorld creates a user, an org and a workspace in it through the CLI.
 func seedWorld(t *testing.T) (data string, d []string, wsID string) {
-	data = filepath.Join(t.TempDir(), "data")
+	data = newDataDir(t)
 	d = []string{"--data-dir", data, "--json"}
 	cliJSON(t, &map[string]any{}, append(d, "users", "create", "--email", "ann@example.com", "--name", "Ann")...)
 	cliJSON(t, &map[string]any{}, append(d, "orgs", "create", "--name", "Acme", "--owner", "ann@example.com")...)
@@ -100,29 +100,38 @@ func TestWorkflowsOfflineAndBackupCLI(t *testing.T) {
 		t.Fatalf("export: %d %s", code, out)
 	}
 
-	backup := filepath.Join(t.TempDir(), "backup")
-	if _, errOut, code := runCLI(t, "--data-dir", data, "backup", "--out", backup); code != 0 {
+	archive := filepath.Join(t.TempDir(), "b.tar")
+	if _, errOut, code := runCLI(t, "--data-dir", data, "backup", "--out", archive); code != 0 {
 		t.Fatalf("backup: %s", errOut)
 	}
+	if st, err := os.Stat(archive); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("archive: %v %v", st, err)
+	}
+	// The master key does not travel unless asked: restore needs it.
 	restored := filepath.Join(t.TempDir(), "restored")
-	if err := os.MkdirAll(restored, 0o700); err != nil {
+	if _, errOut, code := runCLI(t, "--data-dir", restored, "restore", archive); code == 0 || !strings.Contains(errOut, "master key") {
+		t.Fatalf("restore without the master key: exit %d, %q", code, errOut)
+	}
+	other := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	if _, errOut, code := runCLI(t, "--data-dir", restored, "--master-key", other, "restore", archive); code == 0 || !strings.Contains(errOut, "master key") {
+		t.Fatalf("restore with a wrong master key: exit %d, %q", code, errOut)
+	}
+	mk, err := os.ReadFile(filepath.Join(data, "master.key"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	// The master key travels separately from backups; copy it as an operator would.
-	for _, f := range []string{"master.key", "master.check"} {
-		b, err := os.ReadFile(filepath.Join(data, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(restored, f), b, 0o600)
-	}
-	if _, errOut, code := runCLI(t, "--data-dir", restored, "restore", "--from", backup); code != 0 {
+	env := []string{"STEELENGINE_MASTER_KEY=" + strings.TrimSpace(string(mk))}
+	if _, errOut, code := runCLIEnv(t, env, "--data-dir", restored, "restore", "--from", archive); code != 0 {
 		t.Fatalf("restore: %s", errOut)
 	}
+	out, errOut, code := runCLIEnv(t, env, "--data-dir", restored, "--json", "workflows", "list")
 	var wfs []map[string]any
-	cliJSON(t, &wfs, "--data-dir", restored, "--json", "workflows", "list")
-	if len(wfs) != 1 || wfs[0]["id"] != id {
-		t.Fatalf("restored workflows = %v", wfs)
+	if code != 0 || json.Unmarshal([]byte(out), &wfs) != nil || len(wfs) != 1 || wfs[0]["id"] != id {
+		t.Fatalf("restored workflows: %d %s %s", code, out, errOut)
+	}
+	// Without the key the restored directory refuses to start rather than make a new one.
+	if _, errOut, code := runCLI(t, "--data-dir", restored, "workflows", "list"); code == 0 || !strings.Contains(errOut, "master key") {
+		t.Fatalf("restored dir without its master key: exit %d, %q", code, errOut)
 	}
 }
 

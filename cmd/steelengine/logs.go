@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,9 +10,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/steelengine/steelengine/app"
-	"github.com/steelengine/steelengine/store"
 )
 
 func logsCommand() *cli.Command {
@@ -24,21 +20,20 @@ func logsCommand() *cli.Command {
 			{
 				Name:  "list",
 				Usage: "list executions of a workspace, newest first",
-				Flags: append([]cli.Flag{
-					&cli.StringFlag{Name: "workspace", Required: true, Usage: "workspace id (offline: or name)"},
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "workspace", Required: true, Usage: "workspace id or name"},
 					&cli.StringSliceFlag{Name: "workflow", Usage: "only this workflow id (repeatable)"},
 					&cli.IntFlag{Name: "limit", Value: 20, Usage: "at most this many (1-1000)"},
 					&cli.StringFlag{Name: "level", Usage: "info or error"},
 					&cli.StringFlag{Name: "trigger", Usage: "api, mcp, manual or schedule"},
 					&cli.StringFlag{Name: "cursor", Usage: "continue after a previous page"},
-				}, remoteFlags()...),
+				},
 				Action: logsList,
 			},
 			{
 				Name:      "show",
 				Usage:     "show one execution with its block trace",
 				ArgsUsage: "ID",
-				Flags:     remoteFlags(),
 				Action:    logsShow,
 			},
 			logsPruneCommand(),
@@ -54,12 +49,12 @@ func logsList(c *cli.Context) error {
 	if lv := c.String("level"); lv != "" && lv != "info" && lv != "error" {
 		return usagef("invalid --level %q: allowed values are info, error", lv)
 	}
-	if remoteConfigured(c) {
-		rc, err := newRemote(c)
+	return withAPI(c, func(cl *apiClient) error {
+		wsID, err := cl.workspaceID(c.Context, c.String("workspace"))
 		if err != nil {
 			return err
 		}
-		q := url.Values{"workspaceId": {c.String("workspace")}, "limit": {strconv.Itoa(limit)}}
+		q := url.Values{"workspaceId": {wsID}, "limit": {strconv.Itoa(limit)}}
 		if wfs := c.StringSlice("workflow"); len(wfs) > 0 {
 			q.Set("workflowIds", strings.Join(wfs, ","))
 		}
@@ -73,7 +68,7 @@ func logsList(c *cli.Context) error {
 			q.Set("cursor", v)
 		}
 		var page map[string]any
-		if err := rc.do(c, http.MethodGet, "/api/v1/logs", q, nil, &page); err != nil {
+		if err := cl.do(c.Context, http.MethodGet, "/api/v1/logs", q, nil, &page); err != nil {
 			return err
 		}
 		items, _ := page["data"].([]any)
@@ -87,36 +82,6 @@ func logsList(c *cli.Context) error {
 			printLogRows(w, rows)
 			if nc, _ := page["nextCursor"].(string); nc != "" {
 				fmt.Fprintf(w, "next page: --cursor %s\n", nc)
-			}
-		})
-	}
-	return withApp(c, func(ctx context.Context, a *app.App) error {
-		ws, err := findWorkspace(ctx, a.Store, c.String("workspace"))
-		if err != nil {
-			return err
-		}
-		q := store.LogQuery{WorkspaceID: ws.ID, WorkflowIDs: c.StringSlice("workflow"), Limit: limit, Level: c.String("level"), Cursor: c.String("cursor")}
-		if t := c.String("trigger"); t != "" {
-			q.Triggers = []string{t}
-		}
-		page, err := a.Service.ListLogs(ctx, operator(), q)
-		if err != nil {
-			return err
-		}
-		items := page.Items
-		if items == nil {
-			items = []*store.Execution{}
-		}
-		out := map[string]any{"data": items, "nextCursor": page.NextCursor}
-		return printOut(c, out, func(w io.Writer) {
-			rows := make([]map[string]any, 0, len(items))
-			for _, e := range items {
-				rows = append(rows, map[string]any{"id": e.ID, "workflowId": e.WorkflowID, "status": e.Status, "level": e.Level,
-					"trigger": e.Trigger, "startedAt": e.StartedAt.Format("2006-01-02T15:04:05Z07:00"), "durationMs": e.DurationMs})
-			}
-			printLogRows(w, rows)
-			if page.NextCursor != "" {
-				fmt.Fprintf(w, "next page: --cursor %s\n", page.NextCursor)
 			}
 		})
 	})
@@ -142,13 +107,9 @@ func logsShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if remoteConfigured(c) {
-		rc, err := newRemote(c)
-		if err != nil {
-			return err
-		}
+	return withAPI(c, func(cl *apiClient) error {
 		var res map[string]any
-		if err := rc.do(c, http.MethodGet, "/api/v1/logs/"+url.PathEscape(id), nil, nil, &res); err != nil {
+		if err := cl.do(c.Context, http.MethodGet, "/api/v1/logs/"+url.PathEscape(id), nil, nil, &res); err != nil {
 			return err
 		}
 		data, ok := res["data"].(map[string]any)
@@ -156,16 +117,6 @@ func logsShow(c *cli.Context) error {
 			data = res
 		}
 		return printOut(c, res, func(w io.Writer) { printLogDetail(w, data) })
-	}
-	return withApp(c, func(ctx context.Context, a *app.App) error {
-		e, err := a.Service.GetLog(ctx, operator(), id)
-		if err != nil {
-			return err
-		}
-		b, _ := json.Marshal(e)
-		var m map[string]any
-		json.Unmarshal(b, &m)
-		return printOut(c, map[string]any{"data": e}, func(w io.Writer) { printLogDetail(w, m) })
 	})
 }
 

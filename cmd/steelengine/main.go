@@ -67,6 +67,8 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"STEELENGINE_LOG_FORMAT"}, Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"STEELENGINE_LOG_LEVEL"}, Usage: "log level: debug, info, warn, error"},
 			&cli.StringFlag{Name: "master-key", EnvVars: []string{"STEELENGINE_MASTER_KEY"}, Usage: "base64 32-byte master key (default: the key file in the data directory)"},
+			&cli.StringFlag{Name: "url", EnvVars: []string{"STEELENGINE_URL"}, Usage: "call the server at this URL instead of the data directory (with --key)"},
+			&cli.StringFlag{Name: "key", EnvVars: []string{"STEELENGINE_API_KEY"}, Usage: "API key for --url and for mcp"},
 		}, runtimeFlags()...),
 		Before: func(c *cli.Context) error {
 			if f := c.String("log-format"); f != "text" && f != "json" {
@@ -94,10 +96,12 @@ func newApp() *cli.App {
 func commands() []*cli.Command {
 	cmds := []*cli.Command{
 		serveCommand(),
+		initCommand(),
 		usersCommand(),
 		orgsCommand(),
 		workspacesCommand(),
 		versionCommand(),
+		healthCommand(),
 		sandboxWorkerCommand(),
 		keysCommand(),
 		workflowsCommand(),

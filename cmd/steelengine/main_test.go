@@ -46,7 +46,14 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 // runCLIEnv is runCLI with extra environment variables.
 func runCLIEnv(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return runCLIIn(t, "", env, args...)
+}
+
+// runCLIIn is runCLIEnv in working directory dir ("" for the test's).
+func runCLIIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
+	cmd.Dir = dir
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
@@ -60,6 +67,16 @@ func runCLIEnv(t *testing.T, env []string, args ...string) (string, string, int)
 		t.Fatalf("run %v: %v", args, err)
 	}
 	return stdout.String(), stderr.String(), code
+}
+
+// newDataDir is an empty data directory: admin commands refuse one that does not exist.
+func newDataDir(t *testing.T) string {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func cliJSON(t *testing.T, v any, args ...string) {
@@ -118,9 +135,24 @@ func TestServeLifecycle(t *testing.T) {
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("second serve took %v to fail", el)
 	}
-	// So does an offline command.
-	if _, errOut, code := runCLI(t, "--data-dir", data, "users", "list"); code == 0 || !strings.Contains(errOut, "in use") {
-		t.Errorf("users list while serving: exit %d, %q", code, errOut)
+	// An admin command goes through the operator socket instead, as the operator.
+	var live []map[string]any
+	cliJSON(t, &live, "--data-dir", data, "users", "list", "--json")
+	if len(live) != 1 || live[0]["email"] != "admin@localhost" {
+		t.Errorf("users list while serving = %v", live)
+	}
+	// The first start's credentials are also in a 0600 file, and the output says where.
+	creds := filepath.Join(data, "initial-admin.txt")
+	st, err := os.Stat(creds)
+	if err != nil || st.Mode().Perm() != 0o600 || !strings.Contains(stdout.String(), creds) {
+		t.Errorf("initial-admin.txt: %v %v; stdout %q", st, err, stdout.String())
+	}
+	if b, _ := os.ReadFile(creds); passwordRE.FindStringSubmatch(stdout.String()) == nil ||
+		!strings.Contains(string(b), passwordRE.FindStringSubmatch(stdout.String())[1]) {
+		t.Errorf("initial-admin.txt lacks the password: %q", b)
+	}
+	if st, err := os.Stat(filepath.Join(data, "operator.sock")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("operator socket: %v %v", st, err)
 	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -176,7 +208,7 @@ func waitListen(t *testing.T, stderr io.Reader) string {
 }
 
 func TestAdminCommandsRoundTripJSON(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
+	data := newDataDir(t)
 	d := []string{"--data-dir", data, "--json"}
 	var u map[string]any
 	cliJSON(t, &u, append(d, "users", "create", "--email", "Ann@Example.com", "--name", "Ann")...)
@@ -204,7 +236,7 @@ func TestAdminCommandsRoundTripJSON(t *testing.T) {
 	}
 	var wss []map[string]any
 	cliJSON(t, &wss, append(d, "workspaces", "list")...)
-	if len(wss) != 1 || wss[0]["id"] != ws["id"] || wss[0]["allowPersonalKeys"] != false || wss[0]["orgId"] != nil {
+	if len(wss) != 1 || wss[0]["id"] != ws["id"] || wss[0]["allowPersonalApiKeys"] != false || wss[0]["organizationId"] != nil {
 		t.Errorf("workspaces list = %v", wss)
 	}
 	if got := len(wss[0]["members"].([]any)); got != 2 {
@@ -243,9 +275,9 @@ func TestBadFlagsExit2AndWriteNothing(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	var v map[string]string
+	var v map[string]any
 	cliJSON(t, &v, "--json", "version")
-	if v["version"] == "" || !strings.HasPrefix(v["go"], "go") {
+	if v["version"] == "" || !strings.HasPrefix(v["go"].(string), "go") {
 		t.Errorf("version = %v", v)
 	}
 }

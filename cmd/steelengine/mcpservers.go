@@ -1,15 +1,13 @@
 package main
 
 import (
-	"context"
 	"io"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/steelengine/steelengine/app"
-	"github.com/steelengine/steelengine/store"
 )
 
 func mcpServersCommand() *cli.Command {
@@ -30,20 +28,22 @@ func mcpServersCommand() *cli.Command {
 					if strings.TrimSpace(c.String("name")) == "" {
 						return usagef("invalid --name: must not be empty")
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						ws, err := findWorkspace(ctx, a.Store, c.String("workspace"))
+					return withAPI(c, func(cl *apiClient) error {
+						wsID, err := cl.workspaceID(c.Context, c.String("workspace"))
 						if err != nil {
 							return err
 						}
-						m := &store.MCPServer{WorkspaceID: ws.ID, Name: strings.TrimSpace(c.String("name")), Description: c.String("description"),
-							WorkflowIDs: c.StringSlice("workflow")}
-						if m.WorkflowIDs == nil {
-							m.WorkflowIDs = []string{}
+						wfs := c.StringSlice("workflow")
+						if wfs == nil {
+							wfs = []string{}
 						}
-						if err := a.Service.CreateMCPServer(ctx, operator(), m); err != nil {
+						body := obj{"name": strings.TrimSpace(c.String("name")), "description": c.String("description"), "workflowIds": wfs}
+						var res obj
+						if err := cl.do(c.Context, http.MethodPost, "/api/workspaces/"+url.PathEscape(wsID)+"/mcp-servers", nil, body, &res); err != nil {
 							return err
 						}
-						return printOut(c, m, func(w io.Writer) { row(w, m.ID) })
+						m, _ := res["server"].(obj)
+						return printOut(c, m, func(w io.Writer) { row(w, m["id"]) })
 					})
 				},
 			},
@@ -52,22 +52,20 @@ func mcpServersCommand() *cli.Command {
 				Usage: "list a workspace's MCP server objects",
 				Flags: []cli.Flag{&cli.StringFlag{Name: "workspace", Required: true, Usage: "workspace id or name"}},
 				Action: func(c *cli.Context) error {
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						ws, err := findWorkspace(ctx, a.Store, c.String("workspace"))
+					return withAPI(c, func(cl *apiClient) error {
+						wsID, err := cl.workspaceID(c.Context, c.String("workspace"))
 						if err != nil {
 							return err
 						}
-						ms, err := a.Service.ListMCPServers(ctx, operator(), ws.ID)
-						if err != nil {
+						var res obj
+						if err := cl.do(c.Context, http.MethodGet, "/api/workspaces/"+url.PathEscape(wsID)+"/mcp-servers", nil, nil, &res); err != nil {
 							return err
 						}
-						if ms == nil {
-							ms = []*store.MCPServer{}
-						}
+						ms := objs(res, "servers")
 						return printOut(c, ms, func(w io.Writer) {
 							row(w, "ID", "NAME", "WORKFLOWS", "URL")
 							for _, m := range ms {
-								row(w, m.ID, m.Name, strings.Join(m.WorkflowIDs, ","), "/api/mcp/serve/"+m.ID)
+								row(w, m["id"], m["name"], strings.Join(workflowIDs(m), ","), m["url"])
 							}
 						})
 					})
@@ -78,10 +76,11 @@ func mcpServersCommand() *cli.Command {
 				Usage:     "add a workflow to an MCP server object",
 				ArgsUsage: "ID WORKFLOW_ID",
 				Action: func(c *cli.Context) error {
-					return mcpServerEdit(c, func(m *store.MCPServer, wf string) {
-						if !slices.Contains(m.WorkflowIDs, wf) {
-							m.WorkflowIDs = append(m.WorkflowIDs, wf)
+					return mcpServerEdit(c, func(ids []string, wf string) []string {
+						if !slices.Contains(ids, wf) {
+							ids = append(ids, wf)
 						}
+						return ids
 					})
 				},
 			},
@@ -90,8 +89,8 @@ func mcpServersCommand() *cli.Command {
 				Usage:     "remove a workflow from an MCP server object",
 				ArgsUsage: "ID WORKFLOW_ID",
 				Action: func(c *cli.Context) error {
-					return mcpServerEdit(c, func(m *store.MCPServer, wf string) {
-						m.WorkflowIDs = slices.DeleteFunc(m.WorkflowIDs, func(id string) bool { return id == wf })
+					return mcpServerEdit(c, func(ids []string, wf string) []string {
+						return slices.DeleteFunc(ids, func(id string) bool { return id == wf })
 					})
 				},
 			},
@@ -104,11 +103,11 @@ func mcpServersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						if err := a.Service.DeleteMCPServer(ctx, operator(), id); err != nil {
+					return withAPI(c, func(cl *apiClient) error {
+						if err := cl.do(c.Context, http.MethodDelete, "/api/mcp-servers/"+url.PathEscape(id), nil, nil, nil); err != nil {
 							return err
 						}
-						return printOut(c, map[string]any{"id": id, "deleted": true}, func(w io.Writer) { row(w, "deleted", id) })
+						return printOut(c, obj{"id": id, "deleted": true}, func(w io.Writer) { row(w, "deleted", id) })
 					})
 				},
 			},
@@ -116,19 +115,34 @@ func mcpServersCommand() *cli.Command {
 	}
 }
 
-func mcpServerEdit(c *cli.Context, edit func(m *store.MCPServer, wf string)) error {
+func workflowIDs(m obj) []string {
+	raw, _ := m["workflowIds"].([]any)
+	ids := make([]string, 0, len(raw))
+	for _, v := range raw {
+		if s, ok := v.(string); ok {
+			ids = append(ids, s)
+		}
+	}
+	return ids
+}
+
+func mcpServerEdit(c *cli.Context, edit func(ids []string, wf string) []string) error {
 	if c.NArg() != 2 {
 		return usagef("%s: expected ID and WORKFLOW_ID arguments", c.Command.FullName())
 	}
 	id, wf := c.Args().Get(0), c.Args().Get(1)
-	return withApp(c, func(ctx context.Context, a *app.App) error {
-		m, err := a.Service.UpdateMCPServer(ctx, operator(), id, func(m *store.MCPServer) error {
-			edit(m, wf)
-			return nil
-		})
-		if err != nil {
+	path := "/api/mcp-servers/" + url.PathEscape(id)
+	return withAPI(c, func(cl *apiClient) error {
+		var cur obj
+		if err := cl.do(c.Context, http.MethodGet, path, nil, nil, &cur); err != nil {
 			return err
 		}
-		return printOut(c, m, func(w io.Writer) { row(w, m.ID, m.Name, strings.Join(m.WorkflowIDs, ",")) })
+		m, _ := cur["server"].(obj)
+		var res obj
+		if err := cl.do(c.Context, http.MethodPatch, path, nil, obj{"workflowIds": edit(workflowIDs(m), wf)}, &res); err != nil {
+			return err
+		}
+		m, _ = res["server"].(obj)
+		return printOut(c, m, func(w io.Writer) { row(w, m["id"], m["name"], strings.Join(workflowIDs(m), ",")) })
 	})
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"io"
+	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,18 +25,19 @@ func orgsCommand() *cli.Command {
 					&cli.StringFlag{Name: "owner", Required: true, Usage: "owner's email"},
 				},
 				Action: func(c *cli.Context) error {
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						owner, err := st.GetUserByEmail(ctx, c.String("owner"))
+					return withAPI(c, func(cl *apiClient) error {
+						owner, err := cl.userID(c.Context, c.String("owner"))
 						if err != nil {
 							return err
 						}
-						o := &store.Org{Name: c.String("name")}
-						if err := st.CreateOrg(ctx, o, owner.ID); err != nil {
+						var res obj
+						if err := cl.do(c.Context, http.MethodPost, "/api/organizations", nil, obj{"name": c.String("name"), "ownerId": owner}, &res); err != nil {
 							return err
 						}
+						o, _ := res["organization"].(obj)
 						return printOut(c, o, func(w io.Writer) {
 							row(w, "ID", "NAME")
-							row(w, o.ID, o.Name)
+							row(w, o["id"], o["name"])
 						})
 					})
 				},
@@ -51,20 +55,17 @@ func orgsCommand() *cli.Command {
 					if !role.Valid() {
 						return usagef("invalid --role %q: allowed values are owner, admin, member", role)
 					}
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						o, err := findOrg(ctx, st, c.String("org"))
+					return withAPI(c, func(cl *apiClient) error {
+						orgID, err := cl.orgID(c.Context, c.String("org"))
 						if err != nil {
 							return err
 						}
-						u, err := st.GetUserByEmail(ctx, c.String("email"))
+						base := "/api/organizations/" + url.PathEscape(orgID) + "/members"
+						m, err := upsertMember(c, cl, base, obj{"email": c.String("email"), "role": role})
 						if err != nil {
 							return err
 						}
-						if err := st.SetOrgMember(ctx, o.ID, u.ID, role); err != nil {
-							return err
-						}
-						m := store.OrgMember{OrgID: o.ID, UserID: u.ID, Role: role}
-						return printOut(c, m, func(w io.Writer) { row(w, o.Name, u.Email, role) })
+						return printOut(c, m, func(w io.Writer) { row(w, orgID, m["email"], m["role"]) })
 					})
 				},
 			},
@@ -72,38 +73,33 @@ func orgsCommand() *cli.Command {
 				Name:  "list",
 				Usage: "list organizations with their members",
 				Action: func(c *cli.Context) error {
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						type orgView struct {
-							*store.Org
-							Members    []store.OrgMember `json:"members"`
-							Workspaces []string          `json:"workspaceIds"`
-						}
-						var out []orgView
-						err := st.View(ctx, func(r *store.Reader) error {
-							orgs, err := r.Orgs()
-							if err != nil {
-								return err
-							}
-							for _, o := range orgs {
-								ms, err := r.OrgMembers(o.ID)
-								if err != nil {
-									return err
-								}
-								wss, err := r.OrgWorkspaces(o.ID)
-								if err != nil {
-									return err
-								}
-								out = append(out, orgView{o, ms, wss})
-							}
-							return nil
-						})
-						if err != nil {
+					return withAPI(c, func(cl *apiClient) error {
+						var res, wsRes obj
+						if err := cl.do(c.Context, http.MethodGet, "/api/organizations", nil, nil, &res); err != nil {
 							return err
 						}
-						return printOut(c, out, func(w io.Writer) {
+						if err := cl.do(c.Context, http.MethodGet, "/api/workspaces", nil, nil, &wsRes); err != nil {
+							return err
+						}
+						orgs := objs(res, "organizations")
+						for _, o := range orgs {
+							var ms obj
+							if err := cl.do(c.Context, http.MethodGet, "/api/organizations/"+url.PathEscape(str(o, "id"))+"/members", nil, nil, &ms); err != nil {
+								return err
+							}
+							o["members"] = objs(ms, "members")
+							ids := []string{}
+							for _, ws := range objs(wsRes, "workspaces") {
+								if str(ws, "organizationId") == str(o, "id") {
+									ids = append(ids, str(ws, "id"))
+								}
+							}
+							o["workspaceIds"] = ids
+						}
+						return printOut(c, orgs, func(w io.Writer) {
 							row(w, "ID", "NAME", "MEMBERS", "WORKSPACES")
-							for _, o := range out {
-								row(w, o.ID, o.Name, len(o.Members), len(o.Workspaces))
+							for _, o := range orgs {
+								row(w, o["id"], o["name"], len(o["members"].([]obj)), len(o["workspaceIds"].([]string)))
 							}
 						})
 					})
@@ -111,4 +107,30 @@ func orgsCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// upsertMember adds a member through base (a members collection) or, when they are one
+// already, changes their role or permission.
+func upsertMember(c *cli.Context, cl *apiClient, base string, body obj) (obj, error) {
+	var res obj
+	err := cl.do(c.Context, http.MethodPost, base, nil, body, &res)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.status == http.StatusConflict {
+		var list obj
+		if err := cl.do(c.Context, http.MethodGet, base, nil, nil, &list); err != nil {
+			return nil, err
+		}
+		for _, m := range objs(list, "members") {
+			if strings.EqualFold(str(m, "email"), str(body, "email")) {
+				delete(body, "email")
+				err = cl.do(c.Context, http.MethodPatch, base+"/"+url.PathEscape(str(m, "userId")), nil, body, &res)
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, _ := res["member"].(obj)
+	return m, nil
 }

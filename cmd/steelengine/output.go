@@ -46,6 +46,11 @@ func parseLevel(s string) (slog.Level, error) {
 
 func newLogger(c *cli.Context) *slog.Logger {
 	lvl, _ := parseLevel(c.String("log-level"))
+	return newLoggerAt(c, lvl)
+}
+
+// newLoggerAt is newLogger at level lvl.
+func newLoggerAt(c *cli.Context, lvl slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: lvl}
 	if c.String("log-format") == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))

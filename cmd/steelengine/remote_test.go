@@ -135,7 +135,7 @@ func TestRemoteCommandsAgainstRunningServer(t *testing.T) {
 
 // TestMCPServersCommands exercises the offline mcp-servers commands.
 func TestMCPServersCommands(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
+	data := newDataDir(t)
 	d := []string{"--data-dir", data, "--json"}
 	var u, ws, wf map[string]any
 	cliJSON(t, &u, append(d, "users", "create", "--email", "a@example.com", "--password", "long enough pw")...)

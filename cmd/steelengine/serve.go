@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -86,12 +87,30 @@ func serveAction(c *cli.Context) error {
 			a.Close(context.Background())
 		}
 	}()
+	// Bind first: a first start whose port is taken must fail before it creates (and
+	// prints) admin credentials that the next start would not print again.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
 	if err := bootstrap(ctx, c, a); err != nil {
 		return err
 	}
 	if err := a.Start(ctx); err != nil {
 		return err
 	}
+	// Admin commands on this machine reach the running server here.
+	stopOperator, err := a.ServeOperator()
+	if err != nil {
+		log.Warn("no operator socket: admin commands need --url/--key while this server runs", "err", err)
+		stopOperator = func(context.Context) error { return nil }
+	}
+	defer func() {
+		if !closed {
+			stopOperator(context.Background())
+		}
+	}()
 
 	limit := app.NewConnLimit(maxConns)
 	srv := &http.Server{
@@ -105,10 +124,6 @@ func serveAction(c *cli.Context) error {
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	log.Info("listening on http://"+ln.Addr().String(), "max_connections", maxConns)
 	dashboardURL := "http://" + ln.Addr().String() + "/"
@@ -134,7 +149,7 @@ func serveAction(c *cli.Context) error {
 	}
 	closed = true
 	stop() // a second signal during the shutdown gets the default action: exit now
-	return shutdown(log, srv, a, c.Duration("shutdown-timeout"))
+	return shutdown(log, []func(context.Context) error{srv.Shutdown, stopOperator}, srv.Close, a, c.Duration("shutdown-timeout"))
 }
 
 // serveMetrics serves the Prometheus endpoint on its own listener, so it can stay on a
@@ -166,7 +181,9 @@ func serveMetrics(log *slog.Logger, a *app.App, addr string, errc chan<- error) 
 // before it to finish; then runs still going are cancelled and recorded as cancelled,
 // their requests answer, buffered last-used times and audit events are flushed and
 // the files closed. It fails only if something could not be recorded.
-func shutdown(log *slog.Logger, srv *http.Server, a *app.App, timeout time.Duration) error {
+// stops are the listeners' graceful shutdowns (TCP, operator socket); closeNow cuts the
+// TCP connections still open at the deadline.
+func shutdown(log *slog.Logger, stops []func(context.Context) error, closeNow func() error, a *app.App, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	// The reserve is the time left, after cancelling, to record the cancelled runs and
 	// flush; recording is one group commit, so a fraction of the timeout is plenty.
@@ -182,10 +199,12 @@ func shutdown(log *slog.Logger, srv *http.Server, a *app.App, timeout time.Durat
 		defer close(runsDone)
 		a.Service.Close(runsCtx) // cancels whatever still runs at the runs deadline
 	}()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		// Connections that are not runs (slow uploads, idle streams) are cut.
-		log.Warn("shutdown deadline reached; closing remaining connections", "err", err)
-		srv.Close()
+	for _, stop := range stops {
+		if err := stop(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			// Connections that are not runs (slow uploads, idle streams) are cut.
+			log.Warn("shutdown deadline reached; closing remaining connections", "err", err)
+			closeNow()
+		}
 	}
 	<-runsDone
 	if err := a.Close(shutCtx); err != nil {
@@ -231,8 +250,74 @@ func bootstrap(ctx context.Context, c *cli.Context, a *app.App) error {
 	if err != nil {
 		return fmt.Errorf("bootstrap admin key: %w", err)
 	}
+	credsPath := filepath.Join(c.String("data-dir"), initialAdminFile)
+	creds := fmt.Sprintf("SteelEngine first start, %s\n\nadmin email:    %s\nadmin password: %s\nadmin API key:  %s\n\n"+
+		"default organization %s, default workspace %s\n\nStore these somewhere safe, then delete this file.\n",
+		time.Now().UTC().Format(time.RFC3339), admin.Email, password, key, org.ID, ws.ID)
+	if err := writeSecretFile(credsPath, []byte(creds)); err != nil {
+		return fmt.Errorf("write first-start credentials: %w", err)
+	}
 	fmt.Fprintf(c.App.Writer, "First start: created admin %s with password %s (shown once; change it after login)\n", admin.Email, password)
 	fmt.Fprintf(c.App.Writer, "Admin API key (shown once): %s\n", key)
 	fmt.Fprintf(c.App.Writer, "Default organization %s, default workspace %s\n", org.ID, ws.ID)
+	fmt.Fprintf(c.App.Writer, "These credentials are also in %s (mode 0600): delete it once stored\n", credsPath)
 	return nil
+}
+
+// initialAdminFile holds the first start's admin credentials in the data directory, so
+// a start whose output was lost (a service's journal, a closed terminal) loses nothing.
+const initialAdminFile = "initial-admin.txt"
+
+// writeSecretFile writes path (0600) through a temporary file renamed into place.
+func writeSecretFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// initCommand prepares a data directory without serving: the first start's admin,
+// organization, workspace and key (printed and written to initial-admin.txt), so an
+// installation can be set up (and admin commands used) before the first serve.
+func initCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "create the data directory and the first admin without serving (serve does this on its first start)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "admin-email", Value: "admin@localhost", EnvVars: []string{"STEELENGINE_ADMIN_EMAIL"}, Usage: "email of the admin user"},
+		},
+		Action: func(c *cli.Context) error {
+			a, err := app.Open(c.Context, appConfig(c))
+			if err != nil {
+				return err
+			}
+			users, berr := a.Store.ListUsers(c.Context)
+			if berr == nil && len(users) > 0 {
+				fmt.Fprintf(c.App.Writer, "%s is already initialized (%d users)\n", c.String("data-dir"), len(users))
+			} else if berr == nil {
+				berr = bootstrap(c.Context, c, a)
+			}
+			if cerr := a.Close(context.Background()); berr == nil {
+				berr = cerr
+			}
+			return berr
+		},
+	}
 }

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/steelengine/steelengine/auth"
-	"github.com/steelengine/steelengine/store"
 )
 
 func usersCommand() *cli.Command {
@@ -26,33 +26,23 @@ func usersCommand() *cli.Command {
 					&cli.BoolFlag{Name: "admin", Usage: "make the user an instance admin"},
 				},
 				Action: func(c *cli.Context) error {
-					password, generated := c.String("password"), false
-					if password == "" {
-						p, err := auth.RandomPassword()
-						if err != nil {
-							return err
-						}
-						password, generated = p, true
-					}
-					hash, err := auth.HashPassword(password)
+					password, generated, err := passwordFlag(c)
 					if err != nil {
 						return err
 					}
-					u := &store.User{Email: c.String("email"), Name: c.String("name"), PasswordHash: hash, InstanceAdmin: c.Bool("admin")}
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						if err := st.CreateUser(ctx, u); err != nil {
+					return withAPI(c, func(cl *apiClient) error {
+						var res obj
+						body := obj{"email": c.String("email"), "name": c.String("name"), "password": password, "instanceAdmin": c.Bool("admin")}
+						if err := cl.do(c.Context, http.MethodPost, "/api/admin/users", nil, body, &res); err != nil {
 							return err
 						}
-						out := struct {
-							*userView
-							Password string `json:"password,omitempty"`
-						}{viewUser(u), ""}
+						u, _ := res["user"].(obj)
 						if generated {
-							out.Password = password
+							u["password"] = password
 						}
-						return printOut(c, out, func(w io.Writer) {
+						return printOut(c, u, func(w io.Writer) {
 							row(w, "ID", "EMAIL", "NAME")
-							row(w, u.ID, u.Email, u.Name)
+							row(w, u["id"], u["email"], u["name"])
 							if generated {
 								fmt.Fprintf(w, "password (shown once): %s\n", password)
 							}
@@ -64,19 +54,52 @@ func usersCommand() *cli.Command {
 				Name:  "list",
 				Usage: "list users",
 				Action: func(c *cli.Context) error {
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						us, err := st.ListUsers(ctx)
+					return withAPI(c, func(cl *apiClient) error {
+						var res obj
+						if err := cl.do(c.Context, http.MethodGet, "/api/admin/users", nil, nil, &res); err != nil {
+							return err
+						}
+						us := objs(res, "users")
+						return printOut(c, us, func(w io.Writer) {
+							row(w, "ID", "EMAIL", "NAME", "ADMIN", "DISABLED")
+							for _, u := range us {
+								row(w, u["id"], u["email"], u["name"], u["instanceAdmin"], u["disabled"])
+							}
+						})
+					})
+				},
+			},
+			{
+				Name:      "reset-password",
+				Usage:     "give a user a new login password (random unless --password; printed once)",
+				ArgsUsage: "EMAIL",
+				Flags:     []cli.Flag{&cli.StringFlag{Name: "password", Usage: "the new password (random if omitted)"}},
+				Action: func(c *cli.Context) error {
+					email, err := oneArg(c, "EMAIL")
+					if err != nil {
+						return err
+					}
+					password, generated, err := passwordFlag(c)
+					if err != nil {
+						return err
+					}
+					return withAPI(c, func(cl *apiClient) error {
+						id, err := cl.userID(c.Context, email)
 						if err != nil {
 							return err
 						}
-						views := make([]*userView, len(us))
-						for i, u := range us {
-							views[i] = viewUser(u)
+						var res obj
+						if err := cl.do(c.Context, http.MethodPatch, "/api/admin/users/"+url.PathEscape(id), nil, obj{"password": password}, &res); err != nil {
+							return err
 						}
-						return printOut(c, views, func(w io.Writer) {
-							row(w, "ID", "EMAIL", "NAME", "ADMIN", "DISABLED")
-							for _, u := range views {
-								row(w, u.ID, u.Email, u.Name, u.InstanceAdmin, u.DisabledAt != nil)
+						u, _ := res["user"].(obj)
+						if generated {
+							u["password"] = password
+						}
+						return printOut(c, u, func(w io.Writer) {
+							row(w, "password reset for", u["email"])
+							if generated {
+								fmt.Fprintf(w, "new password (shown once): %s\n", password)
 							}
 						})
 					})
@@ -86,14 +109,11 @@ func usersCommand() *cli.Command {
 	}
 }
 
-// userView is a user without the password hash.
-type userView struct {
-	store.User
-	PasswordHash string `json:"passwordHash,omitempty"`
-}
-
-func viewUser(u *store.User) *userView {
-	v := &userView{User: *u}
-	v.User.PasswordHash = ""
-	return v
+// passwordFlag is --password, or a random one (generated reports which).
+func passwordFlag(c *cli.Context) (string, bool, error) {
+	if p := c.String("password"); p != "" {
+		return p, false, nil
+	}
+	p, err := auth.RandomPassword()
+	return p, true, err
 }

@@ -7,48 +7,97 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// Version is set at build time with -ldflags "-X main.Version=…".
-var Version = "dev"
+// Version may be set at build time with -ldflags "-X main.Version=v1.2.3"; otherwise
+// it comes from the build information Go stamps into every binary.
+var Version = ""
 
-func version() string {
-	v, rev, _ := buildInfo()
-	if rev != "" {
-		return v + " (" + rev + ")"
-	}
-	return v
+// build describes this binary: its module version (a tag when installed with go
+// install …@v1.2.3), the VCS revision and commit time go build stamps from a checkout,
+// whether the tree had uncommitted changes, and the Go version.
+type build struct {
+	Version  string `json:"version"`
+	Revision string `json:"revision"`
+	Time     string `json:"time"`
+	Modified bool   `json:"modified"`
+	Go       string `json:"go"`
 }
 
-// buildInfo returns the version, VCS revision and Go version of this binary.
-func buildInfo() (ver, rev, goVer string) {
-	ver = Version
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ver, "", ""
+func buildInfo() build {
+	info, _ := debug.ReadBuildInfo()
+	return describeBuild(info, Version)
+}
+
+// describeBuild reads info (nil when the binary carries none); ldVersion wins when set.
+func describeBuild(info *debug.BuildInfo, ldVersion string) build {
+	b := build{Version: ldVersion}
+	if info == nil {
+		if b.Version == "" {
+			b.Version = "unknown"
+		}
+		return b
 	}
-	goVer = info.GoVersion
-	if ver == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		ver = info.Main.Version
-	}
+	b.Go = info.GoVersion
 	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			rev = s.Value
+		switch s.Key {
+		case "vcs.revision":
+			b.Revision = s.Value
+		case "vcs.time":
+			b.Time = s.Value
+		case "vcs.modified":
+			b.Modified = s.Value == "true"
 		}
 	}
-	return ver, rev, goVer
+	if b.Version == "" {
+		b.Version = info.Main.Version
+	}
+	if b.Version == "" || b.Version == "(devel)" {
+		// A build from a checkout: name it by its commit, as Go's pseudo-versions do.
+		b.Version = "devel"
+		if b.Revision != "" {
+			b.Version += "-" + short(b.Revision)
+			if b.Modified {
+				b.Version += "-dirty"
+			}
+		}
+	}
+	return b
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
+
+// version is the one-line version shown by --version and recorded in backups.
+func version() string {
+	b := buildInfo()
+	if b.Time != "" {
+		return b.Version + " (" + b.Time + ")"
+	}
+	return b.Version
 }
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
-		Usage: "print the version and VCS revision",
+		Usage: "print the version, VCS revision and commit time",
 		Action: func(c *cli.Context) error {
-			v, rev, goVer := buildInfo()
-			out := map[string]string{"version": v, "revision": rev, "go": goVer}
-			return printOut(c, out, func(w io.Writer) {
+			b := buildInfo()
+			return printOut(c, b, func(w io.Writer) {
+				rev := b.Revision
 				if rev == "" {
 					rev = "unknown"
+				} else if b.Modified {
+					rev += " (modified)"
 				}
-				row(w, "steelengine", v, "revision", rev, goVer)
+				row(w, "steelengine", b.Version)
+				row(w, "revision", rev)
+				if b.Time != "" {
+					row(w, "committed", b.Time)
+				}
+				row(w, "go", b.Go)
 			})
 		},
 	}

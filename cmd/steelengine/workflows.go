@@ -1,17 +1,18 @@
 package main
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
-	"strings"
-	"time"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/steelengine/steelengine/app"
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/store"
 )
@@ -46,16 +47,18 @@ func workflowsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						ws, err := findWorkspace(ctx, a.Store, c.String("workspace"))
+					return withAPI(c, func(cl *apiClient) error {
+						wsID, err := cl.workspaceID(c.Context, c.String("workspace"))
 						if err != nil {
 							return err
 						}
-						wf, err := a.Service.ImportWorkflow(ctx, operator(), ws.ID, data)
-						if err != nil {
+						var res obj
+						q := url.Values{"workspaceId": {wsID}}
+						if err := cl.do(c.Context, http.MethodPost, "/api/v1/workflows/import", q, bytes.NewReader(data), &res); err != nil {
 							return err
 						}
-						return printOut(c, workflowView(wf), func(w io.Writer) { fmt.Fprintln(w, wf.ID) })
+						wf, _ := res["data"].(obj)
+						return printOut(c, wf, func(w io.Writer) { fmt.Fprintln(w, str(wf, "id")) })
 					})
 				},
 			},
@@ -79,19 +82,20 @@ func workflowsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						_, versions, err := a.Service.Versions(ctx, operator(), id)
-						if err != nil {
+					return withAPI(c, func(cl *apiClient) error {
+						var res obj
+						if err := cl.do(c.Context, http.MethodGet, "/api/v1/workflows/"+url.PathEscape(id)+"/versions", nil, nil, &res); err != nil {
 							return err
 						}
+						versions := objs(res, "data")
 						return printOut(c, versions, func(w io.Writer) {
 							row(w, "VERSION", "ACTIVE", "DEPLOYED", "BY", "NOTE")
 							for _, v := range versions {
 								active := ""
-								if v.Active {
+								if v["active"] == true {
 									active = "*"
 								}
-								row(w, v.Version, active, v.CreatedAt.Format(time.RFC3339), v.CreatedBy, v.Note)
+								row(w, v["version"], active, v["createdAt"], orDash(v["createdBy"]), orDash(v["note"]))
 							}
 						})
 					})
@@ -102,27 +106,24 @@ func workflowsCommand() *cli.Command {
 				Usage: "list workflows",
 				Flags: []cli.Flag{&cli.StringFlag{Name: "workspace", Usage: "workspace id or name (default: all)"}},
 				Action: func(c *cli.Context) error {
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						var wsID string
+					return withAPI(c, func(cl *apiClient) error {
+						q := url.Values{}
 						if ref := c.String("workspace"); ref != "" {
-							ws, err := findWorkspace(ctx, a.Store, ref)
+							id, err := cl.workspaceID(c.Context, ref)
 							if err != nil {
 								return err
 							}
-							wsID = ws.ID
+							q.Set("workspaceId", id)
 						}
-						wfs, err := a.Service.ListWorkflows(ctx, operator(), wsID)
-						if err != nil {
+						var res obj
+						if err := cl.do(c.Context, http.MethodGet, "/api/v1/workflows", q, nil, &res); err != nil {
 							return err
 						}
-						views := make([]map[string]any, len(wfs))
-						for i, wf := range wfs {
-							views[i] = workflowView(wf)
-						}
-						return printOut(c, views, func(w io.Writer) {
+						wfs := objs(res, "data")
+						return printOut(c, wfs, func(w io.Writer) {
 							row(w, "ID", "NAME", "WORKSPACE", "DEPLOYED", "VERSION")
 							for _, wf := range wfs {
-								row(w, wf.ID, wf.Name, wf.WorkspaceID, wf.IsDeployed(), wf.ActiveVersion)
+								row(w, wf["id"], wf["name"], wf["workspaceId"], wf["isDeployed"], wf["activeVersion"])
 							}
 						})
 					})
@@ -138,12 +139,20 @@ func workflowsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						data, err := a.Service.ExportWorkflow(ctx, operator(), id, uint32(c.Uint("version")))
+					return withAPI(c, func(cl *apiClient) error {
+						q := url.Values{}
+						if v := c.Uint("version"); v > 0 {
+							q.Set("version", strconv.FormatUint(uint64(v), 10))
+						}
+						resp, err := cl.request(c.Context, http.MethodGet, "/api/v1/workflows/"+url.PathEscape(id)+"/export", q, nil)
 						if err != nil {
 							return err
 						}
-						_, err = fmt.Fprintln(c.App.Writer, string(data))
+						defer resp.Body.Close()
+						if _, err := io.Copy(c.App.Writer, resp.Body); err != nil {
+							return err
+						}
+						_, err = fmt.Fprintln(c.App.Writer)
 						return err
 					})
 				},
@@ -161,12 +170,27 @@ func workflowsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						res, err := a.Service.Deploy(ctx, operator(), id, core.DeployRequest{Version: uint32(c.Uint("version")), Note: c.String("note")})
-						if err != nil {
-							return describeCoreErr(err)
+					return withAPI(c, func(cl *apiClient) error {
+						body := obj{"note": c.String("note")}
+						if v := c.Uint("version"); v > 0 {
+							body["version"] = v
 						}
-						return printDeploy(c, id, res)
+						var res obj
+						if err := cl.do(c.Context, http.MethodPost, "/api/v1/workflows/"+url.PathEscape(id)+"/deploy", nil, body, &res); err != nil {
+							return err
+						}
+						dep, _ := res["data"].(obj)
+						return printOut(c, dep, func(w io.Writer) {
+							what := "deployed"
+							if dep["rollback"] == true {
+								what = "re-activated"
+							}
+							row(w, what, id, "version", dep["version"])
+							warnings, _ := dep["warnings"].([]any)
+							for _, msg := range warnings {
+								fmt.Fprintln(w, "warning: "+fmt.Sprint(msg))
+							}
+						})
 					})
 				},
 			},
@@ -179,24 +203,24 @@ func workflowsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						wf, err := a.Service.Undeploy(ctx, operator(), id)
-						if err != nil {
+					return withAPI(c, func(cl *apiClient) error {
+						var res obj
+						if err := cl.do(c.Context, http.MethodDelete, "/api/v1/workflows/"+url.PathEscape(id)+"/deploy", nil, nil, &res); err != nil {
 							return err
 						}
-						return printOut(c, workflowView(wf), func(w io.Writer) { row(w, "undeployed", id) })
+						wf, _ := res["data"].(obj)
+						return printOut(c, wf, func(w io.Writer) { row(w, "undeployed", id) })
 					})
 				},
 			},
 			{
 				Name:      "run",
-				Usage:     "run a workflow's draft offline (or its deployed version on a server with --url/--key) and print the result and trace",
+				Usage:     "run a workflow's deployed version (or, offline, its draft with --draft) and print the result",
 				ArgsUsage: "ID",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "input", Value: "{}", Usage: "input as a JSON object"},
-					&cli.StringFlag{Name: "url", EnvVars: []string{"STEELENGINE_URL"}, Usage: "run on this server instead of offline"},
-					&cli.StringFlag{Name: "key", EnvVars: []string{"STEELENGINE_API_KEY"}, Usage: "API key for --url"},
-					&cli.BoolFlag{Name: "deployed", Usage: "offline: run the active deployed version instead of the draft"},
+					&cli.BoolFlag{Name: "draft", Usage: "run the current draft instead of the deployed version (data directory only, no server running)"},
+					&cli.BoolFlag{Name: "deployed", Hidden: true, Usage: "the default; kept for scripts"},
 				},
 				Action: func(c *cli.Context) error {
 					id, err := oneArg(c, "workflow ID")
@@ -207,17 +231,14 @@ func workflowsCommand() *cli.Command {
 					if err := json.Unmarshal([]byte(c.String("input")), &input); err != nil {
 						return usagef("invalid --input: want a JSON object (%v)", err)
 					}
-					if remoteConfigured(c) {
-						return remoteRun(c, id, input)
+					if input == nil {
+						input = map[string]any{}
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						run, err := a.Service.Execute(ctx, operator(), core.RunRequest{
-							WorkflowID: id, Input: input, Trigger: store.TriggerManual, Draft: !c.Bool("deployed"),
-						})
-						if err != nil {
-							return err
+					return withAPI(c, func(cl *apiClient) error {
+						if c.Bool("draft") {
+							return runDraft(c, cl, id, input)
 						}
-						return printRun(c, run)
+						return runDeployed(c, cl, id, input)
 					})
 				},
 			},
@@ -225,46 +246,66 @@ func workflowsCommand() *cli.Command {
 	}
 }
 
-// updateWorkflow replaces workflow id's draft with the file at path.
-func updateWorkflow(c *cli.Context, id, path string) error {
-	data, err := readFileArg(path)
+// runDeployed executes the deployed workflow id through the execute endpoint and prints
+// the result.
+func runDeployed(c *cli.Context, cl *apiClient, id string, input map[string]any) error {
+	var res map[string]any
+	if err := cl.do(c.Context, http.MethodPost, "/api/workflows/"+url.PathEscape(id)+"/execute", nil, obj{"input": input}, &res); err != nil {
+		return err
+	}
+	success, _ := res["success"].(bool)
+	if err := printOut(c, res, func(w io.Writer) {
+		var execID, dur any
+		if md, ok := res["metadata"].(map[string]any); ok {
+			execID, dur = md["executionId"], md["duration"]
+		}
+		if dur == nil {
+			dur = res["totalDuration"]
+		}
+		status := "completed"
+		if !success {
+			status = fmt.Sprintf("failed: %v", res["error"])
+		}
+		fmt.Fprintf(w, "execution %v %s in %v ms\n", orDash(execID), status, orDash(dur))
+		outJSON, _ := json.MarshalIndent(res["output"], "", "  ")
+		fmt.Fprintf(w, "output: %s\n", outJSON)
+		if logs, ok := res["logs"].([]any); ok && len(logs) > 0 {
+			fmt.Fprintln(w, "trace:")
+			row(w, "  #", "BLOCK", "TYPE", "MS", "STATUS")
+			for i, l := range logs {
+				m, _ := l.(map[string]any)
+				st := "ok"
+				if ok, _ := m["success"].(bool); !ok {
+					st = fmt.Sprintf("error: %v", m["error"])
+				}
+				order := m["executionOrder"]
+				if order == nil {
+					order = i + 1
+				}
+				row(w, fmt.Sprintf("  %v", order), orDash(m["blockName"]), orDash(m["blockType"]), orDash(m["durationMs"]), st)
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if !success {
+		return cli.Exit("", 1)
+	}
+	return nil
+}
+
+// runDraft runs the draft, which no API serves (only deployed versions run over HTTP),
+// so it needs the data directory opened in this process.
+func runDraft(c *cli.Context, cl *apiClient, id string, input map[string]any) error {
+	if cl.app == nil {
+		return fmt.Errorf("--draft runs need the data directory, and a server holds it (or --url is set): deploy the draft and run it, or stop the server")
+	}
+	run, err := cl.app.Service.Execute(c.Context, auth.Operator(), core.RunRequest{
+		WorkflowID: id, Input: input, Trigger: store.TriggerManual, Draft: true,
+	})
 	if err != nil {
 		return err
 	}
-	return withApp(c, func(ctx context.Context, a *app.App) error {
-		wf, err := a.Service.UpdateWorkflow(ctx, operator(), id, data)
-		if err != nil {
-			return err
-		}
-		return printOut(c, workflowView(wf), func(w io.Writer) {
-			row(w, "updated", wf.ID, "draft; deployed version", wf.ActiveVersion, "runs until the next deploy")
-		})
-	})
-}
-
-// printDeploy reports the active version and warns about unset {{NAME}} references.
-func printDeploy(c *cli.Context, id string, res *core.DeployResult) error {
-	dep := res.Deployment
-	warnings := res.Warnings
-	if warnings == nil {
-		warnings = []string{}
-	}
-	out := map[string]any{"workflowId": dep.WorkflowID, "version": dep.Version, "deployedAt": dep.CreatedAt,
-		"note": dep.Note, "rollback": res.Rollback, "warnings": warnings}
-	return printOut(c, out, func(w io.Writer) {
-		what := "deployed"
-		if res.Rollback {
-			what = "re-activated"
-		}
-		row(w, what, id, "version", dep.Version)
-		for _, msg := range warnings {
-			fmt.Fprintln(w, "warning: "+msg)
-		}
-	})
-}
-
-// printRun prints a finished run: its result and its block trace.
-func printRun(c *cli.Context, run *core.Run) error {
 	res := run.Result
 	out := map[string]any{
 		"success": res.Success, "executionId": run.Execution.ID, "output": res.Output,
@@ -296,12 +337,22 @@ func printRun(c *cli.Context, run *core.Run) error {
 	return nil
 }
 
-func workflowView(wf *store.Workflow) map[string]any {
-	return map[string]any{
-		"id": wf.ID, "workspaceId": wf.WorkspaceID, "name": wf.Name, "description": wf.Description,
-		"isDeployed": wf.IsDeployed(), "activeVersion": wf.ActiveVersion, "deployedAt": wf.DeployedAt,
-		"createdAt": wf.CreatedAt, "updatedAt": wf.UpdatedAt,
+// updateWorkflow replaces workflow id's draft with the file at path.
+func updateWorkflow(c *cli.Context, id, path string) error {
+	data, err := readFileArg(path)
+	if err != nil {
+		return err
 	}
+	return withAPI(c, func(cl *apiClient) error {
+		var res obj
+		if err := cl.do(c.Context, http.MethodPut, "/api/v1/workflows/"+url.PathEscape(id), nil, bytes.NewReader(data), &res); err != nil {
+			return err
+		}
+		wf, _ := res["data"].(obj)
+		return printOut(c, wf, func(w io.Writer) {
+			row(w, "updated", wf["id"], "draft; deployed version", wf["activeVersion"], "runs until the next deploy")
+		})
+	})
 }
 
 func oneArg(c *cli.Context, what string) (string, error) {
@@ -321,24 +372,3 @@ func readFileArg(path string) ([]byte, error) {
 	}
 	return data, nil
 }
-
-// describeCoreErr expands a use-case error's details (e.g. the blocks that refuse a
-// deploy) into the message.
-func describeCoreErr(err error) error {
-	ce, ok := err.(*core.Error)
-	if !ok || ce.Details == nil || strings.Contains(ce.Message, "\n") {
-		return err // an itemised message already names what is wrong
-	}
-	b, _ := json.Marshal(ce.Details)
-	return &detailedError{text: fmt.Sprintf("%s: %s", ce.Message, strings.TrimSpace(string(b))), err: ce}
-}
-
-// detailedError adds details to a message for humans; --json output still reads the
-// wrapped core error.
-type detailedError struct {
-	text string
-	err  error
-}
-
-func (e *detailedError) Error() string { return e.text }
-func (e *detailedError) Unwrap() error { return e.err }

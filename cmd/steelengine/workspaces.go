@@ -1,9 +1,12 @@
 package main
 
 import (
-	"context"
+	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,26 +28,25 @@ func workspacesCommand() *cli.Command {
 					&cli.StringFlag{Name: "org", Usage: "organization id or name"},
 				},
 				Action: func(c *cli.Context) error {
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						owner, err := st.GetUserByEmail(ctx, c.String("owner"))
+					return withAPI(c, func(cl *apiClient) error {
+						owner, err := cl.userID(c.Context, c.String("owner"))
 						if err != nil {
 							return err
 						}
-						var orgID string
+						body := obj{"name": c.String("name"), "ownerId": owner}
 						if ref := c.String("org"); ref != "" {
-							o, err := findOrg(ctx, st, ref)
-							if err != nil {
+							if body["organizationId"], err = cl.orgID(c.Context, ref); err != nil {
 								return err
 							}
-							orgID = o.ID
 						}
-						ws := store.NewWorkspace(c.String("name"), owner.ID, orgID)
-						if err := st.CreateWorkspace(ctx, ws); err != nil {
+						var res obj
+						if err := cl.do(c.Context, http.MethodPost, "/api/workspaces", nil, body, &res); err != nil {
 							return err
 						}
+						ws, _ := res["workspace"].(obj)
 						return printOut(c, ws, func(w io.Writer) {
 							row(w, "ID", "NAME", "ORG")
-							row(w, ws.ID, ws.Name, ws.OrgID)
+							row(w, ws["id"], ws["name"], orDash(ws["organizationId"]))
 						})
 					})
 				},
@@ -61,20 +63,17 @@ func workspacesCommand() *cli.Command {
 					if !perm.Valid() {
 						return usagef("invalid --permission %q: allowed values are read, write, admin", perm)
 					}
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						ws, err := findWorkspace(ctx, st, c.String("workspace"))
+					return withAPI(c, func(cl *apiClient) error {
+						wsID, err := cl.workspaceID(c.Context, c.String("workspace"))
 						if err != nil {
 							return err
 						}
-						u, err := st.GetUserByEmail(ctx, c.String("email"))
+						base := "/api/workspaces/" + url.PathEscape(wsID) + "/members"
+						m, err := upsertMember(c, cl, base, obj{"email": c.String("email"), "permission": perm})
 						if err != nil {
 							return err
 						}
-						if err := st.SetWorkspaceMember(ctx, ws.ID, u.ID, perm); err != nil {
-							return err
-						}
-						m := store.WorkspaceMember{WorkspaceID: ws.ID, UserID: u.ID, Permission: perm}
-						return printOut(c, m, func(w io.Writer) { row(w, ws.Name, u.Email, perm) })
+						return printOut(c, m, func(w io.Writer) { row(w, wsID, m["email"], m["permission"]) })
 					})
 				},
 			},
@@ -83,20 +82,26 @@ func workspacesCommand() *cli.Command {
 				Usage: "remove a user from a workspace",
 				Flags: []cli.Flag{wsFlag, &cli.StringFlag{Name: "email", Required: true}},
 				Action: func(c *cli.Context) error {
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						ws, err := findWorkspace(ctx, st, c.String("workspace"))
+					return withAPI(c, func(cl *apiClient) error {
+						wsID, err := cl.workspaceID(c.Context, c.String("workspace"))
 						if err != nil {
 							return err
 						}
-						u, err := st.GetUserByEmail(ctx, c.String("email"))
-						if err != nil {
+						base := "/api/workspaces/" + url.PathEscape(wsID) + "/members"
+						var list obj
+						if err := cl.do(c.Context, http.MethodGet, base, nil, nil, &list); err != nil {
 							return err
 						}
-						if err := st.RemoveWorkspaceMember(ctx, ws.ID, u.ID); err != nil {
-							return err
+						for _, m := range objs(list, "members") {
+							if strings.EqualFold(str(m, "email"), c.String("email")) {
+								if err := cl.do(c.Context, http.MethodDelete, base+"/"+url.PathEscape(str(m, "userId")), nil, nil, nil); err != nil {
+									return err
+								}
+								out := obj{"workspaceId": wsID, "userId": m["userId"], "removed": true}
+								return printOut(c, out, func(w io.Writer) { row(w, "removed", m["email"], "from", wsID) })
+							}
 						}
-						out := map[string]any{"workspaceId": ws.ID, "userId": u.ID, "removed": true}
-						return printOut(c, out, func(w io.Writer) { row(w, "removed", u.Email, "from", ws.Name) })
+						return fmt.Errorf("%s is not a member of workspace %s", c.String("email"), wsID)
 					})
 				},
 			},
@@ -110,58 +115,41 @@ func workspacesCommand() *cli.Command {
 					&cli.StringFlag{Name: "name", Usage: "rename the workspace"},
 				},
 				Action: func(c *cli.Context) error {
-					var allow *bool
+					patch := obj{}
 					if c.IsSet("allow-personal-keys") {
 						b, err := strconv.ParseBool(c.String("allow-personal-keys"))
 						if err != nil {
 							return usagef("invalid --allow-personal-keys %q: allowed values are true, false", c.String("allow-personal-keys"))
 						}
-						allow = &b
+						patch["allowPersonalApiKeys"] = b
 					}
 					if c.IsSet("org") && c.Bool("no-org") {
 						return usagef("--org and --no-org cannot be used together")
 					}
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						ws, err := findWorkspace(ctx, st, c.String("workspace"))
+					if n := c.String("name"); n != "" {
+						patch["name"] = n
+					}
+					return withAPI(c, func(cl *apiClient) error {
+						wsID, err := cl.workspaceID(c.Context, c.String("workspace"))
 						if err != nil {
 							return err
 						}
-						var orgID *string
 						switch {
 						case c.Bool("no-org"):
-							orgID = new(string)
+							patch["organizationId"] = nil
 						case c.IsSet("org"):
-							o, err := findOrg(ctx, st, c.String("org"))
-							if err != nil {
+							if patch["organizationId"], err = cl.orgID(c.Context, c.String("org")); err != nil {
 								return err
 							}
-							orgID = &o.ID
 						}
-						before := ws.AllowPersonalKeys
-						ws, err = st.UpdateWorkspace(ctx, ws.ID, func(w *store.Workspace) error {
-							if allow != nil {
-								w.AllowPersonalKeys = *allow
-							}
-							if orgID != nil {
-								w.OrgID = *orgID
-							}
-							if n := c.String("name"); n != "" {
-								w.Name = n
-							}
-							return nil
-						})
-						if err != nil {
+						var res obj
+						if err := cl.do(c.Context, http.MethodPatch, "/api/workspaces/"+url.PathEscape(wsID), nil, patch, &res); err != nil {
 							return err
 						}
-						if ws.AllowPersonalKeys != before {
-							if err := st.AddAudit(ctx, &store.AuditEvent{Action: "personal_keys_changed", WorkspaceID: ws.ID,
-								Reason: "allowPersonalKeys=" + strconv.FormatBool(ws.AllowPersonalKeys), Transport: "cli"}); err != nil {
-								return err
-							}
-						}
+						ws, _ := res["workspace"].(obj)
 						return printOut(c, ws, func(w io.Writer) {
 							row(w, "ID", "NAME", "ORG", "ALLOW PERSONAL KEYS")
-							row(w, ws.ID, ws.Name, ws.OrgID, ws.AllowPersonalKeys)
+							row(w, ws["id"], ws["name"], orDash(ws["organizationId"]), ws["allowPersonalApiKeys"])
 						})
 					})
 				},
@@ -170,33 +158,23 @@ func workspacesCommand() *cli.Command {
 				Name:  "list",
 				Usage: "list workspaces with their members",
 				Action: func(c *cli.Context) error {
-					return withStore(c, func(ctx context.Context, st *store.Store) error {
-						type wsView struct {
-							*store.Workspace
-							Members []store.WorkspaceMember `json:"members"`
-						}
-						var out []wsView
-						err := st.View(ctx, func(r *store.Reader) error {
-							wss, err := r.Workspaces()
-							if err != nil {
-								return err
-							}
-							for _, ws := range wss {
-								ms, err := r.WorkspaceMembers(ws.ID)
-								if err != nil {
-									return err
-								}
-								out = append(out, wsView{ws, ms})
-							}
-							return nil
-						})
-						if err != nil {
+					return withAPI(c, func(cl *apiClient) error {
+						var res obj
+						if err := cl.do(c.Context, http.MethodGet, "/api/workspaces", nil, nil, &res); err != nil {
 							return err
 						}
-						return printOut(c, out, func(w io.Writer) {
+						wss := objs(res, "workspaces")
+						for _, ws := range wss {
+							var ms obj
+							if err := cl.do(c.Context, http.MethodGet, "/api/workspaces/"+url.PathEscape(str(ws, "id"))+"/members", nil, nil, &ms); err != nil {
+								return err
+							}
+							ws["members"] = objs(ms, "members")
+						}
+						return printOut(c, wss, func(w io.Writer) {
 							row(w, "ID", "NAME", "ORG", "OWNER", "MEMBERS", "ALLOW PERSONAL KEYS")
-							for _, ws := range out {
-								row(w, ws.ID, ws.Name, ws.OrgID, ws.OwnerID, len(ws.Members), ws.AllowPersonalKeys)
+							for _, ws := range wss {
+								row(w, ws["id"], ws["name"], orDash(ws["organizationId"]), ws["ownerId"], len(ws["members"].([]obj)), ws["allowPersonalApiKeys"])
 							}
 						})
 					})

@@ -171,6 +171,20 @@ func TestAdminCommandsWhileServing(t *testing.T) {
 	if code, body := s.execute(t, s.key, eid, "x"); code != 200 || !strings.Contains(body, "v2:WXYZ") {
 		t.Fatalf("after remote env set and update: %d %s", code, body)
 	}
+	// Model providers through the socket; the key is read from the environment and
+	// never shown.
+	out, errOut, code = runCLIEnv(t, []string{"LOCAL_LLM_KEY=sk-local-provider-secret"}, "--data-dir", data, "--json", "providers", "add",
+		"--workspace", "Default", "--name", "local", "--base-url", "http://127.0.0.1:1/v1", "--api-key-env", "LOCAL_LLM_KEY", "--default")
+	if code != 0 || !strings.Contains(out, `"hasApiKey": true`) || strings.Contains(out, "provider-secret") {
+		t.Fatalf("providers add: %d %s %s", code, out, errOut)
+	}
+	out, _, code = runCLI(t, "--data-dir", data, "providers", "list", "--workspace", "Default")
+	if code != 0 || !strings.Contains(out, "local") || !strings.Contains(out, "set") || strings.Contains(out, "provider-secret") {
+		t.Fatalf("providers list: %d %s", code, out)
+	}
+	if _, errOut, code := runCLI(t, "--data-dir", data, "providers", "remove", "--workspace", "Default", "local"); code != 0 {
+		t.Fatalf("providers remove: %s", errOut)
+	}
 	// A key does not administer the instance: no backups with one.
 	if _, errOut, code := runCLIIn(t, elsewhere, nil, append([]string{"backup", "--out", "x.tar"}, remote...)...); code == 0 || !strings.Contains(errOut, `"code":"forbidden"`) {
 		t.Fatalf("backup with a key: exit %d, %q", code, errOut)

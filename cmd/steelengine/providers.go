@@ -1,15 +1,14 @@
 package main
 
 import (
-	"context"
+	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/steelengine/steelengine/app"
-	"github.com/steelengine/steelengine/core"
 )
 
 func providersCommand() *cli.Command {
@@ -33,25 +32,27 @@ func providersCommand() *cli.Command {
 					&cli.DurationFlag{Name: "timeout", Usage: "per-request timeout (default 5m)"},
 				},
 				Action: func(c *cli.Context) error {
-					in := core.ModelProviderInput{Name: c.String("name"), Kind: c.String("kind"), BaseURL: c.String("base-url"),
-						DefaultModel: c.String("default-model"), Models: c.StringSlice("models"), IsDefault: c.Bool("default"), Timeout: c.Duration("timeout")}
+					models := c.StringSlice("models")
+					if models == nil {
+						models = []string{}
+					}
+					in := obj{"name": c.String("name"), "kind": c.String("kind"), "baseUrl": c.String("base-url"),
+						"defaultModel": c.String("default-model"), "models": models, "isDefault": c.Bool("default"),
+						"timeoutMs": c.Duration("timeout").Milliseconds()}
 					if env := c.String("api-key-env"); env != "" {
 						v, ok := os.LookupEnv(env)
 						if !ok || strings.TrimSpace(v) == "" {
 							return usagef("invalid --api-key-env: environment variable %s is not set", env)
 						}
-						in.APIKey = v
+						in["apiKey"] = v
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						ws, err := findWorkspace(ctx, a.Store, c.String("workspace"))
-						if err != nil {
+					return withProviders(c, func(cl *apiClient, base string) error {
+						var res obj
+						if err := cl.do(c.Context, http.MethodPost, base, nil, in, &res); err != nil {
 							return err
 						}
-						info, err := a.Service.AddModelProvider(ctx, operator(), ws.ID, in)
-						if err != nil {
-							return err
-						}
-						return printOut(c, info, func(w io.Writer) { row(w, info.ID) })
+						info, _ := res["provider"].(obj)
+						return printOut(c, info, func(w io.Writer) { row(w, info["id"]) })
 					})
 				},
 			},
@@ -60,23 +61,25 @@ func providersCommand() *cli.Command {
 				Usage: "list a workspace's model providers (keys are never shown)",
 				Flags: []cli.Flag{wsFlag},
 				Action: func(c *cli.Context) error {
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						ws, err := findWorkspace(ctx, a.Store, c.String("workspace"))
-						if err != nil {
+					return withProviders(c, func(cl *apiClient, base string) error {
+						var res obj
+						if err := cl.do(c.Context, http.MethodGet, base, nil, nil, &res); err != nil {
 							return err
 						}
-						ps, err := a.Service.ListModelProviders(ctx, operator(), ws.ID)
-						if err != nil {
-							return err
-						}
+						ps := objs(res, "providers")
 						return printOut(c, ps, func(w io.Writer) {
 							row(w, "ID", "NAME", "KIND", "BASE URL", "DEFAULT MODEL", "MODELS", "DEFAULT", "KEY")
 							for _, p := range ps {
 								key := "no"
-								if p.HasAPIKey {
+								if p["hasApiKey"] == true {
 									key = "set"
 								}
-								row(w, p.ID, p.Name, p.Kind, p.BaseURL, p.DefaultModel, strings.Join(p.Models, ","), p.IsDefault, key)
+								var models []string
+								ms, _ := p["models"].([]any)
+								for _, m := range ms {
+									models = append(models, fmt.Sprint(m))
+								}
+								row(w, p["id"], p["name"], p["kind"], p["baseUrl"], orDash(p["defaultModel"]), strings.Join(models, ","), p["isDefault"], key)
 							}
 						})
 					})
@@ -92,12 +95,8 @@ func providersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						ws, err := findWorkspace(ctx, a.Store, c.String("workspace"))
-						if err != nil {
-							return err
-						}
-						if err := a.Service.RemoveModelProvider(ctx, operator(), ws.ID, ref); err != nil {
+					return withProviders(c, func(cl *apiClient, base string) error {
+						if err := cl.do(c.Context, http.MethodDelete, base+"/"+url.PathEscape(ref), nil, nil, nil); err != nil {
 							return err
 						}
 						return printOut(c, map[string]any{"provider": ref, "removed": true}, func(w io.Writer) { row(w, "removed", ref) })
@@ -114,25 +113,22 @@ func providersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withApp(c, func(ctx context.Context, a *app.App) error {
-						ws, err := findWorkspace(ctx, a.Store, c.String("workspace"))
-						if err != nil {
+					return withProviders(c, func(cl *apiClient, base string) error {
+						var res obj
+						if err := cl.do(c.Context, http.MethodPost, base+"/"+url.PathEscape(ref)+"/test", nil, obj{"model": c.String("model")}, &res); err != nil {
 							return err
 						}
-						res, err := a.Service.TestModelProvider(ctx, operator(), ws.ID, ref, c.String("model"))
-						if err != nil {
-							return err
-						}
+						ok := res["ok"] == true
 						if err := printOut(c, res, func(w io.Writer) {
-							if res.OK {
-								row(w, "ok", res.Model, res.LatencyMs, "ms")
+							if ok {
+								row(w, "ok", res["model"], res["latencyMs"], "ms")
 							} else {
-								row(w, "failed", res.Error)
+								row(w, "failed", res["error"])
 							}
 						}); err != nil {
 							return err
 						}
-						if !res.OK {
+						if !ok {
 							return cli.Exit("", 1)
 						}
 						return nil
@@ -141,4 +137,15 @@ func providersCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// withProviders runs fn with a client and the API collection of --workspace's providers.
+func withProviders(c *cli.Context, fn func(cl *apiClient, base string) error) error {
+	return withAPI(c, func(cl *apiClient) error {
+		id, err := cl.workspaceID(c.Context, c.String("workspace"))
+		if err != nil {
+			return err
+		}
+		return fn(cl, "/api/workspaces/"+url.PathEscape(id)+"/model-providers")
+	})
 }

@@ -60,7 +60,7 @@ func TestAgentWorkflowWithProviderFromCLI(t *testing.T) {
 	}))
 	defer provider.Close()
 
-	data := filepath.Join(t.TempDir(), "data")
+	data := newDataDir(t) // admin commands refuse a directory that does not exist
 	d := []string{"--data-dir", data, "--json", "--allow-loopback"}
 	var u, ws, wf map[string]any
 	cliJSON(t, &u, append(d, "users", "create", "--email", "a@example.com", "--password", "long enough pw")...)

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"context"
 	"io"
+	"net/http"
+	"net/url"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/steelengine/steelengine/app"
 )
 
 // triggersCommand lists the schedule and webhook triggers of deployed workflows. They
@@ -21,35 +20,29 @@ func triggersCommand() *cli.Command {
 			Usage: "list schedules (next and last fire) and webhook paths",
 			Flags: []cli.Flag{&cli.StringFlag{Name: "workspace", Usage: "workspace id or name (default: all)"}},
 			Action: func(c *cli.Context) error {
-				return withApp(c, func(ctx context.Context, a *app.App) error {
-					wsID := ""
-					if name := c.String("workspace"); name != "" {
-						ws, err := findWorkspace(ctx, a.Store, name)
+				return withAPI(c, func(cl *apiClient) error {
+					q := url.Values{}
+					if ref := c.String("workspace"); ref != "" {
+						id, err := cl.workspaceID(c.Context, ref)
 						if err != nil {
 							return err
 						}
-						wsID = ws.ID
+						q.Set("workspaceId", id)
 					}
-					scheds, err := a.Service.Schedules(ctx, operator(), wsID)
-					if err != nil {
+					var res obj
+					if err := cl.do(c.Context, http.MethodGet, "/api/v1/triggers", q, nil, &res); err != nil {
 						return err
 					}
-					hooks, err := a.Service.Webhooks(ctx, operator(), wsID)
-					if err != nil {
-						return err
-					}
-					out := map[string]any{"schedules": scheds, "webhooks": hooks}
+					data, _ := res["data"].(obj)
+					scheds, hooks := objs(data, "schedules"), objs(data, "webhooks")
+					out := obj{"schedules": scheds, "webhooks": hooks}
 					return printOut(c, out, func(w io.Writer) {
 						row(w, "KIND", "WORKFLOW", "BLOCK", "WHEN / PATH", "NEXT", "LAST")
 						for _, s := range scheds {
-							last := "-"
-							if s.LastRunAt != nil {
-								last = s.LastRunAt.Format("2006-01-02T15:04:05Z")
-							}
-							row(w, "schedule", s.WorkflowID, s.BlockName, s.Cron+" "+s.Timezone, s.NextRunAt.Format("2006-01-02T15:04:05Z"), last)
+							row(w, "schedule", s["workflowId"], orDash(s["blockName"]), str(s, "cron")+" "+str(s, "timezone"), s["nextRunAt"], orDash(s["lastRunAt"]))
 						}
 						for _, h := range hooks {
-							row(w, "webhook", h.WorkflowID, h.BlockName, "/api/webhooks/trigger/"+h.Path, "-", "-")
+							row(w, "webhook", h["workflowId"], orDash(h["blockName"]), "/api/webhooks/trigger/"+str(h, "path"), "-", "-")
 						}
 					})
 				})

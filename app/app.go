@@ -218,6 +218,16 @@ func (a *App) retain(ctx context.Context, r store.Retention, interval time.Durat
 		case n > 0:
 			a.log.Info("pruned execution logs", "deleted", n, "max_age", r.MaxAge.String(), "max_count", r.MaxCount)
 		}
+		if r.MaxAge > 0 {
+			// Agent conversations follow the log age: memory idle longer than that goes.
+			n, err := a.Store.PruneConversations(ctx, time.Now().Add(-r.MaxAge))
+			switch {
+			case err != nil && ctx.Err() == nil:
+				a.log.Warn("prune agent memory", "err", err)
+			case n > 0:
+				a.log.Info("pruned agent memory", "conversations", n, "max_age", r.MaxAge.String())
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -20,6 +20,7 @@ func (s *Service) runInput(p *auth.Principal, wsID string, env map[string]string
 		Env: env, Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations, Limits: s.cfg.Limits,
 		HTTPClient: s.cfg.HTTPClient, ModelHTTPClient: s.cfg.ModelHTTPClient, Sandbox: s.cfg.Sandbox,
 		Models: models, Prices: s.prices(), Secrets: secrets, Tenant: wsID, Via: via, Deployed: deployed,
+		Memory: conversations{st: s.st, wsID: wsID},
 	}
 	if p != nil {
 		in.Children = s.childRunner(p)
@@ -87,4 +88,37 @@ func (s *Service) childRunner(p *auth.Principal) engine.ChildRunner {
 		in.Input = req.Input
 		return &engine.ChildRun{Name: wf.Name, Result: comp.plan.Run(ctx, in)}, nil
 	}
+}
+
+// conversations is agent memory kept in the store, per workspace.
+type conversations struct {
+	st   *store.Store
+	wsID string
+}
+
+func (c conversations) Load(ctx context.Context, id string) ([]engine.MemoryMessage, error) {
+	conv, err := c.st.Conversation(ctx, c.wsID, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.MemoryMessage, len(conv.Messages))
+	for i, m := range conv.Messages {
+		out[i] = engine.MemoryMessage{Role: m.Role, Content: m.Content}
+	}
+	return out, nil
+}
+
+func (c conversations) Update(ctx context.Context, id string, fn func([]engine.MemoryMessage) []engine.MemoryMessage) error {
+	return c.st.UpdateConversation(ctx, c.wsID, id, func(old []store.MemoryMessage) []store.MemoryMessage {
+		in := make([]engine.MemoryMessage, len(old))
+		for i, m := range old {
+			in[i] = engine.MemoryMessage{Role: m.Role, Content: m.Content}
+		}
+		res := fn(in)
+		out := make([]store.MemoryMessage, len(res))
+		for i, m := range res {
+			out[i] = store.MemoryMessage{Role: m.Role, Content: m.Content}
+		}
+		return out
+	})
 }

@@ -291,7 +291,7 @@ func (x *execCtx) runWorkflowTool(ctx context.Context, t *agentTool, modelArgs m
 
 func init() { RegisterDeployCheck(TypeAgent, agentDeployCheck) }
 
-// agentDeployCheck lists the agent tools and memory settings SteelEngine cannot run,
+// agentDeployCheck lists the agent tools SteelEngine cannot run,
 // naming block and tool, so that deploy refuses them rather than the run failing.
 func agentDeployCheck(b *Block) []BlockProblem {
 	var out []BlockProblem
@@ -311,10 +311,6 @@ func agentDeployCheck(b *Block) []BlockProblem {
 		out = append(out, BlockProblem{BlockID: b.ID, BlockName: b.Name, BlockType: b.Type, Code: ProblemUnsupported,
 			Message: fmt.Sprintf("agent tool %q (type %q) is not supported by SteelEngine", title, typ),
 			Hint:    "remove the tool, set its usage to none, or replace it with an HTTP request, custom or workflow tool"})
-	}
-	if mt := toStr(b.Param("memoryType")); mt != "" && mt != "none" {
-		out = append(out, BlockProblem{BlockID: b.ID, BlockName: b.Name, BlockType: b.Type, Code: ProblemUnsupported,
-			Message: fmt.Sprintf("agent memory %q is not supported by SteelEngine", mt), Hint: "set memory to none"})
 	}
 	return out
 }

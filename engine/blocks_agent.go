@@ -22,10 +22,11 @@ const (
 // block's model; tool calls are run and their results sent back until the model
 // answers without tools (at most maxToolIterations rounds).
 func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
-	if mt := x.str("memoryType"); mt != "" && mt != "none" {
-		return nil, errors.New("agent memory is not supported by SteelEngine")
+	mem, err := x.openMemory(ctx)
+	if err != nil {
+		return nil, err
 	}
-	msgs := agentMessages(x)
+	msgs := mem.messages(agentMessages(x))
 	if len(msgs) == 0 {
 		return nil, errors.New("agent has no messages: set messages, or a system or user prompt")
 	}
@@ -124,7 +125,13 @@ func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
 	}
 	if schema == nil {
 		out["content"] = rep.Content
+		if err := mem.save(ctx, rep.Content); err != nil {
+			return nil, err
+		}
 		return out, nil
+	}
+	if err := mem.save(ctx, ""); err != nil {
+		return nil, err
 	}
 	fields, err := parseStructured(rep.Content)
 	if err != nil {
@@ -156,11 +163,16 @@ func parseStructured(content string) (map[string]any, error) {
 	return fields, nil
 }
 
-// agentMessages builds the conversation as Sim does: system messages from messages
-// first, then the other messages; the legacy systemPrompt only when no system message
-// exists; the legacy userPrompt last.
-func agentMessages(x *execCtx) []llmMessage {
-	var system, convo []llmMessage
+// agentInput is the block's messages by kind, before memory is applied.
+type agentInput struct {
+	system, convo []llmMessage
+	user          *llmMessage // legacy userPrompt, new each run
+}
+
+// agentMessages reads messages (system ones first, as Sim does), the legacy
+// systemPrompt (only when no system message exists) and the legacy userPrompt.
+func agentMessages(x *execCtx) agentInput {
+	var in agentInput
 	for _, m := range asSlice(parseMaybeJSON(x.input["messages"])) {
 		mm, _ := m.(map[string]any)
 		if mm == nil {
@@ -172,22 +184,21 @@ func agentMessages(x *execCtx) []llmMessage {
 		}
 		msg := llmMessage{Role: role, Content: contentString(mm["content"])}
 		if role == "system" {
-			system = append(system, msg)
+			in.system = append(in.system, msg)
 		} else {
-			convo = append(convo, msg)
+			in.convo = append(in.convo, msg)
 		}
 	}
-	msgs := append(system, convo...)
-	if sp := x.input["systemPrompt"]; len(system) == 0 && sp != nil && toStr(sp) != "" {
-		msgs = append([]llmMessage{{Role: "system", Content: contentString(sp)}}, msgs...)
+	if sp := x.input["systemPrompt"]; len(in.system) == 0 && sp != nil && toStr(sp) != "" {
+		in.system = []llmMessage{{Role: "system", Content: contentString(sp)}}
 	}
 	if up := x.input["userPrompt"]; up != nil && toStr(up) != "" {
 		if m, ok := parseMaybeJSON(up).(map[string]any); ok && m["input"] != nil {
 			up = toStr(m["input"])
 		}
-		msgs = append(msgs, llmMessage{Role: "user", Content: contentString(up)})
+		in.user = &llmMessage{Role: "user", Content: contentString(up)}
 	}
-	return msgs
+	return in
 }
 
 func contentString(v any) string {

@@ -87,6 +87,10 @@
 //   - Cost comes from a price table (DefaultPrices, extended by RunInput.Prices);
 //     unknown models cost 0.
 //   - Child workflows nest at most MaxWorkflowDepth (10) deep (Sim: call chain 25).
+//   - Agent memory (RunInput.Memory) is written only when the block succeeds (Sim
+//     stores the user turn before calling the model); sliding_window_tokens counts
+//     about four bytes a token instead of a model tokenizer; "conversation" sends the
+//     whole stored history (Sim trims it to the model's context window).
 //   - Logged block inputs/outputs, trace spans and block error messages go through
 //     Redact (redact.go): env values and RunInput.Secrets (≥ 4 bytes), credential-named
 //     headers, params and fields, URL userinfo and query values become "[REDACTED]".

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -25,6 +26,19 @@ type Hooks struct {
 	StreamBlock func(blockID, blockName string) bool
 	// OnChunk receives the text of a streamed agent reply as it arrives.
 	OnChunk func(BlockChunk)
+}
+
+// MemoryStore keeps agent conversations (Sim's agent memory) by conversation id.
+type MemoryStore interface {
+	Load(ctx context.Context, conversationID string) ([]MemoryMessage, error)
+	// Update replaces the conversation with fn's result in one step.
+	Update(ctx context.Context, conversationID string, fn func([]MemoryMessage) []MemoryMessage) error
+}
+
+// MemoryMessage is one remembered message.
+type MemoryMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
 }
 
 // BlockChunk is a piece of a streamed agent reply.
@@ -74,6 +88,8 @@ type RunInput struct {
 	Models ModelResolver
 	// Prices extends cost reporting (USD per million tokens); nil → DefaultPrices.
 	Prices map[string]Price
+	// Memory keeps agent conversations of the run's workspace; nil → agents with memory fail.
+	Memory MemoryStore
 	// Children runs child workflows (workflow blocks, workflow tools); nil → those fail.
 	Children ChildRunner
 	// Deployed is true when the run executes a deployed version: children then run

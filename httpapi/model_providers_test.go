@@ -238,3 +238,37 @@ func TestChildWorkflowInAnotherWorkspaceRefused(t *testing.T) {
 		t.Fatalf("trace not nested: %s", raw)
 	}
 }
+
+// TestAgentMemoryOverHTTP: two runs with the same conversationId; the second sends
+// the first run's turns to the model (memory kept in the store per workspace).
+func TestAgentMemoryOverHTTP(t *testing.T) {
+	e := testenv.New(t, testenv.Options{Config: func(c *app.Config) { c.AllowLoopback = true }})
+	fake := newFakeOpenAI(t, chatText("Nice to meet you, Ada"), chatText("You are Ada"))
+	ctx := context.Background()
+	if _, err := e.App.Service.AddModelProvider(ctx, auth.Operator(), e.WS.ID, core.ModelProviderInput{Name: "fake", Kind: "openai",
+		BaseURL: fake.srv.URL + "/v1", DefaultModel: "gpt-4o"}); err != nil {
+		t.Fatal(err)
+	}
+	doc := simAgentExport("Chat", map[string]any{"messages": []any{map[string]any{"role": "user", "content": "<start.question>"}},
+		"memoryType": "conversation", "conversationId": "<start.question>"})
+	// The conversation id comes from the caller: use a fixed one instead.
+	doc = []byte(strings.Replace(string(doc), `"conversationId","type":"short-input","value":"\u003cstart.question\u003e"`, `"conversationId","type":"short-input","value":"chat-42"`, 1))
+	wf, err := e.App.Service.ImportWorkflow(ctx, auth.Operator(), e.WS.ID, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), wf.ID, core.DeployRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"I am Ada", "Who am I?"} {
+		if res := xwant(t, e, 200, "", "POST", execPath(wf.ID), e.WSKey, map[string]any{"question": q}, nil); res["success"] != true {
+			t.Fatalf("%q: %v", q, res)
+		}
+	}
+	reqs, _ := fake.requests()
+	second, _ := json.Marshal(reqs[1]["messages"])
+	want := `[{"content":"I am Ada","role":"user"},{"content":"Nice to meet you, Ada","role":"assistant"},{"content":"Who am I?","role":"user"}]`
+	if string(second) != want {
+		t.Fatalf("second run sent %s", second)
+	}
+}

@@ -56,6 +56,10 @@ var coreMigrations = []migration{
 		_, err := tx.CreateBucketIfNotExists(bSchedules)
 		return err
 	}},
+	{6, "agent memory", func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bMemory)
+		return err
+	}},
 }
 
 // numberDeployments makes every workflow's counters agree with its stored versions:

@@ -298,6 +298,7 @@ var (
 	bInvByTarget  = []byte("invitations_by_target")
 	bUserEnv      = []byte("user_env")
 	bProviders    = []byte("model_providers") // workspace id, provider id → ModelProvider
+	bMemory       = []byte("agent_memory")    // workspace id, conversation id → Conversation
 	bSchedules    = []byte("schedules")
 
 	kSchema    = []byte("schema")

@@ -272,3 +272,18 @@ type ModelProvider struct {
 	CreatedAt    time.Time `json:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt"`
 }
+
+// Conversation is an agent's memory for one conversation id of a workspace (Sim's
+// memoryType conversation / sliding_window / sliding_window_tokens).
+type Conversation struct {
+	WorkspaceID string          `json:"workspaceId"`
+	ID          string          `json:"id"`
+	Messages    []MemoryMessage `json:"messages"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+}
+
+// MemoryMessage is one remembered message.
+type MemoryMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}

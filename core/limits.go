@@ -16,6 +16,8 @@ const (
 	DefaultMaxRunsPerWorkspace = 32
 	DefaultMaxRuns             = 256
 	DefaultMaxCallDepth        = 10
+	// DefaultMaxInputBytesInFlight is 16 MiB: one maximal (10 MiB) input at a time.
+	DefaultMaxInputBytesInFlight = 16 << 20
 	// MaxInputDepth is how deeply a run's input may nest objects and arrays.
 	MaxInputDepth = 64
 )
@@ -59,23 +61,80 @@ var errInputDepth = newError(http.StatusBadRequest, "input_too_deep", "Input nes
 
 // admit counts a new run against the workspace's and the server's caps. Caller holds
 // s.mu.
-func (s *Service) admitLocked(wsID string) error {
+func (s *Service) admitLocked(wsID string, inputBytes int64) error {
 	if len(s.active) >= s.cfg.MaxRuns {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "server_busy", RetryAfter: 2 * time.Second,
 			Message: fmt.Sprintf("The server has %d runs in flight, its limit; retry later", s.cfg.MaxRuns)}
+	}
+	if err := s.inputRoomLocked(inputBytes); err != nil {
+		return err
 	}
 	if s.perWS[wsID] >= s.cfg.MaxRunsPerWorkspace {
 		return &Error{Status: http.StatusTooManyRequests, Code: "too_many_runs", RetryAfter: time.Second,
 			Message: fmt.Sprintf("This workspace has %d runs in flight, its limit; retry later", s.cfg.MaxRunsPerWorkspace)}
 	}
 	s.perWS[wsID]++
+	s.inputBytes += inputBytes
 	return nil
 }
 
-func (s *Service) leaveLocked(wsID string) {
+func (s *Service) leaveLocked(wsID string, inputBytes int64) {
 	if s.perWS[wsID]--; s.perWS[wsID] <= 0 {
 		delete(s.perWS, wsID)
 	}
+	s.inputBytes -= inputBytes
+}
+
+// inputRoomLocked refuses n more input bytes when the runs in flight (and bodies
+// being decoded) already hold the server's limit. A run holds a few decoded copies of
+// its input; a lone one is always admitted. Caller holds s.mu.
+func (s *Service) inputRoomLocked(n int64) error {
+	if n > 0 && s.inputBytes > 0 && s.inputBytes+n > s.cfg.MaxInputBytesInFlight {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "server_busy", RetryAfter: 2 * time.Second,
+			Message: fmt.Sprintf("The runs in flight already hold %s of input, the server's limit; retry later", sizeText(s.inputBytes))}
+	}
+	return nil
+}
+
+// Reservation is a hold on the in-flight input budget; see ReserveInput.
+type Reservation struct {
+	s    *Service
+	n    int64
+	held bool // guarded by s.mu; false once released or taken over by a run
+}
+
+// ReserveInput holds n bytes of the in-flight input budget for a request body about to
+// be decoded (decoding multiplies its size), so concurrent large bodies are refused
+// (503 server_busy) before they cost memory. Pass it in RunRequest.Reservation; the
+// caller releases it when done (a no-op once a run took it over).
+func (s *Service) ReserveInput(n int64) (*Reservation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.inputRoomLocked(n); err != nil {
+		return nil, err
+	}
+	s.inputBytes += n
+	return &Reservation{s: s, n: n, held: true}, nil
+}
+
+// Release gives the bytes back unless a run took them over.
+func (r *Reservation) Release() {
+	if r == nil {
+		return
+	}
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.held {
+		r.held = false
+		r.s.inputBytes -= r.n
+	}
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
 }
 
 // errOverloaded answers a run the sandbox refused (every worker busy, queue full).

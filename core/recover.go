@@ -114,7 +114,7 @@ func (s *Service) resume(ctx context.Context, exec *store.Execution) error {
 	in := s.runInput(nil, exec.WorkspaceID, env, models, secrets, []string{exec.WorkflowID}, true)
 	in.Input, in.Timeout = input, s.cfg.ExecutionTimeout
 	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	_ = s.trackRun(exec, cancel, false) // accepted before the restart: never refused now
+	_ = s.trackRun(exec, cancel, false, nil) // accepted before the restart: never refused now
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -35,6 +35,10 @@ type RunRequest struct {
 	// TriggerBlockID starts the run at this trigger block (schedule and webhook runs)
 	// instead of the API start block.
 	TriggerBlockID string
+	// Reservation is the front door's hold on the input budget (ReserveInput), taken
+	// before decoding the body; the run takes it over. Nil: Execute reserves the size
+	// of the input itself.
+	Reservation *Reservation
 }
 
 // Run is an execution: its log record, and for sync runs the engine's result.
@@ -47,6 +51,7 @@ type Run struct {
 type activeRun struct {
 	exec   *store.Execution
 	cancel context.CancelCauseFunc
+	input  int64 // bytes it holds of the in-flight input budget
 }
 
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -120,7 +125,7 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	if req.Async {
 		exec.Status = store.StatusQueued
 		runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-		if err := s.track(exec, cancel); err != nil {
+		if err := s.track(exec, cancel, req.Reservation); err != nil {
 			cancel(nil)
 			return nil, err
 		}
@@ -140,7 +145,7 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if err := s.track(exec, cancel); err != nil {
+	if err := s.track(exec, cancel, req.Reservation); err != nil {
 		return nil, err
 	}
 	res, err := s.runAndRecord(runCtx, comp, exec, in, secrets)
@@ -213,24 +218,32 @@ func finish(exec *store.Execution, res *engine.Result, secrets []string) {
 
 // track admits a run (see admitLocked) and registers it for status and cancellation.
 // A refused run releases its claimed run id.
-func (s *Service) track(exec *store.Execution, cancel context.CancelCauseFunc) error {
-	return s.trackRun(exec, cancel, true)
+func (s *Service) track(exec *store.Execution, cancel context.CancelCauseFunc, resv *Reservation) error {
+	return s.trackRun(exec, cancel, true, resv)
 }
 
 // trackRun registers a run; with admit false (jobs resumed at start, already
 // accepted) it counts against the caps without being refused.
-func (s *Service) trackRun(exec *store.Execution, cancel context.CancelCauseFunc, admit bool) error {
+func (s *Service) trackRun(exec *store.Execution, cancel context.CancelCauseFunc, admit bool, resv *Reservation) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ar := &activeRun{exec: exec, cancel: cancel}
+	if resv == nil || !resv.held {
+		ar.input = int64(len(exec.Input))
+	}
 	if !admit {
 		s.perWS[exec.WorkspaceID]++
-	} else if err := s.admitLocked(exec.WorkspaceID); err != nil {
+		s.inputBytes += ar.input
+	} else if err := s.admitLocked(exec.WorkspaceID, ar.input); err != nil {
 		if exec.RunID != "" {
 			delete(s.runIDs, exec.WorkflowID+"/"+exec.RunID)
 		}
 		return err
 	}
-	s.active[exec.ID] = &activeRun{exec: exec, cancel: cancel}
+	if resv != nil && resv.held {
+		resv.held, ar.input = false, resv.n // the run holds it from now on
+	}
+	s.active[exec.ID] = ar
 	if s.closing {
 		cancel(errShutdown)
 	}
@@ -239,9 +252,9 @@ func (s *Service) trackRun(exec *store.Execution, cancel context.CancelCauseFunc
 
 func (s *Service) untrack(exec *store.Execution) {
 	s.mu.Lock()
-	if _, ok := s.active[exec.ID]; ok {
+	if ar, ok := s.active[exec.ID]; ok {
 		delete(s.active, exec.ID)
-		s.leaveLocked(exec.WorkspaceID)
+		s.leaveLocked(exec.WorkspaceID, ar.input)
 	}
 	if exec.RunID != "" {
 		delete(s.runIDs, exec.WorkflowID+"/"+exec.RunID)

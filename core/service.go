@@ -36,6 +36,10 @@ type Config struct {
 	// MaxRuns caps runs in flight on the server (default 256); beyond it Execute
 	// answers 503 with Retry-After.
 	MaxRuns int
+	// MaxInputBytesInFlight caps the inputs (JSON bytes) of all runs in flight
+	// together (default 16 MiB); beyond it Execute answers 503 with Retry-After, except
+	// to a run that would be alone.
+	MaxInputBytesInFlight int64
 	// MaxCallDepth caps how deeply workflows may call each other through api blocks
 	// (the X-SteelEngine-Via chain, default 10).
 	MaxCallDepth int
@@ -69,7 +73,9 @@ type Service struct {
 	mu     sync.Mutex
 	active map[string]*activeRun // execution id → run in flight
 	perWS  map[string]int        // workspace id → runs in flight
-	runIDs map[string]bool       // workflowID/runID claimed by runs in flight
+	// inputBytes is the input size of the runs in flight (admission, see admitLocked).
+	inputBytes int64
+	runIDs     map[string]bool // workflowID/runID claimed by runs in flight
 	// closing: the shutdown deadline passed; runs starting now are cancelled at once.
 	closing bool
 
@@ -92,6 +98,9 @@ func New(st *store.Store, az *auth.Authorizer, sec *auth.Secrets, cfg Config, lo
 	}
 	if cfg.MaxRuns <= 0 {
 		cfg.MaxRuns = DefaultMaxRuns
+	}
+	if cfg.MaxInputBytesInFlight <= 0 {
+		cfg.MaxInputBytesInFlight = DefaultMaxInputBytesInFlight
 	}
 	if cfg.MaxCallDepth <= 0 {
 		cfg.MaxCallDepth = DefaultMaxCallDepth

@@ -41,6 +41,23 @@ var legacyControlKeys = map[string]bool{
 
 var executionIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
+// reserveBody reads an execute body and reserves its size in the server's in-flight
+// input budget before it is decoded (decoding multiplies it), so concurrent large
+// bodies get 503 instead of memory. The body is put back for the decoder. The caller
+// passes the reservation to the run and releases it when done.
+func (a *API) reserveBody(r *http.Request) (*core.Reservation, error) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "Could not read request body"}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	return a.deps.Service.ReserveInput(int64(len(data)))
+}
+
 // readJSONObject reads a JSON object body; an empty body is {}.
 func readJSONObject(r *http.Request) (map[string]any, error) {
 	data, err := io.ReadAll(r.Body)
@@ -171,6 +188,12 @@ func (a *API) executeLegacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wfID := r.PathValue("id")
+	resv, err := a.reserveBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer resv.Release()
 	body, err := readJSONObject(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -222,7 +245,7 @@ func (a *API) executeLegacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := core.RunRequest{WorkflowID: wfID, Input: legacyInput(body), Trigger: triggerFor(p),
-		Async: async, RunID: execID, Timeout: timeout, Via: via}
+		Async: async, RunID: execID, Timeout: timeout, Via: via, Reservation: resv}
 
 	if async {
 		run, err := a.deps.Service.Execute(r.Context(), p, req)

@@ -136,6 +136,12 @@ func (a *API) executeV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wfID := r.PathValue("id")
+	resv, err := a.reserveBody(r)
+	if err != nil {
+		writeV2Error(w, r, err)
+		return
+	}
+	defer resv.Release()
 	body, err := decodeV2Execute(r)
 	if err != nil {
 		writeV2Error(w, r, err)
@@ -147,7 +153,7 @@ func (a *API) executeV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := core.RunRequest{WorkflowID: wfID, Input: body.Input, Trigger: store.TriggerAPI,
-		Async: body.Async, RunID: r.Header.Get("X-Run-Id"), Via: via}
+		Async: body.Async, RunID: r.Header.Get("X-Run-Id"), Via: via, Reservation: resv}
 	if req.Input == nil {
 		req.Input = map[string]any{}
 	}

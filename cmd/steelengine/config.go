@@ -55,6 +55,7 @@ func runtimeFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "max-run-bytes", Value: engine.DefaultMaxRetainedBytes, EnvVars: []string{"STEELENGINE_MAX_RUN_BYTES"}, Usage: "bytes of block outputs a run may keep, and separately of its logs and trace spans"},
 		&cli.IntFlag{Name: "max-runs-per-workspace", Value: core.DefaultMaxRunsPerWorkspace, EnvVars: []string{"STEELENGINE_MAX_RUNS_PER_WORKSPACE"}, Usage: "runs in flight per workspace (sync and async); beyond: 429"},
 		&cli.IntFlag{Name: "max-runs", Value: core.DefaultMaxRuns, EnvVars: []string{"STEELENGINE_MAX_RUNS"}, Usage: "runs in flight on the server; beyond: 503"},
+		&cli.Int64Flag{Name: "max-input-bytes-in-flight", Value: core.DefaultMaxInputBytesInFlight, EnvVars: []string{"STEELENGINE_MAX_INPUT_BYTES_IN_FLIGHT"}, Usage: "input bytes of all runs in flight together (a lone run is always admitted); beyond: 503"},
 		&cli.IntFlag{Name: "max-call-depth", Value: core.DefaultMaxCallDepth, EnvVars: []string{"STEELENGINE_MAX_CALL_DEPTH"}, Usage: "workflows calling workflows through api blocks (X-SteelEngine-Via); beyond: 409"},
 	}
 }
@@ -77,6 +78,7 @@ func appConfig(c *cli.Context) app.Config {
 	cfg.Core.MaxRuns = c.Int("max-runs")
 	cfg.Core.MaxCallDepth = c.Int("max-call-depth")
 	cfg.Core.Version = version()
+	cfg.Core.MaxInputBytesInFlight = c.Int64("max-input-bytes-in-flight")
 	cfg.Auth.DefaultRateLimit = c.Int("rate-limit")
 	cfg.Core.Prices, _ = loadPrices(c.String("model-prices")) // checked by checkRuntimeFlags
 	for _, s := range c.StringSlice("allow-network") {
@@ -118,6 +120,9 @@ func checkRuntimeFlags(c *cli.Context) error {
 		if n := c.Int(name); n < 1 {
 			return usagef("invalid --%s %d: must be at least 1", name, n)
 		}
+	}
+	if n := c.Int64("max-input-bytes-in-flight"); n < 1<<20 {
+		return usagef("invalid --max-input-bytes-in-flight %d: must be at least %d (1 MiB)", n, 1<<20)
 	}
 	if n := c.Int64("max-run-bytes"); n < 64<<10 {
 		return usagef("invalid --max-run-bytes %d: must be at least %d (64 KiB)", n, 64<<10)

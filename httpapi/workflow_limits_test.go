@@ -167,13 +167,18 @@ func TestExecuteRetainedOutputBudget(t *testing.T) {
 	}
 }
 
-// A 9 MiB input (under the 10 MiB body cap) echoed by a function block: a clear budget
+// A 9 MiB input (under the 10 MiB body cap) echoed by a Response block: a clear budget
 // error and a small response, not the input repeated in every log entry and span.
 func TestExecuteLargeInputBounded(t *testing.T) {
 	e := testenv.New(t)
+	wf := deployDoc(t, e, e.WS.ID, simWorkflow([]simBlock{
+		{id: "start", typ: "start_trigger", params: map[string]any{"inputFormat": []any{map[string]any{"id": "f0", "name": "message", "type": "string"}}}},
+		{id: "resp", typ: "response", params: map[string]any{"dataMode": "structured",
+			"builderData": []any{map[string]any{"id": "r1", "name": "echo", "type": "string", "value": "<start.message>"}}}},
+	}, [][3]string{{"start", "resp", ""}}))
 	big := strings.Repeat("a", 9<<20)
 	body, _ := json.Marshal(map[string]any{"message": big})
-	resp, raw := xraw(t, e, "POST", execPath(e.Echo.ID), e.WSKey, body, nil)
+	resp, raw := xraw(t, e, "POST", execPath(wf.ID), e.WSKey, body, nil)
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	if resp.StatusCode != 200 || m["code"] != engine.CodeBudgetExceeded {

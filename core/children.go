@@ -86,6 +86,7 @@ func (s *Service) childRunner(p *auth.Principal) engine.ChildRunner {
 		}
 		in := s.runInput(p, wf.WorkspaceID, env, models, append(secrets, keys...), append(append([]string(nil), req.Via...), wf.ID), req.Deployed)
 		in.Input = req.Input
+		in.Budget = req.Budget // one budget for the parent and all its children
 		return &engine.ChildRun{Name: wf.Name, Result: comp.plan.Run(ctx, in)}, nil
 	}
 }

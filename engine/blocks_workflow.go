@@ -18,6 +18,7 @@ type ChildRequest struct {
 	Input      map[string]any
 	Via        []string // the parent's chain of workflows (RunInput.Via)
 	Deployed   bool     // run the child's active deployed version (else its draft)
+	Budget     *Budget  // the parent's: pass to the child's RunInput.Budget
 }
 
 // ChildRun is a finished child workflow.
@@ -71,12 +72,16 @@ func (x *execCtx) runChild(ctx context.Context, wfID string, input map[string]an
 	if input == nil {
 		input = map[string]any{}
 	}
-	cr, err := x.r.in.Children(ctx, ChildRequest{WorkflowID: wfID, Input: input, Via: append([]string(nil), x.r.in.Via...), Deployed: x.r.in.Deployed})
+	cr, err := x.r.in.Children(ctx, ChildRequest{WorkflowID: wfID, Input: input, Via: append([]string(nil), x.r.in.Via...), Deployed: x.r.in.Deployed, Budget: x.r.bud})
 	if err != nil {
 		return nil, err
 	}
 	res := cr.Result
 	x.addChildSpans(cr.Name, res)
+	if res.ErrorCode == CodeBudgetExceeded {
+		// The shared budget ran out inside the child: the whole run fails with it.
+		return nil, &BudgetError{Msg: res.Error}
+	}
 	out := map[string]any{"success": res.Success, "childWorkflowName": cr.Name, "childWorkflowId": wfID, "result": res.Output}
 	if !res.Success {
 		msg := res.Error

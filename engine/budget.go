@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 )
 
 // Limits bound what one run may cost. Nested loops and parallels multiply their
@@ -43,19 +45,24 @@ func (e *BudgetError) Error() string { return e.Msg }
 // spanOverhead approximates a log entry's or span's own fields in JSON.
 const spanOverhead = 256
 
-// budget is a run's accounting; counters are guarded by run.mu except execs.
-type budget struct {
-	maxExecs   int64
-	maxBytes   int64
-	maxEntry   int64
+// Budget is a run's accounting of its Limits. Child workflows share their parent's
+// (RunInput.Budget), so a workflow block inside a loop does not get a fresh budget per
+// iteration.
+type Budget struct {
+	maxExecs int64
+	maxBytes int64
+	maxEntry int64
+	execs    atomic.Int64
+
+	mu         sync.Mutex
 	outBytes   int64
 	logBytes   int64
 	omittedLog int
 	omittedSp  int
 }
 
-func newBudget(l Limits) budget {
-	b := budget{maxExecs: int64(l.MaxBlockExecutions), maxBytes: l.MaxRetainedBytes}
+func newBudget(l Limits) *Budget {
+	b := &Budget{maxExecs: int64(l.MaxBlockExecutions), maxBytes: l.MaxRetainedBytes}
 	if b.maxExecs <= 0 {
 		b.maxExecs = DefaultMaxBlockExecutions
 	}
@@ -68,7 +75,7 @@ func newBudget(l Limits) budget {
 
 // countExecution takes one block execution from the budget.
 func (r *run) countExecution() error {
-	if n := r.execs.Add(1); n > r.bud.maxExecs {
+	if n := r.bud.execs.Add(1); n > r.bud.maxExecs {
 		return &BudgetError{Limit: "max_block_executions", Msg: fmt.Sprintf(
 			"run exceeded its limit of %d block executions (max-block-executions); nested loops and parallels multiply their iterations", r.bud.maxExecs)}
 	}
@@ -81,14 +88,15 @@ func (r *run) retainOutput(n *node, out map[string]any) error {
 	if isTrigger(n.typ) || out == nil {
 		return nil
 	}
-	r.mu.Lock()
-	room := r.bud.maxBytes - r.bud.outBytes
-	r.mu.Unlock()
+	b := r.bud
+	b.mu.Lock()
+	room := b.maxBytes - b.outBytes
+	b.mu.Unlock()
 	sz := jsonSize(out, room+1)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.bud.outBytes += sz
-	if r.bud.outBytes > r.bud.maxBytes {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.outBytes += sz
+	if b.outBytes > b.maxBytes {
 		return &BudgetError{Limit: "max_retained_bytes", Msg: fmt.Sprintf(
 			"block %q: run exceeded its limit of %s of retained block outputs (max-run-bytes)", n.name, byteSize(r.bud.maxBytes))}
 	}
@@ -115,8 +123,10 @@ func truncatedMarker(msg string) map[string]any {
 }
 
 // keepEntry charges one log entry plus its span (they share values, but both are
-// serialised) and reports whether they fit the run's log budget. Caller holds r.mu.
-func (b *budget) keepEntry(sz int64) bool {
+// serialised) and reports whether they fit the run's log budget.
+func (b *Budget) keepEntry(sz int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	cost := 2 * (spanOverhead + sz)
 	if b.logBytes+cost > b.maxBytes {
 		b.omittedLog++
@@ -127,9 +137,10 @@ func (b *budget) keepEntry(sz int64) bool {
 	return true
 }
 
-// keepSpan charges a span without a log entry (containers, iterations). Caller holds
-// r.mu.
-func (b *budget) keepSpan(sz int64) bool {
+// keepSpan charges a span without a log entry (containers, iterations).
+func (b *Budget) keepSpan(sz int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	cost := spanOverhead + sz
 	if b.logBytes+cost > b.maxBytes {
 		b.omittedSp++
@@ -139,14 +150,12 @@ func (b *budget) keepSpan(sz int64) bool {
 	return true
 }
 
-func (r *run) keepSpan(sz int64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.bud.keepSpan(sz)
-}
+func (r *run) keepSpan(sz int64) bool { return r.bud.keepSpan(sz) }
 
 // truncationMarkers are appended to the logs and spans when entries were dropped.
-func (b *budget) truncationMarkers(logs []BlockLog, spans []TraceSpan) ([]BlockLog, []TraceSpan) {
+func (b *Budget) truncationMarkers(logs []BlockLog, spans []TraceSpan) ([]BlockLog, []TraceSpan) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.omittedLog > 0 {
 		msg := fmt.Sprintf("%d block log entries left out: the run reached its %s log limit (max-run-bytes)", b.omittedLog, byteSize(b.maxBytes))
 		m := truncatedMarker(msg)

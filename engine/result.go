@@ -72,6 +72,9 @@ type RunInput struct {
 	Timeout           time.Duration // whole run; 0 → no limit beyond ctx
 	MaxLoopIterations int           // per loop/parallel; 0 → DefaultMaxLoopIterations
 	Limits            Limits        // whole-run budget; zero fields → defaults
+	// Budget, when set, is a parent run's budget this (child) run draws from; Limits is
+	// then ignored.
+	Budget *Budget
 	// Via is the chain of workflows leading to this run, itself last; api blocks send
 	// it as X-SteelEngine-Via so that recursion through HTTP is bounded.
 	Via []string

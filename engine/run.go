@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/steelengine/steelengine/engine/netguard"
@@ -79,8 +78,8 @@ type run struct {
 	hooksMu   sync.Mutex
 	maxIter   int
 	rootFrame *frame
-	execs     atomic.Int64
-	bud       budget // guarded by mu
+	bud       *Budget
+	ownBudget bool // not a child's borrowed budget: this run adds the truncation markers
 }
 
 // blockFailure is an unhandled block error that fails the run.
@@ -104,7 +103,11 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 	if conc <= 0 {
 		conc = DefaultConcurrency
 	}
-	r := &run{p: p, in: in, sem: make(chan struct{}, conc), vars: map[string]*varState{}, maxIter: in.MaxLoopIterations, bud: newBudget(in.Limits)}
+	r := &run{p: p, in: in, sem: make(chan struct{}, conc), vars: map[string]*varState{}, maxIter: in.MaxLoopIterations}
+	r.bud, r.ownBudget = in.Budget, false
+	if r.bud == nil {
+		r.bud, r.ownBudget = newBudget(in.Limits), true
+	}
 	if r.maxIter <= 0 {
 		r.maxIter = DefaultMaxLoopIterations
 	}
@@ -143,7 +146,10 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 	res.EndedAt, res.Duration, res.DurationMs = ended.UTC(), ended.Sub(started), ended.Sub(started).Milliseconds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	res.BlockLogs, res.TraceSpans = r.bud.truncationMarkers(r.logs, sortSpans(root.spans))
+	res.BlockLogs, res.TraceSpans = r.logs, sortSpans(root.spans)
+	if r.ownBudget {
+		res.BlockLogs, res.TraceSpans = r.bud.truncationMarkers(res.BlockLogs, res.TraceSpans)
+	}
 	if res.BlockLogs == nil {
 		res.BlockLogs = []BlockLog{}
 	}
@@ -365,8 +371,9 @@ func (r *run) execNode(ctx context.Context, fr *frame, n *node) (map[string]any,
 		}
 	}
 	endedAt := time.Now()
-	if errors.Is(err, ErrOverloaded) {
-		// Not the block's fault and not for an error edge: the run fails as overloaded.
+	if errors.Is(err, ErrOverloaded) || isBudgetError(err) {
+		// Not the block's fault and not for an error edge: the run fails as overloaded
+		// or over budget (a child workflow spent the shared budget).
 		r.record(fr, n, x, startedAt, endedAt, map[string]any{"error": err.Error()}, err.Error(), false, tries)
 		r.halt()
 		return nil, err

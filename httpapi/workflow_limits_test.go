@@ -281,10 +281,11 @@ func TestExecuteRunCaps(t *testing.T) {
 // and a small record, where it used to be 200 success:false with full logs.
 func TestExecuteOverloadedPool(t *testing.T) {
 	e := testenv.New(t, testenv.Options{Config: withPool(1, -1)})
-	spin := deployDoc(t, e, e.OtherWS.ID, spinDoc(3000))
+	spin := deployDoc(t, e, e.OtherWS.ID, spinDoc(5000))
 	id := startAsync(t, e, spin.ID, e.OutsiderKey)
 	defer cancelAll(t, e, spin.ID, e.OutsiderKey, []string{id})
 	xpoll(t, e, "/api/jobs/"+id, e.OutsiderKey, func(m map[string]any) bool { return m["status"] == "processing" })
+	time.Sleep(500 * time.Millisecond) // "processing" comes just before the script takes the worker
 
 	resp, m := xreq(t, e, "POST", execPath(e.Echo.ID), e.WSKey, `{"message": "hi"}`, nil)
 	if resp.StatusCode != 503 || m["code"] != "overloaded" || resp.Header.Get("Retry-After") == "" {
@@ -407,4 +408,28 @@ func TestExecuteInputBytesInFlight(t *testing.T) {
 	}
 	m = xwant(t, e, 202, "", "POST", execPath(wait.ID), e.WSKey, map[string]any{"small": 1}, async)
 	ids = append(ids, fmt.Sprint(m["executionId"]))
+}
+
+// Child workflows draw from their parent's budget: a loop of 1000 calling a child
+// that loops 1000 times is a million blocks in one run, though no single engine run
+// exceeds 100,000 on its own.
+func TestExecuteChildWorkflowsShareTheBudget(t *testing.T) {
+	e := testenv.New(t)
+	child := deployDoc(t, e, e.WS.ID, simWorkflow([]simBlock{startSim,
+		{id: "lp", typ: "loop", data: map[string]any{"loopType": "for", "count": 1000}},
+		{id: "cell", typ: "variables", parent: "lp", params: map[string]any{"variables": []any{}}},
+	}, [][3]string{{"start", "lp", ""}, {"lp", "cell", "loop-start-source"}}))
+	parent := deployDoc(t, e, e.WS.ID, simWorkflow([]simBlock{startSim,
+		{id: "lp", typ: "loop", data: map[string]any{"loopType": "for", "count": 1000}},
+		{id: "call", typ: "workflow", parent: "lp", params: map[string]any{"workflowId": child.ID}},
+	}, [][3]string{{"start", "lp", ""}, {"lp", "call", "loop-start-source"}}))
+	resp, raw := xraw(t, e, "POST", execPath(parent.ID), e.WSKey, `{}`, nil)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	if resp.StatusCode != 200 || m["code"] != engine.CodeBudgetExceeded || !strings.Contains(fmt.Sprint(m["error"]), "100000 block executions") {
+		t.Fatalf("status %d code %v error %v", resp.StatusCode, m["code"], m["error"])
+	}
+	if len(raw) > 10<<20 {
+		t.Fatalf("response is %d bytes", len(raw))
+	}
 }

@@ -186,9 +186,9 @@ func (d *Dashboard) secureCookies(r *http.Request) bool {
 	return r.TLS != nil || strings.HasPrefix(d.cfg.PublicURL, "https://")
 }
 
-// failure renders err as an error page with the status it carries. Access failures
-// on a named resource read as not found, so pages leak nothing about what exists
-// outside the user's memberships.
+// failure renders err as an error page with the status it carries (pages that load a
+// workspace, organization, workflow or log by id turn 403 into 404 first, through
+// hiddenAsNotFound, so nothing outside the user's memberships is confirmed to exist).
 func (d *Dashboard) failure(w http.ResponseWriter, r *http.Request, v *visit, err error) {
 	status, msg := describe(err)
 	if status >= 500 {

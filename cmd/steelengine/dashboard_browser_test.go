@@ -61,7 +61,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("serve printed dashboard URL %q, want %q", dashboardURL, base+"/")
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
@@ -84,7 +84,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 15*time.Second)
+		sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
 			loc, _ := chromedp.Run(bctx, chromedp.Location())

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -11,9 +12,22 @@ import (
 
 // planCache keeps one compiled plan per deployed version. Deployed versions are
 // immutable, so an entry never goes stale; it is only dropped to bound memory.
+//
+// It also keeps each workflow's active version, stamped with the store's workflow epoch
+// (bumped after every commit that changes a workflow or deployment), so an execute
+// request reads neither bbolt nor JSON while nothing changed: one atomic load and two
+// map lookups. An entry stamped with an older epoch is read again.
 type planCache struct {
-	mu    sync.Mutex
-	plans map[planKey]*compiled
+	mu     sync.RWMutex
+	plans  map[planKey]*compiled
+	active map[string]activeEntry // workflow id → its active version at epoch
+}
+
+// activeEntry is a workflow (without its draft) and its active deployed version.
+type activeEntry struct {
+	epoch uint64
+	wf    *store.Workflow
+	dep   *store.Deployment // nil: not deployed
 }
 
 type planKey struct {
@@ -37,9 +51,9 @@ func (c *planCache) get(dep *store.Deployment) (*compiled, error) { return c.get
 // getFrom is get for runs that start at trigger block start ("" is the API start).
 func (c *planCache) getFrom(dep *store.Deployment, start string) (*compiled, error) {
 	k := planKey{dep.WorkflowID, dep.Version, start}
-	c.mu.Lock()
+	c.mu.RLock()
 	p, ok := c.plans[k]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok {
 		return p, nil
 	}
@@ -54,6 +68,36 @@ func (c *planCache) getFrom(dep *store.Deployment, start string) (*compiled, err
 	}
 	c.plans[k] = p
 	return p, nil
+}
+
+// activeDeployment returns workflow wfID and its active deployed version (nil when it
+// is not deployed). Both are shared: callers must not modify them; the workflow has no
+// Draft.
+func (s *Service) activeDeployment(ctx context.Context, wfID string) (*store.Workflow, *store.Deployment, error) {
+	c := &s.plan
+	// The epoch is read before the store: a change committing meanwhile bumps it after
+	// its commit, so what is cached below is stale at the latest on the next request.
+	epoch := s.st.WorkflowEpoch()
+	c.mu.RLock()
+	e, ok := c.active[wfID]
+	c.mu.RUnlock()
+	if ok && e.epoch == epoch {
+		return e.wf, e.dep, nil
+	}
+	wf, dep, err := s.st.ActiveDeployment(ctx, wfID)
+	if err != nil {
+		return nil, nil, err
+	}
+	light := *wf
+	light.Draft = nil
+	e = activeEntry{epoch: epoch, wf: &light, dep: dep}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active == nil || len(c.active) >= maxCachedPlans {
+		c.active = map[string]activeEntry{}
+	}
+	c.active[wfID] = e
+	return e.wf, e.dep, nil
 }
 
 func compileDefinition(def json.RawMessage) (*compiled, error) { return compileDefinitionFrom(def, "") }

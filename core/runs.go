@@ -72,7 +72,17 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	if err := s.checkVia(req.Via); err != nil {
 		return nil, err
 	}
-	wf, dep, err := s.st.ActiveDeployment(ctx, req.WorkflowID)
+	var (
+		wf  *store.Workflow
+		dep *store.Deployment
+		err error
+	)
+	if req.Draft {
+		wf, err = s.st.GetWorkflow(ctx, req.WorkflowID)
+	} else {
+		// From memory while no workflow changed (see planCache).
+		wf, dep, err = s.activeDeployment(ctx, req.WorkflowID)
+	}
 	if err != nil {
 		return nil, mapStoreErr(err, "Workflow not found")
 	}

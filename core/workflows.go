@@ -363,7 +363,7 @@ func (s *Service) ExecutableWorkflows(ctx context.Context, p *auth.Principal, ws
 		if !wf.IsDeployed() || (allow != nil && !allow[wf.ID]) {
 			continue
 		}
-		_, dep, err := s.st.ActiveDeployment(ctx, wf.ID)
+		_, dep, err := s.activeDeployment(ctx, wf.ID)
 		if err != nil || dep == nil {
 			continue // undeployed since the list was read
 		}

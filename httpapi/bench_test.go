@@ -1,0 +1,86 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/steelengine/steelengine/app"
+	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/internal/testenv"
+)
+
+// The execute benchmarks drive the real handler in-process (no sockets) with a workspace
+// key, durable logs included. BenchmarkExecuteBaseline is a bare net/http handler
+// answering constant JSON through the same request/recorder path: on a shared machine
+// only ratios against it, taken in the same run, mean anything (see README, Benchmarks).
+
+func benchEnv(b *testing.B) *testenv.Env {
+	b.Helper()
+	return testenv.New(b, testenv.Options{Config: func(c *app.Config) {
+		c.Auth.DefaultRateLimit = 1 << 30
+	}})
+}
+
+func benchDeploy(b *testing.B, e *testenv.Env, fixture string) string {
+	b.Helper()
+	ctx := context.Background()
+	wf, err := e.App.Service.ImportWorkflow(ctx, auth.Operator(), e.WS.ID, testenv.Workflow(b, fixture))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), wf.ID, core.DeployRequest{}); err != nil {
+		b.Fatal(err)
+	}
+	return wf.ID
+}
+
+func benchServe(b *testing.B, h http.Handler, path, key, body string, want int) {
+	b.Helper()
+	b.ReportAllocs()
+	// 16 goroutines per CPU (32 here): a closed loop like the load test's 32 connections,
+	// so group commit batches as it does under load instead of one fsync per op.
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			serveOnce(b, h, path, key, body, want)
+		}
+	})
+}
+
+func serveOnce(b *testing.B, h http.Handler, path, key, body string, want int) {
+	{
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			b.Errorf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+func BenchmarkExecuteBaseline(b *testing.B) {
+	h := http.NewServeMux()
+	h.HandleFunc("POST /api/workflows/{id}/execute", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"success":true,"output":{"hello":"bench"}}`))
+	})
+	benchServe(b, h, "/api/workflows/x/execute", "k", `{"name":"bench"}`, http.StatusOK)
+}
+
+func BenchmarkExecuteTrivial(b *testing.B) {
+	e := benchEnv(b)
+	id := benchDeploy(b, e, "trivial.json")
+	benchServe(b, e.App.Handler(), "/api/workflows/"+id+"/execute", e.WSKey, `{"name":"bench"}`, http.StatusOK)
+}
+
+func BenchmarkExecuteBranchy(b *testing.B) {
+	e := benchEnv(b)
+	id := benchDeploy(b, e, "branchy.json")
+	benchServe(b, e.App.Handler(), "/api/workflows/"+id+"/execute", e.WSKey, `{"n":7}`, http.StatusOK)
+}

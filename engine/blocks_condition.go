@@ -16,6 +16,14 @@ type conditionEntry struct {
 type conditionPlan struct {
 	entries []conditionEntry
 	script  *compiledCode
+	// native holds each entry's expression compiled for evaluation in Go (nil for else
+	// and empty entries); nil when some expression is outside the native subset.
+	native []*nativeCond
+}
+
+type nativeCond struct {
+	code *compiledCode
+	expr *expr
 }
 
 var conditionType = &blockType{
@@ -61,14 +69,16 @@ for (let __i = 0; __i < __conds.length; __i++) {
 }
 return { index: -1 };`)
 		cp.script = p.names.compileCode(sb.String(), "__ref_")
+		cp.native = compileNativeConds(p, cp.entries)
 		n.ext = cp
 		return nil
 	},
 	run: runCondition,
 }
 
-// runCondition evaluates the entries top-down in one sandboxed script; the first truthy
-// one (or an else once reached) selects its branch. `context` is the output of the block
+// runCondition evaluates the entries top-down, in Go when every expression is in the
+// native subset (see expr.go), else in one sandboxed script; the first truthy one (or
+// an else once reached) selects its branch. `context` is the output of the block
 // feeding the condition.
 func runCondition(ctx context.Context, x *execCtx) (map[string]any, error) {
 	cp := x.n.ext.(*conditionPlan)
@@ -91,19 +101,18 @@ func runCondition(ctx context.Context, x *execCtx) (map[string]any, error) {
 		if x.r.in.Sandbox == nil {
 			return nil, ErrNoSandbox
 		}
-		g, err := x.codeGlobals(cp.script, true)
-		if err != nil {
-			return nil, err
+		native := false
+		if cp.native != nil {
+			var err error
+			if idx, native, err = x.evalNativeConds(cp, source); err != nil {
+				return nil, err
+			}
 		}
-		g["context"] = cloneJSON(source)
-		resp, err := x.r.script(ctx, ScriptRequest{Code: cp.script.code, Globals: g, Timeout: 5 * time.Second})
-		if err != nil {
-			return nil, fmt.Errorf("evaluation error in condition block %q: %w", x.n.name, err)
-		}
-		m, _ := resp.Result.(map[string]any)
-		idx = toInt(m["index"], -1)
-		if msg, ok := m["error"]; ok && idx >= 0 && idx < len(cp.entries) {
-			return nil, errors.New("Evaluation error in condition \"" + cp.entries[idx].title + "\": " + toStr(msg))
+		if !native {
+			var err error
+			if idx, err = x.sandboxConds(ctx, cp, source); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if idx < 0 || idx >= len(cp.entries) {
@@ -116,6 +125,90 @@ func runCondition(ctx context.Context, x *execCtx) (map[string]any, error) {
 	out["selectedOption"] = e.id
 	out["selectedPath"] = x.pathTo(edgeCondition, e.id)
 	return out, nil
+}
+
+// compileNativeConds compiles every expression for evaluation in Go, or returns nil
+// when one of them needs the sandbox.
+func compileNativeConds(p *Plan, entries []conditionEntry) []*nativeCond {
+	out := make([]*nativeCond, len(entries))
+	for i, e := range entries {
+		if e.isElse || strings.TrimSpace(e.expr) == "" {
+			continue
+		}
+		cc := p.names.compileCode(e.expr, "__ref_")
+		ex, err := parseExpr(cc.code)
+		if err != nil {
+			return nil
+		}
+		bound := map[string]bool{"context": true, "undefined": true, "NaN": true, "Infinity": true}
+		for _, b := range cc.bindings {
+			bound[b.ident] = true
+		}
+		free := map[string]bool{}
+		ex.idents(free)
+		for id := range free {
+			if !bound[id] {
+				return nil // Math, JSON, a typo (ReferenceError): the sandbox answers
+			}
+		}
+		out[i] = &nativeCond{code: cc, expr: ex}
+	}
+	return out
+}
+
+// evalNativeConds picks the branch in Go. ok is false when an expression reached
+// something only the sandbox can answer (an error to report, an object to convert):
+// nothing has happened yet, so the caller runs the sandbox instead.
+func (x *execCtx) evalNativeConds(cp *conditionPlan, source map[string]any) (idx int, ok bool, err error) {
+	// Every reference resolves before any expression runs, as in the sandbox script.
+	vars := make([]map[string]any, len(cp.native))
+	for i, nc := range cp.native {
+		if nc == nil {
+			continue
+		}
+		if vars[i], err = x.codeGlobals(nc.code, true); err != nil {
+			return 0, false, err
+		}
+		vars[i]["context"] = source
+	}
+	for i, e := range cp.entries {
+		nc := cp.native[i]
+		switch {
+		case e.isElse:
+			return i, true, nil
+		case nc == nil: // empty: false
+			continue
+		}
+		v, err := evalExpr(nc.expr, vars[i])
+		if err != nil {
+			return 0, false, nil
+		}
+		if jsTruthy(v) {
+			return i, true, nil
+		}
+	}
+	return -1, true, nil
+}
+
+// sandboxConds evaluates the entries in one sandboxed script.
+func (x *execCtx) sandboxConds(ctx context.Context, cp *conditionPlan, source map[string]any) (int, error) {
+	{
+		g, err := x.codeGlobals(cp.script, true)
+		if err != nil {
+			return 0, err
+		}
+		g["context"] = cloneJSON(source)
+		resp, err := x.r.script(ctx, ScriptRequest{Code: cp.script.code, Globals: g, Timeout: 5 * time.Second})
+		if err != nil {
+			return 0, fmt.Errorf("evaluation error in condition block %q: %w", x.n.name, err)
+		}
+		m, _ := resp.Result.(map[string]any)
+		idx := toInt(m["index"], -1)
+		if msg, ok := m["error"]; ok && idx >= 0 && idx < len(cp.entries) {
+			return 0, errors.New("Evaluation error in condition \"" + cp.entries[idx].title + "\": " + toStr(msg))
+		}
+		return idx, nil
+	}
 }
 
 // sourceOutput is the output of the first incoming block that ran.

@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+
+	"github.com/steelengine/steelengine/engine/sandbox"
+)
+
+// countingRunner counts the scripts that reach the sandbox.
+type countingRunner struct {
+	sandbox.Runner
+	n atomic.Int64
+}
+
+func (c *countingRunner) Run(ctx context.Context, req sandbox.Request) (sandbox.Response, error) {
+	c.n.Add(1)
+	return c.Runner.Run(ctx, req)
+}
+
+// Conditions in the native subset pick their branch without a sandbox round trip, and
+// pick the same branch, with the same error, as the sandbox when they are not.
+func TestConditionNativeOrSandbox(t *testing.T) {
+	cases := []struct {
+		name, expr string
+		x          any
+		branch     string // selected block; "" = the run fails
+		scripts    int64
+	}{
+		{"native true", "<start.x> > 10", 12, "big", 0},
+		{"native false falls to else", "<start.x> > 10", 3, "small", 0},
+		{"native string compare", `<start.s> === "y" && <start.x> <= 3`, 3, "big", 0},
+		{"native loose equality", "<start.x> == '3'", 3, "big", 0},
+		{"native context", "context.x >= 3 && '<start.s>'.length === 1", 3, "big", 0},
+		{"sandbox: Math", "Math.max(<start.x>, 1) > 10", 12, "big", 1},
+		{"sandbox: TypeError keeps its message", "context.nope.y > 1", 3, "", 1},
+		{"sandbox: goja's own chained comparison", "1 < <start.x> < 3", 12, "small", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conds, _ := json.Marshal([]any{
+				map[string]any{"id": "c-if", "title": "if", "value": tc.expr},
+				map[string]any{"id": "c-else", "title": "else", "value": ""},
+			})
+			w := newWF()
+			startBlock(w, map[string]any{"name": "x", "type": "number"}, map[string]any{"name": "s", "type": "string"}).
+				block("cond", TypeCondition, "Check", map[string]any{"conditions": string(conds)}, nil).
+				fn("big", "Big", "return 'big'").
+				fn("small", "Small", "return 'small'").
+				edge("start", "cond", "").edge("cond", "big", "condition-c-if").edge("cond", "small", "condition-c-else")
+			p := w.plan(t)
+			sb := &countingRunner{Runner: sandbox.NewInProcess()}
+			res := p.Run(context.Background(), RunInput{Input: map[string]any{"x": tc.x, "s": "y"}, Sandbox: sb})
+			if tc.branch == "" {
+				if res.Success {
+					t.Fatalf("run succeeded: %v", res.Output)
+				}
+				if want := `Evaluation error in condition "if": Cannot read property 'y' of undefined`; len(res.Error) < len(want) || res.Error[:len(want)] != want {
+					t.Fatalf("error %q, want the sandbox's TypeError", res.Error)
+				}
+			} else if !res.Success || res.Output["result"] != tc.branch {
+				t.Fatalf("output %v (%s), want branch %s", res.Output, res.Error, tc.branch)
+			}
+			// The function block on the chosen branch is one script; the condition adds one
+			// only when it went to the sandbox.
+			want := tc.scripts
+			if tc.branch != "" {
+				want++
+			}
+			if got := sb.n.Load(); got != want {
+				t.Fatalf("%d scripts reached the sandbox, want %d", got, want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -450,4 +451,27 @@ func TestInitPreparesADataDirectory(t *testing.T) {
 	if out, _, code := runCLI(t, "init", "--data-dir", data); code != 0 || !strings.Contains(out, "already initialized") {
 		t.Fatalf("second init: %d %s", code, out)
 	}
+}
+
+// A first start whose port is taken fails before it creates the admin, so the next
+// start still prints (and writes) the credentials.
+func TestFirstStartOnABusyPortCreatesNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	data := filepath.Join(t.TempDir(), "data")
+	out, errOut, code := runCLI(t, "serve", "--data-dir", data, "--addr", busy.Addr().String())
+	if code == 0 || !strings.Contains(errOut, "listen on") || strings.Contains(out, "password") {
+		t.Fatalf("serve on a busy port: %d %q %q", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(data, "initial-admin.txt")); !os.IsNotExist(err) {
+		t.Fatalf("credentials written by a start that could not listen (%v)", err)
+	}
+	s := startServe(t, data, nil)
+	if s.key == "" {
+		t.Fatal("the next start did not bootstrap (no initial-admin.txt)")
+	}
+	s.stop(t)
 }

@@ -39,6 +39,7 @@ type logsData struct {
 	Names     map[string]string
 	Workflows []*store.Workflow
 	Next      string // URL of the next page
+	First     string // URL of the first page, same filters
 	Ranges    any
 	Chart     *chart
 	Totals    totals
@@ -110,14 +111,19 @@ func (d *Dashboard) logs(w http.ResponseWriter, r *http.Request, v *visit) error
 	for _, wf := range data.Workflows {
 		data.Names[wf.ID] = wf.Name
 	}
-	if page.NextCursor != "" {
+	// Paging links keep the filters.
+	link := func(cursor string) string {
 		nq := url.Values{}
-		for k, val := range map[string]string{"workflow": f.Workflow, "status": f.Status, "trigger": f.Trigger, "range": f.Range, "cursor": page.NextCursor} {
+		for k, val := range map[string]string{"workflow": f.Workflow, "status": f.Status, "trigger": f.Trigger, "range": f.Range, "cursor": cursor} {
 			if val != "" {
 				nq.Set(k, val)
 			}
 		}
-		data.Next = "?" + nq.Encode()
+		return "?" + nq.Encode()
+	}
+	data.First = link("")
+	if page.NextCursor != "" {
+		data.Next = link(page.NextCursor)
 	}
 	mq := store.MetricsQuery{WorkspaceID: ws.Workspace.ID, WorkflowIDs: q.WorkflowIDs, Start: q.Start, Bucket: bucket}
 	if bs, err := d.deps.Service.Metrics(ctx, v.P, mq); err == nil {

@@ -118,6 +118,9 @@ func TestLogsPaging(t *testing.T) {
 	if first != 50 || second != 5 {
 		t.Errorf("pages hold %d and %d executions, want 50 and 5", first, second)
 	}
+	if !strings.Contains(page2, `href="?range=24h">Newest executions`) {
+		t.Error("the second page has no link back to the first with the same filters")
+	}
 	if code, _ := b.get("/dashboard/workspaces/" + e.WS.ID + "/logs?cursor=garbage"); code != http.StatusBadRequest {
 		t.Errorf("garbage cursor = %d", code)
 	}

@@ -108,6 +108,7 @@ func (r *Resolver) Resolve(ctx context.Context, rawKey, clientIP, transport stri
 	if k == nil {
 		return nil, errInvalidKey("unknown")
 	}
+	noteKeyID(ctx, k.ID) // also for refused keys: the access log names which one
 	if reason := deadReason(k, e.disabled, now); reason != "" {
 		r.deny(k, reason, clientIP, transport, now)
 		return nil, errInvalidKey(reason)

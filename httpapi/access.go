@@ -6,30 +6,33 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/steelengine/steelengine/auth"
 )
 
-// access is what the access log learns while a request is served: the route pattern
-// and the authenticated key's id (never the key, never the body).
+// access is what the access log learns from the API while a request is served: the
+// route pattern. The key id comes from auth's access note, set by whichever front door
+// resolved the key.
 type access struct {
 	mu      sync.Mutex
 	pattern string
-	keyID   string
 }
 
 type accessKey struct{}
 
 // AccessLog logs one line per request through log: method, route pattern (ids stay
-// out of it), status, duration, bytes written and the API key id when a key
-// authenticated the request. Headers, keys and bodies are never logged.
+// out of it), status, duration, bytes written and the id of the API key the request
+// presented, from any front door. Headers, keys and bodies are never logged.
 func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		acc := &access{}
-		r = r.WithContext(context.WithValue(r.Context(), accessKey{}, acc))
+		ctx, keyID := auth.WithAccessNote(r.Context())
+		r = r.WithContext(context.WithValue(ctx, accessKey{}, acc))
 		aw := &accessWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			acc.mu.Lock()
-			pattern, keyID := acc.pattern, acc.keyID
+			pattern := acc.pattern
 			acc.mu.Unlock()
 			if pattern == "" {
 				pattern = r.Pattern // set by the outer mux on this request
@@ -44,8 +47,8 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.Int64("bytes", aw.bytes),
 			}
-			if keyID != "" {
-				attrs = append(attrs, slog.String("key_id", keyID))
+			if id := keyID(); id != "" {
+				attrs = append(attrs, slog.String("key_id", id))
 			}
 			if id := w.Header().Get("X-Request-Id"); id != "" {
 				attrs = append(attrs, slog.String("request_id", id))
@@ -65,16 +68,6 @@ func noteRoute(r *http.Request, pattern string) {
 	if acc, ok := r.Context().Value(accessKey{}).(*access); ok {
 		acc.mu.Lock()
 		acc.pattern = pattern
-		acc.mu.Unlock()
-	}
-}
-
-// NoteKeyID records the authenticated API key's id for the access log (other front
-// doors call it too).
-func NoteKeyID(ctx context.Context, keyID string) {
-	if acc, ok := ctx.Value(accessKey{}).(*access); ok {
-		acc.mu.Lock()
-		acc.keyID = keyID
 		acc.mu.Unlock()
 	}
 }

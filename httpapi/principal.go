@@ -22,7 +22,6 @@ func (a *API) keyPrincipal(w http.ResponseWriter, r *http.Request) (*auth.Princi
 		return nil, false
 	}
 	p.Rate.SetHeaders(w.Header())
-	NoteKeyID(r.Context(), p.KeyID)
 	return p, true
 }
 

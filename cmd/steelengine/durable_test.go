@@ -303,7 +303,24 @@ func TestAccessLogNamesKeyIDNotKey(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("run: %d %v", code, out)
 	}
+	// MCP resolves keys itself; its line names the key id too.
+	code, out, _ = call(&http.Client{Timeout: 10 * time.Second}, "POST", srv.url+"/mcp",
+		map[string]string{"X-API-Key": w.key, "Accept": "application/json, text/event-stream"},
+		map[string]any{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": map[string]any{
+			"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "t", "version": "1"}}})
+	if code != 200 {
+		t.Fatalf("mcp initialize: %d %v", code, out)
+	}
 	stopServer(t, srv)
+	mcpLogged := false
+	for _, l := range strings.Split(srv.stderr.String(), "\n") {
+		if strings.Contains(l, `msg="http request" method=POST route=/mcp status=200`) && strings.Contains(l, "key_id=") {
+			mcpLogged = true
+		}
+	}
+	if !mcpLogged {
+		t.Errorf("no access log line with the key id for the MCP request:\n%s", srv.stderr.String())
+	}
 	var line string
 	for _, l := range strings.Split(srv.stderr.String(), "\n") {
 		if strings.Contains(l, `route="POST /api/workflows/{id}/execute" status=200`) {

@@ -56,10 +56,10 @@ func ago(v any) string {
 		return "just now"
 	case d < time.Hour:
 		s = plural(int(d/time.Minute), "minute")
-	case d < 48*time.Hour:
-		s = plural(int(d/time.Hour), "hour")
+	case d < 47*time.Hour:
+		s = plural(int((d+30*time.Minute)/time.Hour), "hour") // nearest: "expires in 24 hours", not 23
 	default:
-		s = plural(int(d/(24*time.Hour)), "day")
+		s = plural(int((d+12*time.Hour)/(24*time.Hour)), "day")
 	}
 	if future {
 		return "in " + s

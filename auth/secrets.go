@@ -282,3 +282,17 @@ func (s *Secrets) OpenProviderKey(p *store.ModelProvider) (string, error) {
 }
 
 func providerAAD(wsID, id string) string { return "provider\x00" + wsID + "\x00" + id }
+
+// SealMCPHeaders seals an external MCP server's request headers (tokens), bound to its
+// workspace and id.
+func (s *Secrets) SealMCPHeaders(wsID, id string, headers []byte) ([]byte, error) {
+	return s.Seal("mcpheaders\x00"+wsID+"\x00"+id, headers)
+}
+
+// OpenMCPHeaders decrypts what SealMCPHeaders produced.
+func (s *Secrets) OpenMCPHeaders(m *store.ExternalMCPServer) ([]byte, error) {
+	if len(m.HeadersSealed) == 0 {
+		return nil, nil
+	}
+	return s.Open("mcpheaders\x00"+m.WorkspaceID+"\x00"+m.ID, m.HeadersSealed)
+}

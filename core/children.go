@@ -20,7 +20,7 @@ func (s *Service) runInput(p *auth.Principal, wsID string, env map[string]string
 		Env: env, Concurrency: s.cfg.Concurrency, MaxLoopIterations: s.cfg.MaxLoopIterations, Limits: s.cfg.Limits,
 		HTTPClient: s.cfg.HTTPClient, ModelHTTPClient: s.cfg.ModelHTTPClient, Sandbox: s.cfg.Sandbox,
 		Models: models, Prices: s.prices(), Secrets: secrets, Tenant: wsID, Via: via, Deployed: deployed,
-		Memory: conversations{st: s.st, wsID: wsID},
+		Memory: conversations{st: s.st, wsID: wsID}, MCP: s.mcpCaller(wsID),
 	}
 	if p != nil {
 		in.Children = s.childRunner(p)

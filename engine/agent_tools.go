@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -16,6 +17,7 @@ const (
 	toolCustom   = "custom"
 	toolHTTP     = "http"
 	toolWorkflow = "workflow"
+	toolMCP      = "mcp"
 )
 
 // toolKindOf maps Sim's tool type to what SteelEngine runs ("" = not supported).
@@ -27,6 +29,8 @@ func toolKindOf(typ string) string {
 		return toolHTTP
 	case TypeWorkflow, TypeWorkflowInput, "workflow_executor":
 		return toolWorkflow
+	case "mcp":
+		return toolMCP
 	}
 	return ""
 }
@@ -36,14 +40,16 @@ func toolKindOf(typ string) string {
 const customToolPrefix = "custom_"
 
 type agentTool struct {
-	kind   string
-	typ    string
-	title  string
-	def    llmTool
-	usage  string         // auto | force
-	params map[string]any // values the workflow author fixed; they win over the model's
-	code   string
-	wfID   string
+	kind    string
+	typ     string
+	title   string
+	def     llmTool
+	usage   string         // auto | force
+	params  map[string]any // values the workflow author fixed; they win over the model's
+	code    string
+	wfID    string
+	server  string // mcp: the external server's id or name
+	mcpTool string
 }
 
 var toolNameUnsafe = regexp.MustCompile(`[^a-zA-Z0-9_-]+`)
@@ -109,6 +115,24 @@ func (x *execCtx) agentTools() ([]*agentTool, error) {
 			t.def = llmTool{Name: toolName("workflow_executor_" + t.wfID), Description: desc, Parameters: map[string]any{
 				"type": "object", "properties": map[string]any{"inputMapping": map[string]any{"type": "object",
 					"description": "JSON object with keys matching the workflow's input field names"}}}}
+		case toolMCP:
+			t.server, t.mcpTool = strings.TrimSpace(toStr(t.params["serverId"])), strings.TrimSpace(toStr(t.params["toolName"]))
+			if t.server == "" || t.mcpTool == "" {
+				return nil, fmt.Errorf("MCP tool %q needs a serverId and a toolName", t.title)
+			}
+			serverName := toStr(t.params["serverName"])
+			for _, k := range []string{"serverId", "toolName", "serverName"} {
+				delete(t.params, k)
+			}
+			schema, _ := parseMaybeJSON(m["schema"]).(map[string]any)
+			desc := toStr(schema["description"])
+			if desc == "" {
+				if serverName == "" {
+					serverName = t.server
+				}
+				desc = "MCP tool " + t.mcpTool + " from " + serverName
+			}
+			t.def = llmTool{Name: toolName("mcp-" + t.server + "-" + t.mcpTool), Description: desc, Parameters: withoutFixed(toolParams(schema), t.params)}
 		default:
 			return nil, fmt.Errorf("agent tool %q (type %q) is not supported by SteelEngine", t.title, typ)
 		}
@@ -207,6 +231,12 @@ func (x *execCtx) runToolCall(ctx context.Context, t *agentTool, c llmToolCall) 
 			result, err = runAPI(ctx, &execCtx{r: x.r, fr: x.fr, n: x.n, input: args})
 		case toolWorkflow:
 			result, err = x.runWorkflowTool(ctx, t, c.Arguments)
+		case toolMCP:
+			if x.r.in.MCP == nil {
+				err = errors.New("external MCP servers are not available for this run")
+			} else {
+				result, err = x.r.in.MCP(ctx, t.server, t.mcpTool, args)
+			}
 		}
 	}
 	end := time.Now()
@@ -310,7 +340,7 @@ func agentDeployCheck(b *Block) []BlockProblem {
 		}
 		out = append(out, BlockProblem{BlockID: b.ID, BlockName: b.Name, BlockType: b.Type, Code: ProblemUnsupported,
 			Message: fmt.Sprintf("agent tool %q (type %q) is not supported by SteelEngine", title, typ),
-			Hint:    "remove the tool, set its usage to none, or replace it with an HTTP request, custom or workflow tool"})
+			Hint:    "remove the tool, set its usage to none, or replace it with an HTTP request, custom, workflow or MCP tool"})
 	}
 	return out
 }

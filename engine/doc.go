@@ -43,8 +43,9 @@
 //   - Start inputs are coerced with Sim's coerceValue: a value that does not convert
 //     passes through unchanged instead of failing the run.
 //   - Not runnable (deploy refused through Unsupported): human_in_the_loop;
-//     agent tools other than custom tools, api (http_request) and workflow tools (the
-//     agent's deploy check names block and tool).
+//     agent tools other than custom tools, api (http_request), workflow tools and mcp
+//     tools of the workspace's external MCP servers (the agent's deploy check names
+//     block and tool).
 //   - Function blocks run JavaScript only; python and shell fail with "not supported".
 //     Every reference in code, including scalar <variable.x>, <loop.x> and {{ENV}}, is
 //     bound as a value (Sim inlines some of them as literals). Inside a quoted string a

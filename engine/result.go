@@ -28,6 +28,10 @@ type Hooks struct {
 	OnChunk func(BlockChunk)
 }
 
+// MCPCaller calls tool on the workspace's external MCP server (id or name) and returns
+// the result the model sees.
+type MCPCaller func(ctx context.Context, server, tool string, args map[string]any) (any, error)
+
 // MemoryStore keeps agent conversations (Sim's agent memory) by conversation id.
 type MemoryStore interface {
 	Load(ctx context.Context, conversationID string) ([]MemoryMessage, error)
@@ -91,6 +95,9 @@ type RunInput struct {
 	Models ModelResolver
 	// Prices extends cost reporting (USD per million tokens); nil → DefaultPrices.
 	Prices map[string]Price
+	// MCP calls tools of the workspace's external MCP servers (agent tools of type
+	// "mcp"); nil → those tools fail.
+	MCP MCPCaller
 	// Memory keeps agent conversations of the run's workspace; nil → agents with memory fail.
 	Memory MemoryStore
 	// Children runs child workflows (workflow blocks, workflow tools); nil → those fail.

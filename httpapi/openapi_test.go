@@ -479,6 +479,16 @@ func TestOpenAPIManagementConformance(t *testing.T) {
 	c.call(t, adminKey, 200, "DELETE", mp+"/{providerId}", wsp+"/model-providers/openai", nil)
 	c.call(t, adminKey, 404, "DELETE", mp+"/{providerId}", wsp+"/model-providers/openai", nil)
 
+	// External MCP servers: header values are write-only.
+	xm := ws + "/{id}/external-mcp-servers"
+	c.call(t, adminKey, 201, "POST", xm, wsp+"/external-mcp-servers", map[string]any{"name": "tools", "url": "https://mcp.example.com/mcp", "headers": map[string]string{"Authorization": "Bearer x"}})
+	c.call(t, adminKey, 409, "POST", xm, wsp+"/external-mcp-servers", map[string]any{"name": "tools", "url": "https://mcp.example.com/mcp"})
+	c.call(t, adminKey, 400, "POST", xm, wsp+"/external-mcp-servers", map[string]any{"name": "x", "url": "ftp://x"})
+	c.call(t, mgKey(t, e, e.MemberKey), 403, "POST", xm, wsp+"/external-mcp-servers", map[string]any{"name": "y", "url": "https://x"})
+	c.call(t, mgKey(t, e, e.WSReadKey), 200, "GET", xm, wsp+"/external-mcp-servers", nil)
+	c.call(t, adminKey, 200, "DELETE", xm+"/{serverId}", wsp+"/external-mcp-servers/tools", nil)
+	c.call(t, adminKey, 404, "DELETE", xm+"/{serverId}", wsp+"/external-mcp-servers/tools", nil)
+
 	// Probes.
 	c.call(t, anon, 200, "GET", "/healthz", "/healthz", nil)
 	c.call(t, anon, 200, "GET", "/readyz", "/readyz", nil)

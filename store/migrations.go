@@ -60,6 +60,10 @@ var coreMigrations = []migration{
 		_, err := tx.CreateBucketIfNotExists(bMemory)
 		return err
 	}},
+	{7, "external MCP servers", func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bExternalMCP)
+		return err
+	}},
 }
 
 // numberDeployments makes every workflow's counters agree with its stored versions:

@@ -299,6 +299,7 @@ var (
 	bUserEnv      = []byte("user_env")
 	bProviders    = []byte("model_providers") // workspace id, provider id → ModelProvider
 	bMemory       = []byte("agent_memory")    // workspace id, conversation id → Conversation
+	bExternalMCP  = []byte("external_mcp")    // workspace id, server id → ExternalMCPServer
 	bSchedules    = []byte("schedules")
 
 	kSchema    = []byte("schema")

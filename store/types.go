@@ -287,3 +287,16 @@ type MemoryMessage struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
 }
+
+// ExternalMCPServer is an MCP server a workspace's agents may call tools of
+// (streamable HTTP). Its headers (tokens) are sealed with the master key.
+type ExternalMCPServer struct {
+	ID            string    `json:"id"`
+	WorkspaceID   string    `json:"workspaceId"`
+	Name          string    `json:"name"`
+	URL           string    `json:"url"`
+	HeaderNames   []string  `json:"headerNames,omitempty"`
+	HeadersSealed []byte    `json:"headersSealed,omitempty"`
+	CreatedBy     string    `json:"createdBy,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
+}

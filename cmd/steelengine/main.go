@@ -113,6 +113,7 @@ func commands() []*cli.Command {
 		mcpServersCommand(),
 		envCommand(),
 		providersCommand(),
+		externalMCPCommand(),
 		mcpCommand(),
 		blocksCommand(),
 		triggersCommand(),

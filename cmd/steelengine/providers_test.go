@@ -114,3 +114,30 @@ func TestAgentWorkflowWithProviderFromCLI(t *testing.T) {
 		t.Fatalf("run without provider: %s", out)
 	}
 }
+
+func TestExternalMCPCommands(t *testing.T) {
+	data := newDataDir(t)
+	d := []string{"--data-dir", data, "--json"}
+	var u, ws map[string]any
+	cliJSON(t, &u, append(d, "users", "create", "--email", "a@example.com", "--password", "long enough pw")...)
+	cliJSON(t, &ws, append(d, "workspaces", "create", "--name", "W", "--owner", "a@example.com")...)
+	env := []string{"MCP_TOKEN=Bearer tok-0123456789"}
+	out, errOut, code := runCLIEnv(t, env, append(d, "external-mcp", "add", "--workspace", "W", "--name", "calc", "--endpoint", "https://mcp.example.com/mcp",
+		"--header-env", "Authorization=MCP_TOKEN")...)
+	if code != 0 || strings.Contains(out, "tok-0123456789") || !strings.Contains(out, "Authorization") {
+		t.Fatalf("add: %d %s %s", code, out, errOut)
+	}
+	if _, _, code := runCLI(t, append(d, "external-mcp", "add", "--workspace", "W", "--name", "x", "--endpoint", "https://x", "--header-env", "A=UNSET_VAR_X")...); code != 2 {
+		t.Fatalf("unset header variable: exit %d", code)
+	}
+	out, _, code = runCLI(t, append(d, "external-mcp", "list", "--workspace", "W")...)
+	if code != 0 || !strings.Contains(out, `"name": "calc"`) || strings.Contains(out, "tok-0123456789") {
+		t.Fatalf("list: %d %s", code, out)
+	}
+	if _, errOut, code := runCLI(t, append(d, "external-mcp", "remove", "--workspace", "W", "calc")...); code != 0 {
+		t.Fatalf("remove: %d %s", code, errOut)
+	}
+	if _, _, code := runCLI(t, append(d, "external-mcp", "remove", "--workspace", "W", "calc")...); code == 0 {
+		t.Fatal("second remove succeeded")
+	}
+}

@@ -15,7 +15,7 @@ import (
 func logsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "logs",
-		Usage: "list and show execution logs (offline, or on a server with --url/--key)",
+		Usage: "list and show execution logs",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "list",

@@ -390,6 +390,16 @@ func (e *endpoint) callHandler(wfID string, inputs []engine.InputField) server.T
 					progressSent = true
 				}
 			}
+			// Agents stream their replies; each piece is a progress message, in order.
+			hooks.StreamBlock = func(string, string) bool { return true }
+			hooks.OnChunk = func(c engine.BlockChunk) {
+				n++
+				if e.mcp.SendNotificationToClient(ctx, "notifications/progress", map[string]any{
+					"progressToken": token, "progress": n, "message": c.Chunk,
+				}) == nil {
+					progressSent = true
+				}
+			}
 		}
 		run, err := e.s.svc.Execute(ctx, p, core.RunRequest{WorkflowID: wfID, Input: args, Trigger: store.TriggerMCP, Hooks: hooks})
 		if progressSent {

@@ -19,6 +19,9 @@ type conditionPlan struct {
 	// native holds each entry's expression compiled for evaluation in Go (nil for else
 	// and empty entries); nil when some expression is outside the native subset.
 	native []*nativeCond
+	// singles holds one script per entry (nil for else and empty ones): the fallback
+	// when the batched script does not run.
+	singles []*compiledCode
 }
 
 type nativeCond struct {
@@ -49,6 +52,11 @@ var conditionType = &blockType{
 			}
 			e.isElse = strings.EqualFold(strings.TrimSpace(e.title), "else")
 			cp.entries = append(cp.entries, e)
+			var single *compiledCode
+			if !e.isElse && strings.TrimSpace(e.expr) != "" {
+				single = p.names.compileCode("return Boolean(\n"+e.expr+"\n);", "__ref_")
+			}
+			cp.singles = append(cp.singles, single)
 			switch {
 			case e.isElse:
 				sb.WriteString("null,\n")
@@ -190,6 +198,33 @@ func (x *execCtx) evalNativeConds(cp *conditionPlan, source map[string]any) (idx
 	return -1, true, nil
 }
 
+// conditionsOneByOne evaluates each entry in its own script, top-down; an else wins once
+// reached; an entry that fails to run fails the block naming it.
+func (x *execCtx) conditionsOneByOne(ctx context.Context, cp *conditionPlan, source map[string]any) (int, error) {
+	for i, e := range cp.entries {
+		if e.isElse {
+			return i, nil
+		}
+		code := cp.singles[i]
+		if code == nil {
+			continue
+		}
+		g, err := x.codeGlobals(code, true)
+		if err != nil {
+			return -1, err
+		}
+		g["context"] = cloneJSON(source)
+		resp, err := x.r.script(ctx, ScriptRequest{Code: code.code, Globals: g, Timeout: 5 * time.Second})
+		if err != nil {
+			return -1, errors.New("Evaluation error in condition \"" + e.title + "\": " + err.Error())
+		}
+		if b, _ := resp.Result.(bool); b {
+			return i, nil
+		}
+	}
+	return -1, nil
+}
+
 // sandboxConds evaluates the entries in one sandboxed script.
 func (x *execCtx) sandboxConds(ctx context.Context, cp *conditionPlan, source map[string]any) (int, error) {
 	{
@@ -199,8 +234,15 @@ func (x *execCtx) sandboxConds(ctx context.Context, cp *conditionPlan, source ma
 		}
 		g["context"] = cloneJSON(source)
 		resp, err := x.r.script(ctx, ScriptRequest{Code: cp.script.code, Globals: g, Timeout: 5 * time.Second})
-		if err != nil {
+		switch {
+		case err != nil && (ctx.Err() != nil || strings.Contains(strings.ToLower(err.Error()), "timed out")):
 			return 0, fmt.Errorf("evaluation error in condition block %q: %w", x.n.name, err)
+		case err != nil:
+			// The batch did not run (typically one expression does not parse): like
+			// Sim, test the conditions one by one, so the branches before the broken one
+			// still work (apps/sim/executor/handlers/condition/condition-handler.ts
+			// findMatchingConditionIndividually).
+			return x.conditionsOneByOne(ctx, cp, source)
 		}
 		m, _ := resp.Result.(map[string]any)
 		idx := toInt(m["index"], -1)

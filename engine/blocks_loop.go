@@ -38,6 +38,7 @@ func loopConfigOf(b *Block) loopConfig {
 type loopPlan struct {
 	cfg   loopConfig
 	items any           // compiled collection
+	order []string      // key order of a literal object collection
 	cond  *compiledCode // while/doWhile condition, nil when absent
 }
 
@@ -50,6 +51,7 @@ var loopType = &blockType{
 			return fmt.Errorf("unknown loop type %q", lp.cfg.Type)
 		}
 		lp.items = p.compileValue(lp.cfg.Items)
+		lp.order = collectionKeyOrder(n.b)
 		cond := lp.cfg.WhileCond
 		if lp.cfg.Type == "doWhile" {
 			cond = lp.cfg.DoWhileCond
@@ -164,7 +166,7 @@ func (r *run) runLoop(ctx context.Context, x *execCtx) (map[string]any, []TraceS
 	hasItems := lp.cfg.Type == "forEach"
 	if hasItems {
 		var err error
-		items, rawItems, err = x.collection(lp.items, "forEach")
+		items, rawItems, err = x.collection(lp.items, lp.order, "forEach")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -322,8 +324,11 @@ func iterationSpan(n *node, i int, start time.Time, child *frame, err error) Tra
 
 // collection resolves a forEach/parallel collection: literal array/object, JSON-ish
 // string (single quotes allowed), or a whole "<block.path>" reference (raw value).
-// Objects iterate as [key, value] pairs in key order.
-func (x *execCtx) collection(v any, what string) ([]any, any, error) {
+// Objects iterate as [key, value] pairs in the object's own key order, as Sim's
+// Object.entries does (apps/sim/executor/utils/subflow-utils.server.ts), when the
+// order is known: a literal in the workflow (order) or JSON text. An object that
+// reached here as a decoded value has lost its order and iterates in sorted key order.
+func (x *execCtx) collection(v any, order []string, what string) ([]any, any, error) {
 	var raw any = v
 	if t, ok := v.(*template); ok {
 		rv, err := x.rawValue(t)
@@ -339,9 +344,13 @@ func (x *execCtx) collection(v any, what string) ([]any, any, error) {
 		}
 		var parsed any
 		if err := json.Unmarshal([]byte(t), &parsed); err != nil {
-			if err2 := json.Unmarshal([]byte(strings.ReplaceAll(t, "'", `"`)), &parsed); err2 != nil {
+			t = strings.ReplaceAll(t, "'", `"`)
+			if err2 := json.Unmarshal([]byte(t), &parsed); err2 != nil {
 				return nil, nil, &containerError{msg: fmt.Sprintf("%s collection is not a list or object: %v", what, err)}
 			}
+		}
+		if keys, _, err := orderedObject([]byte(t)); err == nil {
+			order = keys
 		}
 		raw = parsed
 	}
@@ -352,6 +361,9 @@ func (x *execCtx) collection(v any, what string) ([]any, any, error) {
 		return c, c, nil
 	case map[string]any:
 		keys := sortedKeys(c)
+		if sameKeys(order, c) {
+			keys = order
+		}
 		items := make([]any, len(keys))
 		for i, k := range keys {
 			items[i] = []any{k, c[k]}
@@ -359,4 +371,36 @@ func (x *execCtx) collection(v any, what string) ([]any, any, error) {
 		return items, c, nil
 	}
 	return nil, nil, &containerError{msg: fmt.Sprintf("%s collection must be a list or object, got %T", what, raw)}
+}
+
+// collectionKeyOrder is the key order of a container's literal object collection
+// (data.collection written as a JSON object), read from the block as imported.
+func collectionKeyOrder(b *Block) []string {
+	raw, ok := b.raw["data"]
+	if !ok {
+		return nil
+	}
+	var data map[string]json.RawMessage
+	if json.Unmarshal(raw, &data) != nil {
+		return nil
+	}
+	keys, _, err := orderedObject(data["collection"])
+	if err != nil {
+		return nil
+	}
+	return keys
+}
+
+// sameKeys reports whether order lists exactly the keys of m (JSON objects may repeat
+// a key; then the decoded map does not match the order and it is not used).
+func sameKeys(order []string, m map[string]any) bool {
+	if len(order) != len(m) {
+		return false
+	}
+	for _, k := range order {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -34,6 +34,7 @@ func parallelConfigOf(b *Block) parallelConfig {
 type parallelPlan struct {
 	cfg   parallelConfig
 	items any
+	order []string // key order of a literal object collection
 }
 
 var parallelType = &blockType{
@@ -43,6 +44,7 @@ var parallelType = &blockType{
 			return fmt.Errorf("unknown parallel type %q", pp.cfg.Type)
 		}
 		pp.items = p.compileValue(pp.cfg.Items)
+		pp.order = collectionKeyOrder(n.b)
 		n.params = map[string]any{}
 		n.ext = pp
 		return nil
@@ -60,7 +62,7 @@ func (r *run) runParallel(ctx context.Context, x *execCtx) (map[string]any, []Tr
 	hasItems := pp.cfg.Type == "collection"
 	if hasItems {
 		var err error
-		items, rawItems, err = x.collection(pp.items, "parallel")
+		items, rawItems, err = x.collection(pp.items, pp.order, "parallel")
 		if err != nil {
 			return nil, nil, err
 		}

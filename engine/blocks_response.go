@@ -32,7 +32,10 @@ func runResponse(_ context.Context, x *execCtx) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		data = obj
+		// Sim's response handler passes the built object through parseObjectStrings
+		// (apps/sim/executor/handlers/response/response-handler.ts): a string field
+		// holding JSON becomes its value ("5" → 5, "{\"a\":1}" → {a:1}).
+		data = parseObjectStrings(obj)
 	}
 	status := 200
 	if s := toInt(x.input["status"], 200); s >= 100 && s <= 599 {
@@ -127,4 +130,30 @@ func responseSpecOf(out map[string]any) *ResponseSpec {
 		}
 	}
 	return rs
+}
+
+// parseObjectStrings is Sim's parseObjectStrings (apps/sim/executor/utils/json.ts):
+// every string that parses as JSON is replaced by the parsed value, recursively.
+func parseObjectStrings(v any) any {
+	switch x := v.(type) {
+	case string:
+		var parsed any
+		if err := json.Unmarshal([]byte(x), &parsed); err != nil {
+			return x
+		}
+		return parseObjectStrings(parsed)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = parseObjectStrings(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = parseObjectStrings(e)
+		}
+		return out
+	}
+	return v
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 )
@@ -245,9 +246,16 @@ func (x *execCtx) codeGlobals(cc *compiledCode, envForCondition bool) (map[strin
 				v = s
 			}
 		}
-		if b.asString {
-			v = formatValue(v)
-		} else {
+		switch {
+		case b.asString && b.ref != nil:
+			// Sim splices a reference inside a quoted string or template literal as
+			// ' + JSON.stringify(value) + ' (apps/sim/executor/variables/resolver.ts;
+			// resolver.test.ts pins it): "Hello <start.name>" gives Hello "Bob", and a
+			// block that did not run gives null.
+			v = jsonStringify(v)
+		case b.asString:
+			v = formatValue(v) // {{ENV}} in a string is its plain text
+		default:
 			v = cloneJSON(v)
 		}
 		g[b.ident] = v
@@ -256,3 +264,14 @@ func (x *execCtx) codeGlobals(cc *compiledCode, envForCondition bool) (map[strin
 }
 
 func quoteJS(s string) string { return strconv.Quote(s) }
+
+// jsonStringify is JavaScript's JSON.stringify for JSON values (no HTML escaping).
+func jsonStringify(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "null"
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}

@@ -196,9 +196,11 @@ func (s *scriptState) setup() error {
 	if err := s.installGuards(); err != nil {
 		return err
 	}
+	// Sim's bootstrap (apps/sim/lib/execution/isolated-vm-worker.cjs) prefixes warn
+	// and error lines with "WARN: " and "ERROR: " in stdout.
 	console := vm.NewObject()
-	for _, name := range []string{"log", "info", "warn", "error", "debug", "trace"} {
-		if err := console.Set(name, s.consoleLog); err != nil {
+	for name, prefix := range map[string]string{"log": "", "info": "", "debug": "", "trace": "", "warn": "WARN: ", "error": "ERROR: "} {
+		if err := console.Set(name, s.consoleWith(prefix)); err != nil {
 			return fmt.Errorf("sandbox: setting up console: %w", err)
 		}
 	}
@@ -283,6 +285,13 @@ func (s *scriptState) installGuards() error {
 
 // consoleLog implements console.*: arguments are formatted and joined with
 // spaces, one line per call.
+func (s *scriptState) consoleWith(prefix string) func(goja.FunctionCall) goja.Value {
+	return func(call goja.FunctionCall) goja.Value {
+		s.stdout.WriteString(prefix)
+		return s.consoleLog(call)
+	}
+}
+
 func (s *scriptState) consoleLog(call goja.FunctionCall) goja.Value {
 	var b strings.Builder
 	for i, a := range call.Arguments {

@@ -107,7 +107,8 @@ func TestConsole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "hello 1 {\"a\":[1,2]} undefined null\nbad\ncareful\nfyi\n"
+		// Sim's prefixes (apps/sim/lib/execution/isolated-vm-worker.cjs).
+		want := "hello 1 {\"a\":[1,2]} undefined null\nERROR: bad\nWARN: careful\nfyi\n"
 		if resp.Stdout != want {
 			t.Fatalf("stdout %q, want %q", resp.Stdout, want)
 		}

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/steelengine/steelengine/engine/sandbox"
+)
+
+// Golden cases written from Sim's source (simstudioai/sim 0b232eb8); each cites the
+// file whose behaviour it pins.
+
+func runSim(t *testing.T, b *wfBuilder, input map[string]any) *Result {
+	t.Helper()
+	res := b.plan(t).Run(context.Background(), RunInput{Input: input, Sandbox: sandbox.NewInProcess()})
+	return res
+}
+
+// apps/sim/executor/variables/resolver.ts (formatContextVariableReference; pinned by
+// resolver.test.ts): inside a quoted string or a template literal a reference becomes
+// ' + JSON.stringify(value) + ', so strings gain quotes and a block that did not run
+// gives null; outside strings values keep their type.
+func TestSimQuotedReferences(t *testing.T) {
+	b := newWF()
+	startBlock(b, map[string]any{"name": "name", "type": "string"}, map[string]any{"name": "n", "type": "number"}).
+		fn("f", "Fn", "return ['Hello <start.name>!', \"Bye <start.name>\", `T:<start.name>`, '[<start.n>]', <start.n> + 1, '<start.name>'.length]").
+		edge("start", "f", "source")
+	res := runSim(t, b, map[string]any{"name": "Bob", "n": 5})
+	got, _ := json.Marshal(res.Output["result"])
+	if want := `["Hello \"Bob\"!","Bye \"Bob\"","T:\"Bob\"","[5]",6,5]`; !res.Success || string(got) != want {
+		t.Fatalf("got %s (%s), want %s", got, res.Error, want)
+	}
+}
+
+// apps/sim/executor/utils/subflow-utils.server.ts: an object collection iterates with
+// Object.entries, in the object's own key order (not sorted).
+func TestSimForEachObjectKeyOrder(t *testing.T) {
+	for name, coll := range map[string]any{
+		"json text": `{"zeta":1,"alpha":2,"mid":3}`,
+		"literal":   json.RawMessage(`{"zeta":1,"alpha":2,"mid":3}`),
+	} {
+		b := newWF()
+		startBlock(b).
+			block("lp", TypeLoop, "Each", nil, map[string]any{"loopType": "forEach", "collection": coll}).
+			block("body", TypeFunction, "Body", map[string]any{"code": "return <loop.currentItem>[0]"}, map[string]any{"parentId": "lp"}).
+			fn("after", "After", "return <each.results>").
+			edge("start", "lp", "source").edge("lp", "body", "loop-start-source").edge("lp", "after", "loop-end-source")
+		res := runSim(t, b, nil)
+		got, _ := json.Marshal(res.Output["result"])
+		if !res.Success || string(got) != `[[{"result":"zeta","stdout":""}],[{"result":"alpha","stdout":""}],[{"result":"mid","stdout":""}]]` {
+			t.Errorf("%s: %s %s", name, got, res.Error)
+		}
+	}
+}
+
+// apps/sim/executor/handlers/condition/condition-handler.ts: when the batched script
+// does not parse (here a reference to a block that does not exist stays in the code as
+// <nosuchblock.x>), the conditions are tested one by one, so the first one still wins;
+// when the broken one is reached, the block fails naming that condition.
+func TestSimConditionBatchFallback(t *testing.T) {
+	conds := `[{"id":"c-if","title":"if","value":"<start.s>.length > 3"},{"id":"c-elif","title":"else if","value":"<nosuchblock.x> === 1"},{"id":"c-else","title":"else","value":""}]`
+	build := func() *wfBuilder {
+		b := newWF()
+		startBlock(b, map[string]any{"name": "s", "type": "string"}).
+			block("cond", TypeCondition, "Check", map[string]any{"conditions": conds}, nil).
+			fn("long", "Long", "return 'long'").fn("other", "Other", "return 'other'").
+			edge("start", "cond", "source").edge("cond", "long", "condition-c-if").edge("cond", "other", "condition-c-else")
+		return b
+	}
+	res := runSim(t, build(), map[string]any{"s": "abcdef"})
+	if !res.Success || res.Output["result"] != "long" {
+		t.Fatalf("long input: %v %s", res.Output, res.Error)
+	}
+	res = runSim(t, build(), map[string]any{"s": "ab"})
+	if res.Success || !strings.Contains(res.Error, `Evaluation error in condition "else if"`) {
+		t.Fatalf("short input: success=%v error=%q", res.Success, res.Error)
+	}
+}
+
+// apps/sim/executor/handlers/response/response-handler.ts + executor/utils/json.ts
+// parseObjectStrings: structured (builder) values that hold JSON text become values.
+func TestSimResponseParseObjectStrings(t *testing.T) {
+	rows := []any{
+		map[string]any{"id": "1", "name": "countStr", "type": "string", "value": "5"},
+		map[string]any{"id": "2", "name": "jsonish", "type": "string", "value": `{"a": 1, "b": "[1,2]"}`},
+		map[string]any{"id": "3", "name": "plain", "type": "string", "value": "hello"},
+		map[string]any{"id": "4", "name": "flag", "type": "string", "value": "true"},
+	}
+	b := newWF()
+	startBlock(b).block("r", TypeResponse, "Response", map[string]any{"dataMode": "structured", "builderData": rows}, nil).
+		edge("start", "r", "source")
+	res := runSim(t, b, nil)
+	got, _ := json.Marshal(res.Output["data"])
+	if !res.Success || string(got) != `{"countStr":5,"flag":true,"jsonish":{"a":1,"b":[1,2]},"plain":"hello"}` {
+		t.Fatalf("data = %s (%s)", got, res.Error)
+	}
+}
+
+// apps/sim/lib/execution/isolated-vm-worker.cjs bootstrap: console.warn writes
+// "WARN: …" and console.error "ERROR: …" to stdout; one trailing newline is trimmed
+// (app/api/function/execute/route.ts).
+func TestSimConsolePrefixes(t *testing.T) {
+	b := newWF()
+	startBlock(b).fn("f", "Fn", `console.log("plain", 42, {a:1}); console.warn("careful"); console.error("bad"); return 1`).
+		edge("start", "f", "source")
+	res := runSim(t, b, nil)
+	if !res.Success || res.Output["stdout"] != "plain 42 {\"a\":1}\nWARN: careful\nERROR: bad" {
+		t.Fatalf("stdout = %q (%s)", res.Output["stdout"], res.Error)
+	}
+}

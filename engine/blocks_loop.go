@@ -112,7 +112,15 @@ func (r *run) execContainer(ctx context.Context, fr *frame, n *node) (map[string
 	r.recordContainer(fr, n, x, startedAt, endedAt, out, spans, errMsg, true)
 	if err != nil && !n.hasErrorEdge {
 		r.halt()
-		return out, &blockFailure{n: n, msg: errMsg}
+		bf := &blockFailure{n: n, msg: errMsg}
+		var inner *blockFailure
+		if errors.As(err, &inner) {
+			bf.origin = inner.n
+			if inner.origin != nil {
+				bf.origin = inner.origin
+			}
+		}
+		return out, bf
 	}
 	return out, nil
 }

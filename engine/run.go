@@ -84,11 +84,21 @@ type run struct {
 
 // blockFailure is an unhandled block error that fails the run.
 type blockFailure struct {
-	n   *node
-	msg string
+	n      *node
+	msg    string
+	origin *node // the block inside a container that failed first, if any
 }
 
 func (e *blockFailure) Error() string { return e.msg }
+
+// blockName names the block the failure started at: for a loop or parallel that failed
+// because a block inside it did, that inner block.
+func (e *blockFailure) blockName() string {
+	if e.origin != nil {
+		return e.origin.name
+	}
+	return e.n.name
+}
 
 // Run executes the plan. It never panics; every failure is reported in the Result.
 func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
@@ -171,6 +181,11 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 		var be *BudgetError
 		if errors.As(err, &bf) {
 			res.ErrorBlockID = bf.n.id
+			// Sim's buildBlockExecutionError (apps/sim/executor/utils/errors.ts):
+			// the run's error is "<block name>: <message>".
+			if name := bf.blockName(); name != "" && !strings.HasPrefix(res.Error, name+": ") {
+				res.Error = name + ": " + res.Error
+			}
 		}
 		if errors.As(err, &be) {
 			res.ErrorCode, res.Error = CodeBudgetExceeded, be.Msg

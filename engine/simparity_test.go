@@ -110,3 +110,24 @@ func TestSimConsolePrefixes(t *testing.T) {
 		t.Fatalf("stdout = %q (%s)", res.Output["stdout"], res.Error)
 	}
 }
+
+// apps/sim/executor/utils/errors.ts buildBlockExecutionError: an unhandled block error
+// fails the run with "<block name>: <message>"; for a block inside a loop it is that
+// block's name.
+func TestSimRunErrorNamesTheBlock(t *testing.T) {
+	b := newWF()
+	startBlock(b).fn("f", "Thrower", "throw new Error('kaput')").edge("start", "f", "source")
+	res := runSim(t, b, nil)
+	if res.Success || !strings.HasPrefix(res.Error, "Thrower: ") || !strings.Contains(res.Error, "kaput") {
+		t.Fatalf("error = %q", res.Error)
+	}
+	b = newWF()
+	startBlock(b).
+		block("lp", TypeLoop, "Rounds", nil, map[string]any{"loopType": "for", "count": 2}).
+		block("in", TypeFunction, "Inner Step", map[string]any{"code": "throw new Error('deep')"}, map[string]any{"parentId": "lp"}).
+		edge("start", "lp", "source").edge("lp", "in", "loop-start-source")
+	res = runSim(t, b, nil)
+	if res.Success || !strings.HasPrefix(res.Error, "Inner Step: ") || strings.Contains(res.Error, "Rounds") {
+		t.Fatalf("loop error = %q", res.Error)
+	}
+}

@@ -33,6 +33,7 @@ func TestSimSDK(t *testing.T) {
 	// Seed a data directory with the test world, then release it for the binary.
 	dataDir := t.TempDir()
 	e := testenv.New(t, testenv.Options{Config: func(c *app.Config) { c.DataDir = dataDir }})
+	fail := xdeploy(t, e, "fail.json")
 	e.Server.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -94,7 +95,7 @@ func TestSimSDK(t *testing.T) {
 	}
 	run := exec.Command(node, "run.mjs")
 	run.Dir = sdkDir
-	run.Env = append(os.Environ(), "SE_URL="+url, "SE_KEY="+e.WSKey, "SE_GREET="+e.Greet.ID, "SE_ECHO="+e.Echo.ID)
+	run.Env = append(os.Environ(), "SE_URL="+url, "SE_KEY="+e.WSKey, "SE_GREET="+e.Greet.ID, "SE_ECHO="+e.Echo.ID, "SE_FAIL="+fail.ID)
 	out, err := run.CombinedOutput()
 	t.Logf("run.mjs:\n%s", out)
 	if err != nil {

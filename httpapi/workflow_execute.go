@@ -296,15 +296,23 @@ func (a *API) executeLegacy(w http.ResponseWriter, r *http.Request) {
 		sels := parseSelectors(selected, indexBlocks(res.BlockLogs))
 		out["output"] = selectOutputs(sels, blockOutputsOf(res))
 	}
+	status := http.StatusOK
 	if !res.Success {
 		out["error"] = res.Error
-		if res.ErrorCode != "" {
+		// Sim's execute route rethrows a failed run and answers with
+		// getExecutionErrorStatus: 408 for a timeout, else 500, with
+		// {success:false, output, error, metadata} and no code, so the Sim SDK throws
+		// SimStudioError(error, undefined, status) as it does against Sim
+		// (apps/sim/app/api/workflows/[id]/execute/route.ts, executor/utils/errors.ts).
+		// A run cancelled through the cancel endpoint is not an error there: 200.
+		switch res.ErrorCode {
+		case engine.CodeTimeout:
+			status = http.StatusRequestTimeout
+		case engine.CodeCancelled:
 			out["code"] = res.ErrorCode
+		default:
+			status = http.StatusInternalServerError
 		}
-	}
-	status := http.StatusOK
-	if res.ErrorCode == engine.CodeTimeout {
-		status = http.StatusRequestTimeout
 	}
 	writeJSON(w, status, out)
 }

@@ -1,10 +1,11 @@
 // Drives the unmodified published Sim SDK (simstudio-ts-sdk 0.1.2) against a running
-// SteelEngine. Env: SE_URL, SE_KEY, SE_GREET (workflow id), SE_ECHO (workflow id).
+// SteelEngine. Env: SE_URL, SE_KEY, SE_GREET, SE_ECHO, SE_FAIL (workflow ids; SE_FAIL's
+// function block throws "boom").
 import assert from 'node:assert/strict';
 import { SimStudioClient, SimStudioError } from 'simstudio-ts-sdk';
 
-const { SE_URL, SE_KEY, SE_GREET, SE_ECHO } = process.env;
-for (const [k, v] of Object.entries({ SE_URL, SE_KEY, SE_GREET, SE_ECHO })) {
+const { SE_URL, SE_KEY, SE_GREET, SE_ECHO, SE_FAIL } = process.env;
+for (const [k, v] of Object.entries({ SE_URL, SE_KEY, SE_GREET, SE_ECHO, SE_FAIL })) {
   if (!v) throw new Error(`${k} is not set`);
 }
 const client = new SimStudioClient({ apiKey: SE_KEY, baseUrl: SE_URL + '/' });
@@ -27,6 +28,20 @@ await step('executeWorkflow sync', async () => {
   assert.deepEqual(echo.output.result, { message: 'from sdk', count: 2 });
   const info = client.getRateLimitInfo();
   assert.ok(info && info.limit > 0 && Number.isInteger(info.reset), 'rate limit headers parsed');
+});
+
+// A failed sync run: Sim's execute route answers 500 with {success:false, error, output}
+// and no code (apps/sim/app/api/workflows/[id]/execute/route.ts catch →
+// executor/utils/errors.ts getExecutionErrorStatus), so the SDK throws
+// SimStudioError(error, undefined, 500) exactly as it does against Sim.
+await step('executeWorkflow failed run throws like Sim', async () => {
+  await assert.rejects(client.executeWorkflow(SE_FAIL, {}), (err) => {
+    assert.ok(err instanceof SimStudioError, 'a SimStudioError');
+    assert.equal(err.status, 500);
+    assert.equal(err.code, undefined);
+    assert.match(err.message, /boom/);
+    return true;
+  });
 });
 
 await step('executeWorkflow async + getJobStatus polling', async () => {

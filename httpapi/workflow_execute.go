@@ -304,14 +304,15 @@ func (a *API) executeLegacy(w http.ResponseWriter, r *http.Request) {
 		// {success:false, output, error, metadata} and no code, so the Sim SDK throws
 		// SimStudioError(error, undefined, status) as it does against Sim
 		// (apps/sim/app/api/workflows/[id]/execute/route.ts, executor/utils/errors.ts).
-		// A run cancelled through the cancel endpoint is not an error there: 200.
+		// SteelEngine's own outcomes (cancelled through the cancel endpoint, run
+		// budgets, overload) keep 200 with their code.
 		switch res.ErrorCode {
 		case engine.CodeTimeout:
 			status = http.StatusRequestTimeout
-		case engine.CodeCancelled:
-			out["code"] = res.ErrorCode
-		default:
+		case engine.CodeBlockError:
 			status = http.StatusInternalServerError
+		default:
+			out["code"] = res.ErrorCode
 		}
 	}
 	writeJSON(w, status, out)

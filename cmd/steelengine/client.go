@@ -158,6 +158,7 @@ type apiError struct {
 	code    string
 	msg     string
 	details json.RawMessage
+	body    []byte // the answer as sent (a failed run's result carries its trace)
 }
 
 func (e *apiError) Error() string {
@@ -215,7 +216,7 @@ func (cl *apiClient) request(ctx context.Context, method, path string, query url
 }
 
 func decodeAPIError(status int, data []byte) error {
-	re := &apiError{status: status}
+	re := &apiError{status: status, body: data}
 	var e struct {
 		Error   any             `json:"error"`
 		Code    string          `json:"code"`

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -251,7 +252,13 @@ func workflowsCommand() *cli.Command {
 func runDeployed(c *cli.Context, cl *apiClient, id string, input map[string]any) error {
 	var res map[string]any
 	if err := cl.do(c.Context, http.MethodPost, "/api/workflows/"+url.PathEscape(id)+"/execute", nil, obj{"input": input}, &res); err != nil {
-		return err
+		// A failed run answers 500 (408 on timeout) with its result, as Sim does:
+		// print it like any other run.
+		var ae *apiError
+		if !errors.As(err, &ae) || (ae.status != http.StatusInternalServerError && ae.status != http.StatusRequestTimeout) ||
+			json.Unmarshal(ae.body, &res) != nil || res["success"] != false {
+			return err
+		}
 	}
 	success, _ := res["success"].(bool)
 	if err := printOut(c, res, func(w io.Writer) {

@@ -301,16 +301,17 @@ func (a *API) executeLegacy(w http.ResponseWriter, r *http.Request) {
 		out["error"] = res.Error
 		// Sim's execute route rethrows a failed run and answers with
 		// getExecutionErrorStatus: 408 for a timeout, else 500, with
-		// {success:false, output, error, metadata} and no code, so the Sim SDK throws
-		// SimStudioError(error, undefined, status) as it does against Sim
+		// {success:false, output, error, metadata}; a block failure carries no code, so
+		// the Sim SDK throws SimStudioError(error, undefined, 500) as against Sim
 		// (apps/sim/app/api/workflows/[id]/execute/route.ts, executor/utils/errors.ts).
 		// SteelEngine's own outcomes (cancelled through the cancel endpoint, run
 		// budgets, overload) keep 200 with their code.
 		switch res.ErrorCode {
-		case engine.CodeTimeout:
-			status = http.StatusRequestTimeout
 		case engine.CodeBlockError:
 			status = http.StatusInternalServerError
+		case engine.CodeTimeout:
+			status = http.StatusRequestTimeout
+			out["code"] = res.ErrorCode
 		default:
 			out["code"] = res.ErrorCode
 		}

@@ -408,11 +408,24 @@ func (s *Service) billedTo(ctx context.Context, p *auth.Principal, wsID string) 
 	if p.UserID != "" && p.KeyType != store.KeyWorkspace && p.KeyType != store.KeyOrganization {
 		return p.UserID, nil
 	}
+	// Every workspace write moves the auth epoch, so an owner read at the current epoch
+	// is still the owner: no store read per run while nothing changed.
+	epoch := s.st.AuthEpoch()
+	if o, ok := s.owners.Load(wsID); ok && o.(billingOwner).epoch == epoch {
+		return o.(billingOwner).userID, nil
+	}
 	ws, err := s.st.GetWorkspace(ctx, wsID)
 	if err != nil {
 		return "", fmt.Errorf("billing owner: %w", err)
 	}
+	s.owners.Store(wsID, billingOwner{epoch: epoch, userID: ws.OwnerID})
 	return ws.OwnerID, nil
+}
+
+// billingOwner is a workspace's billing owner as read at an auth epoch.
+type billingOwner struct {
+	epoch  uint64
+	userID string
 }
 
 func mustJSON(v any) json.RawMessage {

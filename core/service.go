@@ -68,7 +68,10 @@ type Service struct {
 	cfg  Config
 	log  *slog.Logger
 	plan planCache
-	trig triggerIndex
+	// owners caches billing owners (workspace id → billingOwner); bounded by the
+	// number of workspaces.
+	owners sync.Map
+	trig   triggerIndex
 
 	mu     sync.Mutex
 	active map[string]*activeRun // execution id → run in flight

@@ -64,10 +64,20 @@ func runFunction(ctx context.Context, x *execCtx) (map[string]any, error) {
 		env[k] = v
 	}
 	g["environmentVariables"] = env
-	timeout := defaultFunctionTimeout
-	if ms := toInt(x.input["timeout"], 0); ms > 0 {
-		timeout = min(time.Duration(ms)*time.Millisecond, maxFunctionTimeout)
+	// Sim gives a function the run's remaining time (handlers/function/function-handler.ts;
+	// there is no per-block timeout in its UI); the operator's --function-timeout caps it.
+	limit := x.r.in.Limits.MaxFunctionTimeout
+	if limit <= 0 {
+		limit = maxFunctionTimeout
 	}
+	timeout := defaultFunctionTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(dl), time.Millisecond)
+	}
+	if ms := toInt(x.input["timeout"], 0); ms > 0 {
+		timeout = min(timeout, time.Duration(ms)*time.Millisecond)
+	}
+	timeout = min(timeout, limit)
 	x.input["code"] = fp.code.code
 	resp, err := x.r.script(ctx, ScriptRequest{Code: fp.code.code, Globals: g, Timeout: timeout})
 	if err != nil {

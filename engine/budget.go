@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Limits bound what one run may cost. Nested loops and parallels multiply their
@@ -21,6 +22,9 @@ type Limits struct {
 	// with a marker). One log entry's input or output larger than
 	// MaxRetainedBytes/EntryFraction is replaced by a marker. Sizes are JSON sizes.
 	MaxRetainedBytes int64
+	// MaxFunctionTimeout caps one function block's run time (default 5 minutes). A
+	// function runs for the run's remaining time, as in Sim, up to this cap.
+	MaxFunctionTimeout time.Duration
 }
 
 // Limit defaults.

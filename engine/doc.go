@@ -48,9 +48,10 @@
 //     block and tool).
 //   - Function blocks run JavaScript only; python and shell fail with "not supported".
 //     Every reference in code, including scalar <variable.x>, <loop.x> and {{ENV}}, is
-//     bound as a value (Sim inlines some of them as literals). Inside a quoted string a
-//     reference is spliced as a concatenation of the bound value's string form, and the
-//     literal is parenthesised so that '…<x>…'.length applies to the whole string.
+//     bound as a value (Sim inlines some of them as literals). Inside a quoted string or a
+//     template literal a reference is spliced as JSON.stringify(value), as Sim does, and
+//     the literal is parenthesised so that '…<x>…'.length applies to the whole string.
+//     A function runs for the run's remaining time, capped by Limits.MaxFunctionTimeout.
 //   - Condition expressions are evaluated in one sandboxed script like Sim, but
 //     references are bound as values instead of inlined as JS literals; {{ENV}} values
 //     in conditions are bound as number/boolean/null when they parse as such, else as
@@ -62,7 +63,9 @@
 //     reference to a variable the run does not have fails the block with
 //     *EnvNotSetError naming it; Sim would send the literal text on.
 //   - forEach/parallel collections that are objects iterate their [key, value] pairs in
-//     key order (Sim: insertion order, which Go's JSON maps do not keep).
+//     the object's own order when it is written in the workflow or is JSON text (as Sim);
+//     an object that arrives as a decoded value (a block output) iterates in sorted key
+//     order, because Go's maps do not keep insertion order.
 //   - Every loop type and parallels are capped at RunInput.MaxLoopIterations (default
 //     1000) iterations/branches; exceeding it fails the container (handled by its error
 //     edge if any). Sim has no while cap except the run timeout.

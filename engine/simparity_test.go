@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/steelengine/steelengine/engine/sandbox"
 )
@@ -129,5 +130,23 @@ func TestSimRunErrorNamesTheBlock(t *testing.T) {
 	res = runSim(t, b, nil)
 	if res.Success || !strings.HasPrefix(res.Error, "Inner Step: ") || strings.Contains(res.Error, "Rounds") {
 		t.Fatalf("loop error = %q", res.Error)
+	}
+}
+
+// apps/sim/executor/handlers/function/function-handler.ts: a function gets the run's
+// remaining time (no fixed 5 s), capped here by the operator's Limits.MaxFunctionTimeout.
+func TestSimFunctionTimeoutIsRemainingTime(t *testing.T) {
+	b := newWF()
+	startBlock(b).fn("f", "Spin", "const t = Date.now(); while (Date.now() - t < 1500) {} return 'done'").
+		edge("start", "f", "source")
+	p := b.plan(t)
+	res := p.Run(context.Background(), RunInput{Sandbox: sandbox.NewInProcess(), Limits: Limits{MaxFunctionTimeout: 300 * time.Millisecond}})
+	if res.Success || !strings.Contains(res.Error, "timed out") {
+		t.Fatalf("capped: success=%v error=%q", res.Success, res.Error)
+	}
+	start := time.Now()
+	res = p.Run(context.Background(), RunInput{Sandbox: sandbox.NewInProcess(), Timeout: 30 * time.Second})
+	if !res.Success || res.Output["result"] != "done" {
+		t.Fatalf("remaining time: %v %q after %s", res.Output, res.Error, time.Since(start))
 	}
 }

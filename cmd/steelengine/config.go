@@ -52,6 +52,7 @@ func runtimeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "sandbox-workers", EnvVars: []string{"STEELENGINE_SANDBOX_WORKERS"}, Usage: "JavaScript worker processes (default: one per CPU, at most as many as fit in half the RAM at --sandbox-memory each)"},
 		&cli.IntFlag{Name: "sandbox-queue", EnvVars: []string{"STEELENGINE_SANDBOX_QUEUE"}, Usage: "scripts that may wait for a busy worker before runs fail as overloaded (default: 8 per worker)"},
 		&cli.IntFlag{Name: "max-block-executions", Value: engine.DefaultMaxBlockExecutions, EnvVars: []string{"STEELENGINE_MAX_BLOCK_EXECUTIONS"}, Usage: "block executions per run, across nested loops and parallels"},
+		&cli.DurationFlag{Name: "function-timeout", Value: 5 * time.Minute, EnvVars: []string{"STEELENGINE_FUNCTION_TIMEOUT"}, Usage: "longest a function block may run (it gets the run's remaining time, up to this)"},
 		&cli.Int64Flag{Name: "max-run-bytes", Value: engine.DefaultMaxRetainedBytes, EnvVars: []string{"STEELENGINE_MAX_RUN_BYTES"}, Usage: "bytes of block outputs a run may keep, and separately of its logs and trace spans"},
 		&cli.IntFlag{Name: "max-runs-per-workspace", Value: core.DefaultMaxRunsPerWorkspace, EnvVars: []string{"STEELENGINE_MAX_RUNS_PER_WORKSPACE"}, Usage: "runs in flight per workspace (sync and async); beyond: 429"},
 		&cli.IntFlag{Name: "max-runs", Value: core.DefaultMaxRuns, EnvVars: []string{"STEELENGINE_MAX_RUNS"}, Usage: "runs in flight on the server; beyond: 503"},
@@ -73,7 +74,8 @@ func appConfig(c *cli.Context) app.Config {
 	}
 	cfg.Core.ExecutionTimeout = c.Duration("execution-timeout")
 	cfg.Core.MaxLoopIterations = c.Int("max-loop-iterations")
-	cfg.Core.Limits = engine.Limits{MaxBlockExecutions: c.Int("max-block-executions"), MaxRetainedBytes: c.Int64("max-run-bytes")}
+	cfg.Core.Limits = engine.Limits{MaxBlockExecutions: c.Int("max-block-executions"), MaxRetainedBytes: c.Int64("max-run-bytes"),
+		MaxFunctionTimeout: c.Duration("function-timeout")}
 	cfg.Core.MaxRunsPerWorkspace = c.Int("max-runs-per-workspace")
 	cfg.Core.MaxRuns = c.Int("max-runs")
 	cfg.Core.MaxCallDepth = c.Int("max-call-depth")
@@ -123,6 +125,9 @@ func checkRuntimeFlags(c *cli.Context) error {
 	}
 	if n := c.Int64("max-input-bytes-in-flight"); n < 1<<20 {
 		return usagef("invalid --max-input-bytes-in-flight %d: must be at least %d (1 MiB)", n, 1<<20)
+	}
+	if d := c.Duration("function-timeout"); d < time.Second {
+		return usagef("invalid --function-timeout %s: must be at least 1s", d)
 	}
 	if n := c.Int64("max-run-bytes"); n < 64<<10 {
 		return usagef("invalid --max-run-bytes %d: must be at least %d (64 KiB)", n, 64<<10)

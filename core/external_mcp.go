@@ -184,3 +184,29 @@ func (s *Service) mcpCaller(wsID string) engine.MCPCaller {
 		return strings.Join(text, "\n"), nil
 	}
 }
+
+// mcpHeaderSecrets opens wsID's external MCP server headers at run start: their values
+// are secrets redacted from the run's logs, spans and errors.
+func (s *Service) mcpHeaderSecrets(ctx context.Context, wsID string) ([]string, error) {
+	ms, err := s.st.ExternalMCPServers(ctx, wsID)
+	if err != nil {
+		return nil, fmt.Errorf("load external MCP servers: %w", err)
+	}
+	var out []string
+	for _, m := range ms {
+		raw, err := s.sec.OpenMCPHeaders(m)
+		if err != nil || raw == nil {
+			continue // a header that does not open fails the call that needs it, with its own error
+		}
+		var h map[string]string
+		if json.Unmarshal(raw, &h) == nil {
+			for _, v := range h {
+				out = append(out, v)
+				if _, tok, ok := strings.Cut(v, " "); ok {
+					out = append(out, tok) // "Bearer <token>": the token alone too
+				}
+			}
+		}
+	}
+	return out, nil
+}

@@ -257,7 +257,8 @@ func routeModel(ps []*store.ModelProvider, model string) (*store.ModelProvider, 
 }
 
 // modelResolver loads wsID's providers once for a run and opens their keys, which
-// become secrets redacted from the run's logs.
+// (with the external MCP servers' header values) become secrets redacted from the
+// run's logs.
 func (s *Service) modelResolver(ctx context.Context, wsID string) (engine.ModelResolver, []string, error) {
 	ps, err := s.st.ModelProviders(ctx, wsID)
 	if err != nil {
@@ -275,6 +276,11 @@ func (s *Service) modelResolver(ctx context.Context, wsID string) (engine.ModelR
 			keys = append(keys, ep.APIKey)
 		}
 	}
+	mcpSecrets, err := s.mcpHeaderSecrets(ctx, wsID)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys = append(keys, mcpSecrets...)
 	return func(_ context.Context, model string) (*engine.ModelEndpoint, error) {
 		mp, name, err := routeModel(ps, model)
 		if err != nil {

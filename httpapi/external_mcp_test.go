@@ -23,15 +23,22 @@ import (
 // result goes back to the model.
 func TestAgentCallsExternalMCPTool(t *testing.T) {
 	e := testenv.New(t, testenv.Options{Config: func(c *app.Config) { c.AllowLoopback = true }})
-	const token = "mcp-token-abcdef"
+	const token = "calc-7f3a9e2b41"
 	ms := server.NewMCPServer("calc", "1.0")
 	ms.AddTool(mcp.NewTool("add", mcp.WithDescription("adds two numbers"), mcp.WithNumber("a"), mcp.WithNumber("b")),
 		func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultText(fmt.Sprint(req.GetFloat("a", 0) + req.GetFloat("b", 0))), nil
 		})
-	streamable := server.NewStreamableHTTPServer(ms)
+	type authKey struct{}
+	// A careless server echoes the caller's credentials; the run's logs must not.
+	ms.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("you sent " + fmt.Sprint(ctx.Value(authKey{}))), nil
+	})
+	streamable := server.NewStreamableHTTPServer(ms, server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+		return context.WithValue(ctx, authKey{}, r.Header.Get("X-Calc-Key"))
+	}))
 	mcpSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+token {
+		if r.Header.Get("X-Calc-Key") != token {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -42,8 +49,8 @@ func TestAgentCallsExternalMCPTool(t *testing.T) {
 	admin := mgKey(t, e, e.AdminKey)
 	base := "/api/workspaces/" + e.WS.ID + "/external-mcp-servers"
 	mgKey(t, e, e.WSKey).want(403, "", "POST", base, map[string]any{"name": "calc", "url": mcpSrv.URL + "/mcp"})
-	m := admin.want(201, "", "POST", base, map[string]any{"name": "calc", "url": mcpSrv.URL + "/mcp", "headers": map[string]string{"Authorization": "Bearer " + token}})
-	if s := mgObj(m, "server"); s["headerNames"].([]any)[0] != "Authorization" {
+	m := admin.want(201, "", "POST", base, map[string]any{"name": "calc", "url": mcpSrv.URL + "/mcp", "headers": map[string]string{"X-Calc-Key": token}})
+	if s := mgObj(m, "server"); s["headerNames"].([]any)[0] != "X-Calc-Key" {
 		t.Fatalf("created %v", m)
 	}
 	_, raw := xraw(t, e, "GET", base, e.WSReadKey, "", nil)
@@ -51,8 +58,7 @@ func TestAgentCallsExternalMCPTool(t *testing.T) {
 		t.Fatalf("list %s", raw)
 	}
 
-	fake := newFakeOpenAI(t, chatTools([2]string{"mcp-calc-add", `{"a":2,"b":3}`}), chatText("the sum is 5"),
-		chatTools([2]string{"mcp-calc-add", `{"a":1,"b":1}`}), chatText("could not"))
+	fake := newFakeOpenAI(t, chatTools([2]string{"mcp-calc-add", `{"a":2,"b":3}`}), chatText("the sum is 5"))
 	ctx := context.Background()
 	if _, err := e.App.Service.AddModelProvider(ctx, auth.Operator(), e.WS.ID, core.ModelProviderInput{Name: "fake", Kind: "openai",
 		BaseURL: fake.srv.URL + "/v1", DefaultModel: "gpt-4o"}); err != nil {
@@ -80,6 +86,24 @@ func TestAgentCallsExternalMCPTool(t *testing.T) {
 		!strings.Contains(string(second), `"content":"\"5\""`) {
 		t.Fatalf("tools %s\nmessages %s", first, second)
 	}
+	// Header values are secrets of the run: an echo of them is masked in the log.
+	who := []any{map[string]any{"type": "mcp", "title": "whoami", "params": map[string]any{"serverId": "calc", "toolName": "whoami"}}}
+	wf2, err := e.App.Service.ImportWorkflow(ctx, auth.Operator(), e.WS.ID, simAgentExport("Who agent", map[string]any{"userPrompt": "who", "tools": who}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.App.Service.Deploy(ctx, auth.Operator(), wf2.ID, core.DeployRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	fake.script(chatTools([2]string{"mcp-calc-whoami", `{}`}), chatText("ok"))
+	res = xwant(t, e, 200, "", "POST", execPath(wf2.ID), e.WSKey, map[string]any{}, nil)
+	execID, _ := res["executionId"].(string)
+	_, raw = xraw(t, e, "GET", "/api/v1/logs/"+execID, e.AdminKey, "", nil)
+	if res["success"] != true || !strings.Contains(string(raw), "you sent") || strings.Contains(string(raw), token) {
+		t.Fatalf("log %s", raw)
+	}
+	fake.script(chatTools([2]string{"mcp-calc-add", `{"a":1,"b":1}`}), chatText("could not"))
+
 	// Removed: the model is told the tool failed.
 	admin.want(200, "", "DELETE", base+"/calc", nil)
 	admin.want(404, "", "DELETE", base+"/calc", nil)

@@ -18,14 +18,23 @@ import (
 
 // fakeOpenAI answers chat completions from a script and records the requests.
 type fakeOpenAI struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	bodies []map[string]any
-	auth   []string
+	srv     *httptest.Server
+	mu      sync.Mutex
+	bodies  []map[string]any
+	auth    []string
+	replies []map[string]any
+	next    int // index into replies of the next answer
+}
+
+// script replaces the replies still to come.
+func (f *fakeOpenAI) script(replies ...map[string]any) {
+	f.mu.Lock()
+	f.replies, f.next = replies, 0
+	f.mu.Unlock()
 }
 
 func newFakeOpenAI(t *testing.T, replies ...map[string]any) *fakeOpenAI {
-	f := &fakeOpenAI{}
+	f := &fakeOpenAI{replies: replies}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
 		var body map[string]any
@@ -36,7 +45,8 @@ func newFakeOpenAI(t *testing.T, replies ...map[string]any) *fakeOpenAI {
 		f.mu.Lock()
 		f.bodies = append(f.bodies, body)
 		f.auth = append(f.auth, r.Header.Get("Authorization"))
-		rep := replies[min(len(f.bodies), len(replies))-1]
+		rep := f.replies[min(f.next, len(f.replies)-1)]
+		f.next++
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(rep)

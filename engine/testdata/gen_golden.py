@@ -265,7 +265,7 @@ write("function_limits", "function sandbox: timeout and memory cap fail the bloc
                               {"id": "m-mem", "title": "else if", "value": "<start.mode> === 'mem'"},
                               {"id": "m-else", "title": "else", "value": ""}]}),
                           fn("spin", "Spin", "while (true) {}", timeout=300),
-                          fn("mem", "Hog", "const a = []; while (true) { a.push('x'.repeat(1 << 20) + a.length); }", timeout=20000),
+                          fn("mem", "Hog", "const a = []; let s = 'x'.repeat(1024); while (true) { s = s + s; a.push(s); }", timeout=20000),
                           fn("py", "Python", "print(1)", language="python")],
                [edge("start", "cond"), edge("cond", "spin", "condition-m-spin"), edge("cond", "mem", "condition-m-mem"),
                 edge("cond", "py", "condition-m-else")]),

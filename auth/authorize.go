@@ -162,6 +162,27 @@ func effectiveLevel(r *store.Reader, p *Principal, t Target) (store.Level, *Erro
 			return store.LevelNone, errPersonalKeysDisabled()
 		}
 		return lvl, nil
+	case p.KeyType == store.KeyOAuth:
+		// The consenting user's live membership, as for a personal key, narrowed to
+		// the consented workspace, workflows and level.
+		u, err := r.User(p.UserID)
+		if err != nil || u.DisabledAt != nil {
+			return store.LevelNone, errInvalidKey("owner disabled")
+		}
+		if p.WorkspaceID != ws.ID || len(p.Workflows) > 0 && (wfID == "" || !slices.Contains(p.Workflows, wfID)) {
+			return store.LevelNone, nil
+		}
+		lvl, _ := r.Membership(ws.ID, p.UserID)
+		if lvl == store.LevelNone {
+			return store.LevelNone, nil
+		}
+		if !ws.AllowPersonalKeys {
+			return store.LevelNone, errPersonalKeysDisabled()
+		}
+		if p.Level.Rank() < lvl.Rank() {
+			lvl = p.Level
+		}
+		return lvl, nil
 	case p.KeyType == store.KeyWorkspace:
 		if p.WorkspaceID != ws.ID {
 			return store.LevelNone, nil
@@ -199,7 +220,7 @@ func orgLevel(r *store.Reader, p *Principal, orgID string) (store.Level, *Error)
 	if p.operator {
 		return store.LevelAdmin, nil
 	}
-	if p.UserID == "" || p.KeyType == store.KeyWorkspace || p.KeyType == store.KeyOrganization {
+	if p.UserID == "" || p.KeyType == store.KeyWorkspace || p.KeyType == store.KeyOrganization || p.KeyType == store.KeyOAuth {
 		return store.LevelNone, nil
 	}
 	u, err := r.User(p.UserID)

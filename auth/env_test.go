@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,7 +99,13 @@ func (e *testEnv) key(t testing.TB, req CreateKeyRequest) (string, *store.APIKey
 func (e *testEnv) check(t testing.TB, key string, target Target, need store.Level) string {
 	t.Helper()
 	ctx := context.Background()
-	p, err := e.r.Resolve(ctx, key, "127.0.0.1", TransportHTTP)
+	var p *Principal
+	var err error
+	if strings.HasPrefix(key, AccessTokenPrefix) {
+		p, err = e.r.ResolveMCP(ctx, key, "127.0.0.1", modelResource)
+	} else {
+		p, err = e.r.Resolve(ctx, key, "127.0.0.1", TransportHTTP)
+	}
 	if err == nil {
 		err = e.az.Authorize(ctx, p, target, need)
 	}

@@ -46,7 +46,11 @@ type mKey struct {
 	expires   *time.Time
 	revoked   bool
 	grace     *time.Time
+	ws        string // OAuth tokens: the consented workspace (owner is the user)
 }
+
+// modelResource is the MCP endpoint the model's OAuth tokens are issued for.
+const modelResource = "http://steelengine.test/mcp"
 
 type model struct {
 	now        time.Time
@@ -77,6 +81,9 @@ func (m *model) user(id string) *mUser {
 
 // expect is SPEC §3 spelled out: "" for allowed, else the error code.
 func (m *model) expect(k *mKey, kind TargetKind, target string, need store.Level) string {
+	if k.typ == store.KeyOAuth && (k.revoked || !m.now.Before(*k.expires) || m.user(k.owner).disabled) {
+		return "invalid_token"
+	}
 	if k.revoked || k.expires != nil && !m.now.Before(*k.expires) || k.grace != nil && !m.now.Before(*k.grace) {
 		return "invalid_api_key"
 	}
@@ -103,6 +110,18 @@ func (m *model) expect(k *mKey, kind TargetKind, target string, need store.Level
 		have = ws.members[k.owner]
 		if have != "" && !ws.allowPersonal {
 			return "personal_keys_disabled"
+		}
+	case store.KeyOAuth:
+		// The user's live membership as for a personal key, narrowed to the consent.
+		if k.ws != ws.id || len(k.workflows) > 0 && (wfID == "" || !slices.Contains(k.workflows, wfID)) {
+			break
+		}
+		have = ws.members[k.owner]
+		if have != "" && !ws.allowPersonal {
+			return "personal_keys_disabled"
+		}
+		if have != "" && k.level.Rank() < have.Rank() {
+			have = k.level
 		}
 	case store.KeyWorkspace:
 		if k.owner == ws.id && (len(k.workflows) == 0 || wfID != "" && slices.Contains(k.workflows, wfID)) {
@@ -131,6 +150,8 @@ type modelRun struct {
 	m   *model
 	rng *rand.Rand
 	ctx context.Context
+	// client is the registered OAuth client of this store.
+	client string
 }
 
 var levels = []store.Level{store.LevelRead, store.LevelWrite, store.LevelAdmin}
@@ -177,7 +198,43 @@ func (r *modelRun) build() {
 	for range 8 {
 		r.newKey()
 	}
+	c, err := e.r.RegisterClient(r.ctx, ClientRegistration{ClientName: "model", RedirectURIs: []string{"http://127.0.0.1/cb"}}, "192.0.2.1")
+	e.must(r.t, err)
+	r.client = c.ID
+	for range 4 {
+		r.newOAuthToken()
+	}
 }
+
+// newOAuthToken runs the real authorization: a signed-in user consents (within their
+// memberships, else IssueCode refuses and there is no token), the code is exchanged.
+func (r *modelRun) newOAuthToken() {
+	m := r.m
+	u := m.users[r.pick(len(m.users))]
+	ws := m.workspaces[r.pick(len(m.workspaces))]
+	c := Consent{ClientID: r.client, RedirectURI: "http://127.0.0.1/cb", CodeChallenge: modelChallenge, Resource: modelResource,
+		WorkspaceID: ws.id, Level: levels[r.pick(2)]}
+	if wfs := r.wsWorkflows(ws.id); len(wfs) > 0 && r.pick(2) == 0 {
+		c.Workflows = []string{wfs[r.pick(len(wfs))]}
+	}
+	code, err := r.e.r.IssueCode(r.ctx, &Principal{UserID: u.id, Session: true}, c)
+	if err != nil {
+		if _, ok := err.(*OAuthError); !ok {
+			r.t.Fatalf("issue code: %v", err)
+		}
+		return
+	}
+	ts, err := r.e.r.ExchangeCode(r.ctx, CodeExchange{ClientID: r.client, Code: code, RedirectURI: c.RedirectURI, CodeVerifier: modelVerifier})
+	r.e.must(r.t, err)
+	exp := m.now.Add(AccessTokenTTL)
+	m.keys = append(m.keys, &mKey{id: ts.Grant.ID, plain: ts.AccessToken, typ: store.KeyOAuth, owner: u.id, ws: ws.id,
+		level: c.Level, workflows: c.Workflows, expires: &exp, grants: map[string]store.Level{}})
+}
+
+const (
+	modelVerifier  = "model-verifier-model-verifier-model-verifier-0123"
+	modelChallenge = "9fmNdsN3PGfkA1S6m7W4b3DMkZ3x0jsQxTGhQ6H4K5g"
+)
 
 func (r *modelRun) wsWorkflows(wsID string) []string {
 	var out []string
@@ -293,12 +350,27 @@ func (r *modelRun) mutate() string {
 		return "move workspace to org " + next
 	case 3:
 		k := m.keys[r.pick(len(m.keys))]
+		if k.typ == store.KeyOAuth {
+			if k.revoked {
+				return "noop"
+			}
+			_, err := e.r.RevokeConnectedApp(r.ctx, Operator(), k.id)
+			if err != nil && (k.expires == nil || m.now.Before(*k.expires)) {
+				r.t.Fatalf("revoke connected app %s: %v", k.id, err)
+			}
+			k.revoked = true
+			return "revoke connected app " + k.id
+		}
 		_, err := e.r.RevokeKey(r.ctx, Operator(), k.id)
 		e.must(r.t, err)
 		k.revoked = true
 		return "revoke " + k.id
 	case 4:
 		k := m.keys[r.pick(len(m.keys))]
+		if k.typ == store.KeyOAuth {
+			r.newOAuthToken()
+			return "new oauth token"
+		}
 		if m.expect(k, TargetWorkspace, "-", store.LevelRead) == "invalid_api_key" {
 			return "noop"
 		}
@@ -422,6 +494,7 @@ func TestAuthorizeMatchesReferenceModel(t *testing.T) {
 	}
 	const perStore = 100
 	rng := rand.New(rand.NewPCG(*modelSeed, 0x5eed))
+	oauthTokens := 0
 	t.Logf("seed %d, %d worlds", *modelSeed, worlds)
 	for built := 0; built < worlds; {
 		e := newEnv(t)
@@ -436,5 +509,15 @@ func TestAuthorizeMatchesReferenceModel(t *testing.T) {
 			r.verify(built, history, i == perStore-1)
 			built++
 		}
+		for _, k := range r.m.keys {
+			if k.typ == store.KeyOAuth {
+				oauthTokens++
+			}
+		}
 	}
+	// A floor, so that a consent rule refusing everything cannot make this vacuous.
+	if oauthTokens < worlds/100 {
+		t.Fatalf("only %d OAuth tokens were checked in %d worlds", oauthTokens, worlds)
+	}
+	t.Logf("%d OAuth tokens among the principals", oauthTokens)
 }

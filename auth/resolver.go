@@ -33,15 +33,18 @@ type Resolver struct {
 	log  *slog.Logger
 	opts Options
 
-	mu    sync.RWMutex
-	cache map[string]*keyEntry // string(digest) → entry
+	mu     sync.RWMutex
+	cache  map[string]*keyEntry   // string(digest) → entry
+	tokens map[string]*tokenEntry // OAuth access tokens, string(digest) → entry
+	codes  codeTable
 
 	limits *limiter // per key
 	logins *limiter // login and password-change attempts
 
-	usedMu sync.Mutex
-	used   map[string]store.LastUsed
-	audit  []*store.AuditEvent
+	usedMu     sync.Mutex
+	used       map[string]store.LastUsed
+	grantsUsed map[string]time.Time
+	audit      []*store.AuditEvent
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -77,7 +80,8 @@ func NewResolver(st *store.Store, sec *Secrets, az *Authorizer, opts Options, lo
 		log = slog.Default()
 	}
 	r := &Resolver{st: st, sec: sec, az: az, log: log, opts: opts,
-		cache: map[string]*keyEntry{}, used: map[string]store.LastUsed{},
+		cache: map[string]*keyEntry{}, tokens: map[string]*tokenEntry{}, codes: codeTable{codes: map[string]*pendingCode{}},
+		used: map[string]store.LastUsed{}, grantsUsed: map[string]time.Time{},
 		limits: newLimiter(maxCachedKeys), logins: newLimiter(maxThrottleEntries),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.flushLoop()
@@ -269,9 +273,15 @@ func (r *Resolver) flushAudit(ctx context.Context) error {
 
 func (r *Resolver) flushUsed(ctx context.Context) error {
 	r.usedMu.Lock()
-	used := r.used
-	r.used = map[string]store.LastUsed{}
+	used, grants := r.used, r.grantsUsed
+	r.used, r.grantsUsed = map[string]store.LastUsed{}, map[string]time.Time{}
 	r.usedMu.Unlock()
+	if len(grants) > 0 {
+		if err := r.st.SetOAuthGrantsLastUsed(ctx, grants); err != nil {
+			r.log.Warn("write connected app last-used times", "err", err, "grants", len(grants))
+			return err
+		}
+	}
 	if len(used) == 0 {
 		return nil
 	}

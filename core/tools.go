@@ -28,6 +28,9 @@ func (s *Service) MCPAccess(ctx context.Context, p *auth.Principal, serverID str
 	if p == nil {
 		return nil, auth.ErrUnauthenticated()
 	}
+	if p.KeyType == store.KeyOAuth {
+		return nil, s.oauthAccess(ctx, p)
+	}
 	if p.KeyType != store.KeyPersonal {
 		return nil, nil
 	}
@@ -50,6 +53,27 @@ func (s *Service) MCPAccess(ctx context.Context, p *auth.Principal, serverID str
 		}
 	}
 	return nil, disabled
+}
+
+// oauthAccess gates /mcp for an OAuth principal: it must still reach something it was
+// granted (its user a member, personal keys allowed there), else the 403 says why.
+func (s *Service) oauthAccess(ctx context.Context, p *auth.Principal) error {
+	targets := []auth.Target{workspaceTarget(p.WorkspaceID)}
+	if len(p.Workflows) > 0 {
+		targets = targets[:0]
+		for _, id := range p.Workflows {
+			targets = append(targets, workflowTarget(id))
+		}
+	}
+	var last error
+	for _, t := range targets {
+		err := s.authorize(ctx, p, t, store.LevelRead)
+		if err == nil {
+			return nil
+		}
+		last = err
+	}
+	return last
 }
 
 // WorkflowSummary is a workflow as a read-level principal may inspect it: its record

@@ -89,6 +89,8 @@ func (d *Dashboard) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /login", d.secure(http.HandlerFunc(d.loginSubmit)))
 	mux.Handle("POST /logout", d.signedIn(d.logout))
 	mux.Handle("GET /dashboard", d.signedIn(d.home))
+	mux.Handle("GET /oauth/authorize", d.signedIn(d.authorize))
+	mux.Handle("POST /oauth/authorize", d.signedIn(d.consent))
 	mux.Handle("/dashboard/", d.signedIn(d.notFound))
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, d.signedIn(rt.handler(d)))

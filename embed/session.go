@@ -75,7 +75,7 @@ func (d *Dashboard) signedIn(h handlerFunc) http.Handler {
 				return
 			}
 			next := r.URL.Path
-			if r.Method != http.MethodGet || !strings.HasPrefix(next, "/dashboard") {
+			if r.Method != http.MethodGet || !(strings.HasPrefix(next, "/dashboard") || next == "/oauth/authorize") {
 				next = ""
 			} else if r.URL.RawQuery != "" {
 				next += "?" + r.URL.RawQuery
@@ -220,9 +220,9 @@ func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request, v *visit) err
 	return nil
 }
 
-// safeNext keeps post-login redirects on this dashboard.
+// safeNext keeps post-login redirects on this dashboard (or its OAuth consent page).
 func safeNext(s string) string {
-	if !strings.HasPrefix(s, "/dashboard") || strings.Contains(s, "\\") {
+	if !(strings.HasPrefix(s, "/dashboard") || strings.HasPrefix(s, "/oauth/authorize?")) || strings.Contains(s, "\\") {
 		return "/dashboard"
 	}
 	return s

@@ -12,8 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/steelengine/steelengine/internal/testenv"
+	"github.com/steelengine/steelengine/store"
 )
 
 // oaChecker validates JSON values against the subset of JSON Schema the document
@@ -488,6 +490,29 @@ func TestOpenAPIManagementConformance(t *testing.T) {
 	c.call(t, mgKey(t, e, e.WSReadKey), 200, "GET", xm, wsp+"/external-mcp-servers", nil)
 	c.call(t, adminKey, 200, "DELETE", xm+"/{serverId}", wsp+"/external-mcp-servers/tools", nil)
 	c.call(t, adminKey, 404, "DELETE", xm+"/{serverId}", wsp+"/external-mcp-servers/tools", nil)
+
+	// Connected apps (OAuth grants to MCP clients).
+	now := time.Now().UTC()
+	cl := &store.OAuthClient{ID: "seoc_test", Name: "Test App", RedirectURIs: []string{"https://app.example/cb"}, CreatedAt: now, LastUsedAt: now}
+	if err := e.App.Store.CreateOAuthClient(t.Context(), cl, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	g := &store.OAuthGrant{ID: store.NewID(), ClientID: cl.ID, ClientName: cl.Name, RedirectHost: "app.example", UserID: e.Admin.ID,
+		WorkspaceID: e.WS.ID, Workflows: []string{e.Echo.ID}, Level: store.LevelWrite, Resource: e.URL + "/mcp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := e.App.Store.CreateOAuthGrant(t.Context(), g); err != nil {
+		t.Fatal(err)
+	}
+	ca := "/api/users/me/connected-apps"
+	c.call(t, admin, 200, "GET", ca, ca, nil)
+	c.call(t, adminKey, 200, "GET", ca, ca, nil)
+	c.call(t, mgKey(t, e, e.WSKey), 403, "GET", ca, ca, nil)
+	c.call(t, anon, 401, "GET", ca, ca, nil)
+	c.call(t, admin, 200, "GET", ws+"/{id}/connected-apps", wsp+"/connected-apps", nil)
+	c.call(t, mgKey(t, e, e.MemberKey), 403, "GET", ws+"/{id}/connected-apps", wsp+"/connected-apps", nil)
+	c.call(t, admin, 404, "GET", ws+"/{id}/connected-apps", ws+"/nope/connected-apps", nil)
+	c.call(t, adminKey, 403, "DELETE", ca+"/{id}", ca+"/"+g.ID, nil)
+	c.call(t, admin, 200, "DELETE", ca+"/{id}", ca+"/"+g.ID, nil)
+	c.call(t, admin, 404, "DELETE", ca+"/{id}", ca+"/"+g.ID, nil)
 
 	// Probes.
 	c.call(t, anon, 200, "GET", "/healthz", "/healthz", nil)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -99,6 +100,7 @@ func New(cfg Config, deps Deps) *Server {
 func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("/mcp", s.handler(func(*http.Request) string { return "" }))
 	mux.Handle("/api/mcp/serve/{serverId}", s.handler(func(r *http.Request) string { return r.PathValue("serverId") }))
+	s.mountOAuth(mux)
 }
 
 // Close ends open sessions and stops watching for tool list changes.
@@ -153,14 +155,26 @@ func (s *Server) handler(serverID func(*http.Request) string) http.Handler {
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		p, err := s.res.Resolve(r.Context(), auth.RequestKey(r), auth.ClientIP(r), auth.TransportMCP)
+		id := serverID(r)
+		path := "/mcp"
+		if id != "" {
+			path = "/api/mcp/serve/" + url.PathEscape(id)
+		}
+		// An OAuth access token must have been issued for exactly this endpoint.
+		p, err := s.res.ResolveMCP(r.Context(), auth.RequestKey(r), auth.ClientIP(r), s.baseURL(r)+path)
 		if err != nil {
+			var ae *auth.Error
+			if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+				ae.SetHeaders(w.Header())
+				w.Header().Set("WWW-Authenticate", s.challenge(r, path, err))
+				writeJSONError(w, ae.Status, ae.Code, ae.Message)
+				return
+			}
 			writeErr(w, err)
 			return
 		}
 		p.Rate.SetHeaders(w.Header())
 		ctx := r.Context()
-		id := serverID(r)
 		if _, err := s.svc.MCPAccess(ctx, p, id); err != nil {
 			writeErr(w, err)
 			return

@@ -64,6 +64,14 @@ var coreMigrations = []migration{
 		_, err := tx.CreateBucketIfNotExists(bExternalMCP)
 		return err
 	}},
+	{8, "oauth clients, grants and tokens", func(tx *bolt.Tx) error {
+		for _, b := range oauthBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	}},
 }
 
 // numberDeployments makes every workflow's counters agree with its stored versions:

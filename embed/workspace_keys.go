@@ -21,10 +21,14 @@ func init() {
 }
 
 type wsKeysData struct {
-	IsAdmin   bool
-	Personal  []keyRow
-	Keys      []keyRow
-	OrgKeys   []keyRow
+	IsAdmin  bool
+	Personal []keyRow
+	Keys     []keyRow
+	OrgKeys  []keyRow
+	// Apps are the OAuth grants reaching the workspace (admins only), with the
+	// consenting user's email in Names.
+	Apps      []*store.OAuthGrant
+	Names     map[string]string
 	Workflows []*store.Workflow
 	New       *newKey
 	FormError string
@@ -71,6 +75,10 @@ func (d *Dashboard) wsKeysPage(w http.ResponseWriter, r *http.Request, v *visit,
 			return err
 		}
 		data.OrgKeys = rows(ok, names, now)
+		if data.Apps, err = d.deps.Resolver.WorkspaceConnectedApps(ctx, v.P, ws.Workspace.ID); err != nil {
+			return err
+		}
+		data.Names = names
 	}
 	if nk != nil {
 		nk.Row = row(nk.Row.Key, names, now)

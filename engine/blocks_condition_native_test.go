@@ -78,3 +78,40 @@ func TestConditionNativeOrSandbox(t *testing.T) {
 		})
 	}
 }
+
+// A while loop's condition in the native subset is checked in Go each iteration; one
+// outside it still goes to the sandbox every time; both run the same iterations.
+func TestLoopConditionNativeOrSandbox(t *testing.T) {
+	for _, tc := range []struct {
+		cond    string
+		scripts int64
+	}{
+		{"<loop.index> < <start.limit>", 0},
+		{"Math.min(<loop.index>, 99) < <start.limit>", 4}, // 3 iterations + the final check
+	} {
+		t.Run(tc.cond, func(t *testing.T) {
+			w := newWF()
+			startBlock(w, map[string]any{"name": "limit", "type": "number"}).
+				block("w", TypeLoop, "While", nil, map[string]any{"loopType": "while", "whileCondition": tc.cond}).
+				block("wb", TypeWait, "Body", map[string]any{"timeValue": 0}, map[string]any{"parentId": "w", "extent": "parent"}).
+				edge("start", "w", "").edge("w", "wb", "loop-start-source")
+			sb := &countingRunner{Runner: sandbox.NewInProcess()}
+			res := w.plan(t).Run(context.Background(), RunInput{Input: map[string]any{"limit": 3}, Sandbox: sb})
+			if !res.Success {
+				t.Fatal(res.Error)
+			}
+			bodies := 0
+			for _, l := range res.BlockLogs {
+				if l.BlockID == "wb" {
+					bodies++
+				}
+			}
+			if bodies != 3 {
+				t.Fatalf("body ran %d times, want 3", bodies)
+			}
+			if got := sb.n.Load(); got != tc.scripts {
+				t.Fatalf("%d scripts reached the sandbox, want %d", got, tc.scripts)
+			}
+		})
+	}
+}

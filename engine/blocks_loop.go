@@ -40,6 +40,9 @@ type loopPlan struct {
 	items any           // compiled collection
 	order []string      // key order of a literal object collection
 	cond  *compiledCode // while/doWhile condition, nil when absent
+	// condNative is cond for evaluation in Go (see expr.go), nil when it needs the
+	// sandbox.
+	condNative *expr
 }
 
 var loopType = &blockType{
@@ -58,6 +61,7 @@ var loopType = &blockType{
 		}
 		if strings.TrimSpace(cond) != "" && (lp.cfg.Type == "while" || lp.cfg.Type == "doWhile") {
 			lp.cond = p.compileExpr(cond)
+			lp.condNative = p.compileNativeExpr(cond)
 		}
 		n.params = map[string]any{} // containers take config from data, not subBlocks
 		n.ext = lp
@@ -70,6 +74,29 @@ func (p *Plan) compileExpr(expr string) *compiledCode {
 	cc := p.names.compileCode(strings.TrimSpace(expr), "__ref_")
 	cc.code = "return Boolean(" + cc.code + "\n);"
 	return cc
+}
+
+// compileNativeExpr compiles expr for evaluation in Go over the same bindings as
+// compileExpr (the same source gives the same identifiers), or returns nil when it is
+// outside the native subset.
+func (p *Plan) compileNativeExpr(src string) *expr {
+	cc := p.names.compileCode(strings.TrimSpace(src), "__ref_")
+	ex, err := parseExpr(cc.code)
+	if err != nil {
+		return nil
+	}
+	bound := map[string]bool{"undefined": true, "NaN": true, "Infinity": true}
+	for _, b := range cc.bindings {
+		bound[b.ident] = true
+	}
+	free := map[string]bool{}
+	ex.idents(free)
+	for id := range free {
+		if !bound[id] {
+			return nil
+		}
+	}
+	return ex
 }
 
 // containerError is a failure of the container itself (bad collection, cap exceeded),
@@ -269,6 +296,15 @@ func (r *run) loopCond(ctx context.Context, x *execCtx, lp *loopPlan, i int, las
 	g, err := cx.codeGlobals(lp.cond, true)
 	if err != nil {
 		return false, nil
+	}
+	if lp.condNative != nil {
+		if v, err := evalExpr(lp.condNative, g); err == nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return jsTruthy(v), nil
+		}
+		// Something only the sandbox answers (an error counts as false there).
 	}
 	resp, err := r.script(ctx, ScriptRequest{Code: lp.cond.code, Globals: g, Timeout: 5 * time.Second})
 	if err != nil {

@@ -38,8 +38,9 @@ type Resolver struct {
 	tokens map[string]*tokenEntry // OAuth access tokens, string(digest) → entry
 	codes  codeTable
 
-	limits *limiter // per key
-	logins *limiter // login and password-change attempts
+	limits      *limiter // per key
+	logins      *limiter // login and password-change attempts
+	loginLimits loginLimits
 
 	usedMu     sync.Mutex
 	used       map[string]store.LastUsed
@@ -82,7 +83,7 @@ func NewResolver(st *store.Store, sec *Secrets, az *Authorizer, opts Options, lo
 	r := &Resolver{st: st, sec: sec, az: az, log: log, opts: opts,
 		cache: map[string]*keyEntry{}, tokens: map[string]*tokenEntry{}, codes: codeTable{codes: map[string]*pendingCode{}},
 		used: map[string]store.LastUsed{}, grantsUsed: map[string]time.Time{},
-		limits: newLimiter(maxCachedKeys), logins: newLimiter(maxThrottleEntries),
+		limits: newLimiter(maxCachedKeys), logins: newLimiter(maxThrottleEntries), loginLimits: defaultLoginLimits,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.flushLoop()
 	return r

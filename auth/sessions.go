@@ -18,15 +18,17 @@ import (
 // Login throttles: per client address (IPv6 by /64, since one host holds a whole
 // prefix) and per (address, account) pair. There is deliberately no throttle per
 // account alone: it would let anyone lock any user out from everywhere.
-const (
-	loginAttemptsPerAddress = 30
-	loginAttemptsPerAccount = 10
-	// passwordChecksPerUser bounds password-change attempts of one signed-in user (a
-	// stolen session must not become an oracle for the current password).
-	passwordChecksPerUser = 10
-	// maxThrottleEntries bounds the throttle's memory whoever calls.
-	maxThrottleEntries = 10000
-)
+type loginLimits struct {
+	perAddress, perAccount int // attempts per minute
+	// passwordChecks bounds password-change attempts of one signed-in user (a stolen
+	// session must not become an oracle for the current password).
+	passwordChecks int
+}
+
+var defaultLoginLimits = loginLimits{perAddress: 30, perAccount: 10, passwordChecks: 10}
+
+// maxThrottleEntries bounds the throttle's memory whoever calls.
+const maxThrottleEntries = 10000
 
 // Input caps, checked before any work.
 const (
@@ -57,10 +59,10 @@ func (r *Resolver) Login(ctx context.Context, email, password, clientIP string) 
 	}
 	now := r.opts.Now()
 	addr := throttleAddress(clientIP)
-	if _, wait := r.logins.take("ip:"+addr, loginAttemptsPerAddress, now); wait > 0 {
+	if _, wait := r.logins.take("ip:"+addr, r.loginLimits.perAddress, now); wait > 0 {
 		return "", nil, nil, errTooManyLogins(wait)
 	}
-	if _, wait := r.logins.take("acct:"+addr+"|"+strings.ToLower(strings.TrimSpace(email)), loginAttemptsPerAccount, now); wait > 0 {
+	if _, wait := r.logins.take("acct:"+addr+"|"+strings.ToLower(strings.TrimSpace(email)), r.loginLimits.perAccount, now); wait > 0 {
 		return "", nil, nil, errTooManyLogins(wait)
 	}
 	u, err = r.st.GetUserByEmail(ctx, email)
@@ -123,7 +125,7 @@ func (r *Resolver) ChangePassword(ctx context.Context, p *Principal, current, ne
 	if err := CheckNewPassword(next, "newPassword"); err != nil {
 		return err
 	}
-	if _, wait := r.logins.take("pw:"+p.UserID, passwordChecksPerUser, r.opts.Now()); wait > 0 {
+	if _, wait := r.logins.take("pw:"+p.UserID, r.loginLimits.passwordChecks, r.opts.Now()); wait > 0 {
 		return errTooManyLogins(wait)
 	}
 	u, err := r.st.GetUser(ctx, p.UserID)

@@ -21,6 +21,9 @@ func status(err error) int {
 
 func TestLoginThrottlePerAddressAndAccount(t *testing.T) {
 	w := newWorld(t)
+	// Small limits keep the argon2 work (slow under -race) small; the rules are the same.
+	w.r.loginLimits = loginLimits{perAddress: 6, perAccount: 3, passwordChecks: 3}
+	lim := w.r.loginLimits
 	ctx := context.Background()
 	hash, err := HashPassword("the right password")
 	w.must(t, err)
@@ -29,25 +32,25 @@ func TestLoginThrottlePerAddressAndAccount(t *testing.T) {
 
 	// An attacker at one address exhausts its (address, account) budget ...
 	var last error
-	for range loginAttemptsPerAccount + 1 {
+	for range lim.perAccount + 1 {
 		_, _, _, last = w.r.Login(ctx, w.admin.Email, "wrong", "198.51.100.7")
 	}
 	if status(last) != 429 || last.(*Error).RetryAfter <= 0 {
-		t.Fatalf("attempt %d from one address: %v", loginAttemptsPerAccount+1, last)
+		t.Fatalf("attempt %d from one address: %v", lim.perAccount+1, last)
 	}
 	// ... but the admin, from anywhere else, still signs in: no account lockout.
 	if _, _, _, err := w.r.Login(ctx, w.admin.Email, "the right password", "192.0.2.1"); err != nil {
 		t.Fatalf("admin locked out by another address: %v", err)
 	}
 	// Spraying many accounts from one address hits the per-address limit.
-	for i := range loginAttemptsPerAddress + 1 {
+	for i := range lim.perAddress + 1 {
 		_, _, _, last = w.r.Login(ctx, fmt.Sprintf("u%d@x.io", i), "wrong", "203.0.113.9")
 	}
 	if status(last) != 429 {
 		t.Fatalf("spray from one address: %v", last)
 	}
 	// An IPv6 host rotating addresses inside its /64 is one address.
-	for i := range loginAttemptsPerAddress + 1 {
+	for i := range lim.perAddress + 1 {
 		_, _, _, last = w.r.Login(ctx, fmt.Sprintf("v%d@x.io", i), "wrong", fmt.Sprintf("2001:db8:1:2::%x", i+1))
 	}
 	if status(last) != 429 {
@@ -106,6 +109,7 @@ func TestChangePasswordNeedsSessionAndEndsOtherSessions(t *testing.T) {
 		w.must(t, err)
 		return tok, p
 	}
+	w.r.loginLimits.passwordChecks = 3
 	tokA, a := login("the old password")
 	tokB, _ := login("the old password")
 
@@ -131,7 +135,7 @@ func TestChangePasswordNeedsSessionAndEndsOtherSessions(t *testing.T) {
 		t.Fatalf("other session survived the change: %v", err)
 	}
 	var last error
-	for range passwordChecksPerUser + 1 {
+	for range w.r.loginLimits.passwordChecks + 1 {
 		last = w.r.ChangePassword(ctx, a, "guess", "another new password")
 	}
 	if status(last) != 429 {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -305,6 +306,21 @@ func TestOAuthFlow(t *testing.T) {
 		if r := bearerInit(t, e.URL+"/mcp", tok); r.StatusCode != 401 {
 			t.Fatalf("token after refresh reuse: %d", r.StatusCode)
 		}
+	}
+	// The audit trail has the grant, its refresh and the revocation.
+	evs, err := e.App.Store.ListAudit(context.Background(), "", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.KeyID, "oauth:") {
+			actions = append(actions, ev.Action)
+		}
+	}
+	slices.Sort(actions) // ids order events only to the millisecond
+	if strings.Join(actions, ",") != "oauth_granted,oauth_refreshed,oauth_revoked" {
+		t.Fatalf("audit: %v", actions)
 	}
 
 	// A new grant, for the server object's endpoint, revoked by the user.

@@ -259,6 +259,9 @@ type pendingCode struct {
 	expires time.Time
 	used    bool
 	grantID string // the grant the exchange created, revoked if the code comes back
+	// replayed: the code came back while its first exchange was still creating the
+	// grant; that exchange revokes what it created.
+	replayed bool
 }
 
 type codeTable struct {
@@ -386,6 +389,7 @@ func (r *Resolver) ExchangeCode(ctx context.Context, x CodeExchange) (*TokenSet,
 	case pc == nil || !now.Before(pc.expires):
 		pc = nil
 	case pc.used:
+		pc.replayed = pc.grantID == ""
 		replayed, pc = pc.grantID, nil
 	default:
 		pc.used = true
@@ -434,9 +438,16 @@ func (r *Resolver) ExchangeCode(ctx context.Context, x CodeExchange) (*TokenSet,
 	}
 	r.codes.mu.Lock()
 	pc.grantID = g.ID
+	late := pc.replayed
 	r.codes.mu.Unlock()
-	ts.Grant = g
 	r.recordGrant(ctx, "oauth_granted", g.UserID, g, "")
+	if late {
+		if g, err := r.st.RevokeOAuthGrant(context.WithoutCancel(ctx), g.ID, now.UTC()); err == nil {
+			r.recordGrant(ctx, "oauth_revoked", "", g, "authorization code reused")
+		}
+		return nil, errInvalidGrant("Authorization code reused; the authorization was revoked")
+	}
+	ts.Grant = g
 	return ts, nil
 }
 

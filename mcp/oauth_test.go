@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -383,6 +384,29 @@ func TestOAuthRefusals(t *testing.T) {
 		}
 		if r := bearerInit(t, e.URL+"/mcp", m["access_token"].(string)); r.StatusCode != 401 {
 			t.Fatalf("token of a replayed code: %d", r.StatusCode)
+		}
+	})
+	t.Run("a code raced twice leaves no working token", func(t *testing.T) {
+		for range 5 {
+			k := code()
+			var wg sync.WaitGroup
+			tokens := make([]any, 2)
+			for i := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, m := c.exchange(k, "")
+					tokens[i] = m["access_token"]
+				}()
+			}
+			wg.Wait()
+			for _, tok := range tokens {
+				if s, ok := tok.(string); ok {
+					if r := bearerInit(t, e.URL+"/mcp", s); r.StatusCode != 401 {
+						t.Fatalf("token of a code exchanged twice: %d", r.StatusCode)
+					}
+				}
+			}
 		}
 	})
 	t.Run("redirect URI mismatch at the token endpoint", func(t *testing.T) {

@@ -487,6 +487,22 @@ func TestOAuthRefusals(t *testing.T) {
 			t.Fatalf("expired token: %d %q", r.StatusCode, r.Header.Get("WWW-Authenticate"))
 		}
 	})
+	t.Run("refresh by another client, and after the refresh token expired", func(t *testing.T) {
+		_, m := c.exchange(code(), "")
+		other := newOAuthClient(t, e)
+		rt := m["refresh_token"].(string)
+		if st, m := tokenCall(t, e, url.Values{"grant_type": {"refresh_token"}, "client_id": {other.id}, "refresh_token": {rt}}); st != 400 || m["error"] != "invalid_grant" {
+			t.Fatalf("another client's refresh: %d %v", st, m)
+		}
+		if st, m := tokenCall(t, e, url.Values{"grant_type": {"refresh_token"}, "client_id": {c.id}, "refresh_token": {rt}, "resource": {e.URL + "/api/mcp/serve/x"}}); st != 400 || m["error"] != "invalid_target" {
+			t.Fatalf("refresh for another resource: %d %v", st, m)
+		}
+		offset.Store(int64(31 * 24 * time.Hour))
+		defer offset.Store(0)
+		if st, m := tokenCall(t, e, url.Values{"grant_type": {"refresh_token"}, "client_id": {c.id}, "refresh_token": {rt}}); st != 400 || m["error"] != "invalid_grant" {
+			t.Fatalf("expired refresh token: %d %v", st, m)
+		}
+	})
 	t.Run("personal keys disabled disables the tokens", func(t *testing.T) {
 		_, m := c.exchange(code(), "")
 		ws := *e.WS

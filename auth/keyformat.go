@@ -54,7 +54,7 @@ func ParseKey(key string) error {
 		}
 	}
 	// A checksum is not a secret: a plain comparison leaks nothing.
-	if checksumString(body[:randomLen]) != body[randomLen:] {
+	if !checksumMatches(body[:randomLen], body[randomLen:]) {
 		return ErrMalformedKey
 	}
 	return nil
@@ -66,17 +66,29 @@ func isBase62(c byte) bool {
 
 func checksum(random []byte) string { return encodeBase62(crc32.ChecksumIEEE(random)) }
 
-func checksumString(random string) string {
-	return encodeBase62(crc32.ChecksumIEEE([]byte(random)))
+// checksumMatches reports whether sum is random's checksum, without allocating: it
+// runs on every request.
+func checksumMatches(random, sum string) bool {
+	crc := ^uint32(0) // CRC-32 (IEEE) over the string itself, as crc32.ChecksumIEEE
+	for i := 0; i < len(random); i++ {
+		crc = crc32.IEEETable[byte(crc)^random[i]] ^ (crc >> 8)
+	}
+	var out [checksumLen]byte
+	base62Into(&out, ^crc)
+	return string(out[:]) == sum
 }
 
 func encodeBase62(v uint32) string {
 	var out [checksumLen]byte
+	base62Into(&out, v)
+	return string(out[:])
+}
+
+func base62Into(out *[checksumLen]byte, v uint32) {
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = alphabet[v%62]
 		v /= 62
 	}
-	return string(out[:])
 }
 
 // Suffix returns the last four characters of a key, the part lists may show.

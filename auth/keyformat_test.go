@@ -36,8 +36,14 @@ func TestChecksumIsCRC32Base62(t *testing.T) {
 		v /= 62
 	}
 	want := strings.Repeat("0", 6-len(digits)) + string(digits)
-	if got := checksumString(random); got != want {
+	if got := checksum([]byte(random)); got != want {
 		t.Fatalf("checksum = %q, want %q", got, want)
+	}
+	if !checksumMatches(random, want) || checksumMatches(random, "000000") {
+		t.Fatal("checksumMatches disagrees with checksum")
+	}
+	if n := testing.AllocsPerRun(100, func() { ParseKey(KeyPrefix + random + want) }); n > 1 { // the concatenation
+		t.Fatalf("ParseKey allocates %.0f times", n)
 	}
 	if err := ParseKey(KeyPrefix + random + want); err != nil {
 		t.Fatal(err)
@@ -90,7 +96,7 @@ func FuzzParseKey(f *testing.F) {
 			t.Fatalf("accepted %q", s)
 		}
 		body := s[len(KeyPrefix):]
-		if checksumString(body[:randomLen]) != body[randomLen:] {
+		if checksum([]byte(body[:randomLen])) != body[randomLen:] {
 			t.Fatalf("accepted bad checksum %q", s)
 		}
 	})

@@ -36,7 +36,7 @@ var ErrWrongMasterKey = errors.New("master key does not match this data director
 type Secrets struct {
 	master  []byte // kept only so a backup the operator asks for can carry it
 	aead    cipher.AEAD
-	macPool sync.Pool // hash.Hash keyed with the HMAC secret
+	macPool sync.Pool // *macState: a hash.Hash keyed with the HMAC secret
 }
 
 // LoadSecrets returns the secrets for dataDir. envMasterKey (base64 of 32 bytes, from
@@ -98,7 +98,7 @@ func newSecrets(master []byte) (*Secrets, error) {
 	}
 	s := &Secrets{master: master, aead: aead}
 	macKey := subkey(master, "steelengine hmac v1")
-	s.macPool.New = func() any { return hmac.New(sha256.New, macKey) }
+	s.macPool.New = func() any { return &macState{h: hmac.New(sha256.New, macKey)} }
 	return s, nil
 }
 
@@ -174,12 +174,19 @@ func (s *Secrets) Digest(v string) []byte {
 }
 
 func (s *Secrets) digestInto(dst []byte, v string) []byte {
-	m := s.macPool.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte(v))
-	dst = m.Sum(dst)
+	m := s.macPool.Get().(*macState)
+	m.h.Reset()
+	m.buf = append(m.buf[:0], v...) // Write([]byte(v)) would allocate per request
+	m.h.Write(m.buf)
+	dst = m.h.Sum(dst)
 	s.macPool.Put(m)
 	return dst
+}
+
+// macState is a pooled HMAC with a scratch buffer for its input.
+type macState struct {
+	h   hash.Hash
+	buf []byte
 }
 
 // Seal encrypts plain with XChaCha20-Poly1305, bound to aad (a record id): a

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/netip"
@@ -102,9 +103,8 @@ func (r *Resolver) Resolve(ctx context.Context, rawKey, clientIP, transport stri
 	if ParseKey(rawKey) != nil {
 		return nil, errInvalidKey("malformed")
 	}
-	var buf [32]byte
-	digest := r.sec.digestInto(buf[:0], rawKey)
-	e, err := r.entry(ctx, digest)
+	digest := r.sec.digestArray(rawKey)
+	e, err := r.entry(ctx, digest[:])
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,14 @@ func (r *Resolver) entry(ctx context.Context, digest []byte) (*keyEntry, error) 
 	if e != nil && e.epoch == epoch {
 		return e, nil
 	}
-	e = &keyEntry{epoch: epoch}
+	// A copy: the read below keeps digest, so passing the caller's would move its
+	// buffer to the heap on every request, hits included.
+	return r.load(ctx, bytes.Clone(digest), epoch)
+}
+
+// load reads the key with digest (and its owner) and caches it at epoch.
+func (r *Resolver) load(ctx context.Context, digest []byte, epoch uint64) (*keyEntry, error) {
+	e := &keyEntry{epoch: epoch}
 	err := r.st.View(ctx, func(rd *store.Reader) error {
 		k, err := rd.KeyByDigest(digest)
 		if err != nil {

@@ -170,23 +170,28 @@ func (s *Secrets) verify(dataDir string) error {
 
 // Digest returns HMAC-SHA-256(secret, v): the lookup index for keys and sessions.
 func (s *Secrets) Digest(v string) []byte {
-	return s.digestInto(nil, v)
+	d := s.digestArray(v)
+	return d[:]
 }
 
-func (s *Secrets) digestInto(dst []byte, v string) []byte {
+// digestArray is Digest by value, so the per-request key lookup allocates nothing:
+// the interface calls of the pooled HMAC see only its own buffers.
+func (s *Secrets) digestArray(v string) [sha256.Size]byte {
 	m := s.macPool.Get().(*macState)
 	m.h.Reset()
-	m.buf = append(m.buf[:0], v...) // Write([]byte(v)) would allocate per request
+	m.buf = append(m.buf[:0], v...)
 	m.h.Write(m.buf)
-	dst = m.h.Sum(dst)
+	m.sum = m.h.Sum(m.sum[:0])
+	var out [sha256.Size]byte
+	copy(out[:], m.sum)
 	s.macPool.Put(m)
-	return dst
+	return out
 }
 
-// macState is a pooled HMAC with a scratch buffer for its input.
+// macState is a pooled HMAC with scratch buffers for its input and output.
 type macState struct {
-	h   hash.Hash
-	buf []byte
+	h        hash.Hash
+	buf, sum []byte
 }
 
 // Seal encrypts plain with XChaCha20-Poly1305, bound to aad (a record id): a

@@ -64,6 +64,20 @@ func (s *server) waitLog(want string) bool {
 	return false
 }
 
+// stdoutMatch waits until the server's standard output matches re (it is written on
+// another pipe than the log, so "listening" in the log does not mean it has arrived)
+// and returns the first submatch.
+func (s *server) stdoutMatch(re *regexp.Regexp) string {
+	s.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(s.stdout.String()); m != nil {
+			return m[1]
+		}
+	}
+	s.t.Fatalf("server output never matched %s; stdout:\n%s", re, s.stdout.String())
+	return ""
+}
+
 // call sends a JSON request and decodes a JSON answer.
 func call(client *http.Client, method, url string, hdr map[string]string, body any) (int, map[string]any, error) {
 	var rd io.Reader
@@ -176,19 +190,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	data := filepath.Join(t.TempDir(), "data")
 	srv := startServer(t, data)
-	w := &crashWorld{}
-	if m := passwordRE.FindStringSubmatch(srv.stdout.String()); m != nil {
-		w.password = m[1]
-	}
-	if m := adminKeyRE.FindStringSubmatch(srv.stdout.String()); m != nil {
-		w.key = m[1]
-	}
-	if m := defaultWSRE.FindStringSubmatch(srv.stdout.String()); m != nil {
-		w.wsID = m[1]
-	}
-	if w.password == "" || w.key == "" || w.wsID == "" {
-		t.Fatalf("first start output lacks credentials: %q", srv.stdout.String())
-	}
+	w := &crashWorld{password: srv.stdoutMatch(passwordRE), key: srv.stdoutMatch(adminKeyRE), wsID: srv.stdoutMatch(defaultWSRE)}
 	w.login(t, srv.url)
 	client := &http.Client{Timeout: 20 * time.Second}
 	greetDef := json.RawMessage(testenv.Workflow(t, "greet.json"))

@@ -30,9 +30,9 @@ func freshInstanceIn(t *testing.T, data, waitSeconds string, extra ...string) (*
 	t.Helper()
 	srv := startServer(t, data, extra...)
 	w := &crashWorld{}
-	w.password = passwordRE.FindStringSubmatch(srv.stdout.String())[1]
-	w.key = adminKeyRE.FindStringSubmatch(srv.stdout.String())[1]
-	w.wsID = defaultWSRE.FindStringSubmatch(srv.stdout.String())[1]
+	w.password = srv.stdoutMatch(passwordRE)
+	w.key = srv.stdoutMatch(adminKeyRE)
+	w.wsID = srv.stdoutMatch(defaultWSRE)
 	w.login(t, srv.url)
 	client := &http.Client{Timeout: 20 * time.Second}
 	var err error

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,15 +48,7 @@ func TestLoadRatio(t *testing.T) {
 	t.Setenv("STEELENGINE_MAX_RUNS_PER_WORKSPACE", "100000")
 	t.Setenv("STEELENGINE_SANDBOX_QUEUE", strconv.Itoa(4*conc)) // the function block waits instead of 503
 	srv := startServer(t, filepath.Join(t.TempDir(), "data"))
-	w := &crashWorld{}
-	for re, dst := range map[*regexp.Regexp]*string{passwordRE: &w.password, adminKeyRE: &w.key, defaultWSRE: &w.wsID} {
-		if m := re.FindStringSubmatch(srv.stdout.String()); m != nil {
-			*dst = m[1]
-		}
-	}
-	if w.password == "" || w.key == "" || w.wsID == "" {
-		t.Fatalf("first start output lacks credentials: %q", srv.stdout.String())
-	}
+	w := &crashWorld{password: srv.stdoutMatch(passwordRE), key: srv.stdoutMatch(adminKeyRE), wsID: srv.stdoutMatch(defaultWSRE)}
 	w.login(t, srv.url)
 	client := &http.Client{Timeout: 20 * time.Second}
 	ids := map[string]string{}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/steelengine/steelengine/engine/sandbox"
 )
 
 // ErrNoSandbox is returned by function/condition blocks when RunInput.Sandbox is nil.
@@ -81,7 +85,8 @@ func runFunction(ctx context.Context, x *execCtx) (map[string]any, error) {
 	x.input["code"] = fp.code.code
 	resp, err := x.r.script(ctx, ScriptRequest{Code: fp.code.code, Globals: g, Timeout: timeout})
 	if err != nil {
-		return nil, err
+		src, _ := x.n.b.Param("code").(string)
+		return nil, simScriptError(err, src)
 	}
 	return map[string]any{"result": resp.Result, "stdout": strings.TrimRight(resp.Stdout, "\n")}, nil
 }
@@ -89,3 +94,74 @@ func runFunction(ctx context.Context, x *execCtx) (map[string]any, error) {
 // hiddenParams are subBlock values a function's code does not receive as params.
 var hiddenParams = map[string]bool{"apiKey": true, "apikey": true, "api_key": true, "password": true, "token": true,
 	"secret": true, "accessToken": true, "authorization": true, "Authorization": true}
+
+// functionError is a script's failure as Sim words it; the sandbox's error stays
+// reachable with errors.As.
+type functionError struct {
+	msg string
+	err error
+}
+
+func (e *functionError) Error() string { return e.msg }
+func (e *functionError) Unwrap() error { return e.err }
+
+var (
+	// goja's frames name the wrapped body "function" (sandbox.compile), whose first
+	// line is the user's first line.
+	stackLineRE = regexp.MustCompile(`\bfunction:(\d+):\d+`)
+	// goja's compile errors: "SyntaxError: function: Line 1:28 Unexpected token ; (and 4 more errors)".
+	syntaxLineRE = regexp.MustCompile(`^SyntaxError: function: Line (\d+):\d+ (.*?)(?: \(and \d+ more errors?\))?$`)
+	errorNameRE  = regexp.MustCompile(`^([A-Za-z_$][\w$]*): `)
+)
+
+// simScriptError words a script error as Sim's function route does
+// (apps/sim/app/api/function/execute/route.ts createUserFriendlyErrorMessage, with
+// the line from apps/sim/lib/execution/isolated-vm-worker.cjs convertToCompatibleError):
+// "Line N: `<trimmed source line>` - <message>", then "Type Error: " (etc.) in front
+// when the error is not a plain Error. The line shown is the block's source as the
+// user wrote it, clamped to its first and last line as Sim's worker clamps it.
+// Errors that are not the script's (timeouts, memory, overload) pass through.
+func simScriptError(err error, src string) error {
+	var se *sandbox.ScriptError
+	if !errors.As(err, &se) {
+		return err
+	}
+	name, msg, line := "Error", se.Message, 0
+	if m := syntaxLineRE.FindStringSubmatch(se.Message); m != nil {
+		name, msg = "SyntaxError", m[2]
+		line, _ = strconv.Atoi(m[1])
+	} else {
+		if m := stackLineRE.FindStringSubmatch(se.Stack); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		if m := errorNameRE.FindStringSubmatch(se.Message); m != nil && se.Stack != "" {
+			name, msg = m[1], se.Message[len(m[0]):]
+		}
+	}
+	if line == 0 {
+		// No position known (a thrown string, a never-settling promise): as before.
+		return err
+	}
+	lines := strings.Split(src, "\n")
+	line = min(max(line, 1), len(lines))
+	out := fmt.Sprintf("Line %d", line)
+	if content := strings.TrimSpace(lines[line-1]); content != "" {
+		out += ": `" + content + "`"
+	}
+	out += " - " + msg
+	if name != "Error" {
+		prefix := name
+		switch name {
+		case "SyntaxError":
+			prefix = "Syntax Error"
+		case "TypeError":
+			prefix = "Type Error"
+		case "ReferenceError":
+			prefix = "Reference Error"
+		}
+		if !strings.Contains(strings.ToLower(out), strings.ToLower(prefix)) {
+			out = prefix + ": " + out
+		}
+	}
+	return &functionError{msg: out, err: err}
+}

@@ -150,3 +150,44 @@ func TestSimFunctionTimeoutIsRemainingTime(t *testing.T) {
 		t.Fatalf("remaining time: %v %q after %s", res.Output, res.Error, time.Since(start))
 	}
 }
+
+// apps/sim/app/api/function/execute/route.ts createUserFriendlyErrorMessage, with the
+// line from apps/sim/lib/execution/isolated-vm-worker.cjs convertToCompatibleError: a
+// script error reads "Line N: `<trimmed source line>` - <message>", prefixed with
+// "Type Error: " / "Reference Error: " / "Syntax Error: " / the error's name unless it
+// is a plain Error; the line is clamped to the user's last line; the run's error then
+// starts with the block name (executor/utils/errors.ts). The line shown is the block's
+// source as written, references included. Runs in-process and in worker processes.
+func TestSimFunctionErrorNamesTheLine(t *testing.T) {
+	cases := []struct {
+		name, code, want string
+	}{
+		{"plain Error", "const a = 1\n  throw new Error('boom')  \nreturn a", "Fn: Line 2: `throw new Error('boom')` - boom"},
+		{"type error after a reference", "const v = <start.input>\nconst o = undefined\nreturn o.x", "Fn: Type Error: Line 3: `return o.x` - Cannot read property 'x' of undefined"},
+		{"reference error in a nested function", "function f() {\n  return missing + 1\n}\nreturn f()", "Fn: Reference Error: Line 2: `return missing + 1` - missing is not defined"},
+		{"rejected await", "\nconst E = RangeError\nawait Promise.reject(new E('too far'))", "Fn: RangeError: Line 3: `await Promise.reject(new E('too far'))` - too far"},
+		// Sim adds the prefix only when the message does not already contain it,
+		// line content included.
+		{"name already in the line", "throw new RangeError('too far')", "Fn: Line 1: `throw new RangeError('too far')` - too far"},
+		// As in V8, the stack (and so the line) is where the error was created.
+		{"custom name", "const e = new Error('nope')\ne.name = 'Validation' + 'Error'\nthrow e", "Fn: ValidationError: Line 1: `const e = new Error('nope')` - nope"},
+		{"syntax error", "const x = (;", "Fn: Syntax Error: Line 1: `const x = (;` - Unexpected token ;"},
+		{"syntax error past the end clamps to the last line", "return {a: 1", "Fn: Syntax Error: Line 1: `return {a: 1` - Unexpected token )"},
+		{"thrown string has no line", "throw 'plain'", "Fn: plain"},
+	}
+	for _, runner := range []struct {
+		name string
+		r    sandbox.Runner
+	}{{"in-process", sandbox.NewInProcess()}, {"pool", testPool(t)}} {
+		for _, c := range cases {
+			t.Run(runner.name+"/"+c.name, func(t *testing.T) {
+				b := newWF()
+				startBlock(b).fn("f", "Fn", c.code).edge("start", "f", "source")
+				res := b.plan(t).Run(context.Background(), RunInput{Sandbox: runner.r})
+				if res.Success || res.Error != c.want {
+					t.Fatalf("error = %q\n want %q", res.Error, c.want)
+				}
+			})
+		}
+	}
+}

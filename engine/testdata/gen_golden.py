@@ -91,7 +91,7 @@ write("error_edge", "a failing block with an error edge: handled, error path run
                               fn("ok", "Never", "return 'not reached'"),
                               fn("handler", "Handler", "return 'handled: ' + <boom.error>")],
                [edge("start", "boom"), edge("boom", "ok"), edge("boom", "handler", "error")]),
-      [{"name": "handled", "input": {}, "expect": {"success": True, "output": fout("handled: Error: kaput"),
+      [{"name": "handled", "input": {}, "expect": {"success": True, "output": fout("handled: Line 1: `throw new Error('kaput')` - kaput"),
                                                    "order": ["Start", "Boom", "Handler"], "skipped": ["Never"]}}])
 
 write("error_unhandled", "a failing block without an error edge fails the run; the last final output is kept",

@@ -377,12 +377,14 @@ func TestLegacyExecuteStream(t *testing.T) {
 	if xobj(t, xobj(t, final, "data"), "output")["result"] != "Hello World! 4 5" {
 		t.Fatalf("frames %v", frames)
 	}
-	// A failing run ends with one error frame, never a final one.
+	// A failing run ends with one error frame, never a final one. Its error names the
+	// failing line as Sim's function route does (createUserFriendlyErrorMessage in
+	// apps/sim/app/api/function/execute/route.ts).
 	fail := xdeploy(t, e, "fail.json")
 	_, raw = xraw(t, e, "POST", execPath(fail.ID), e.WSKey, map[string]any{"stream": true}, nil)
 	frames = sseFrames(t, raw)
 	last, _ := frames[len(frames)-2].(map[string]any)
-	if last["event"] != "error" || !strings.Contains(last["error"].(string), "boom") || frames[len(frames)-1] != "[DONE]" {
+	if last["event"] != "error" || !strings.HasSuffix(last["error"].(string), ": Line 1: `throw new Error('boom')` - boom") || frames[len(frames)-1] != "[DONE]" {
 		t.Fatalf("frames %v", frames)
 	}
 	for _, f := range frames {

@@ -139,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	cc.OnFinish = a.metrics.observeExecution
 	a.Service = core.New(a.Store, a.Auth, a.Secrets, cc, log)
 
-	a.API = httpapi.New(cfg.HTTP, httpapi.Deps{Store: a.Store, Service: a.Service, Resolver: a.Resolver, Logger: log})
+	a.API = httpapi.New(cfg.HTTP, httpapi.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log})
 	a.MCP = mcp.New(cfg.MCP, mcp.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log})
 	if a.Dashboard, err = embed.New(cfg.Dashboard, embed.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log}); err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)

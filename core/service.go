@@ -115,6 +115,10 @@ func New(st *store.Store, az *auth.Authorizer, sec *auth.Secrets, cfg Config, lo
 		active: map[string]*activeRun{}, perWS: map[string]int{}, runIDs: map[string]bool{}}
 }
 
+// Ready reports whether the store serves reads and takes writes (readiness probes):
+// an error wrapping store.ErrNoSpace when the disk is full.
+func (s *Service) Ready(ctx context.Context) error { return s.st.Ping(ctx) }
+
 // Store returns the underlying store (for front doors that list plain records).
 func (s *Service) Store() *store.Store { return s.st }
 

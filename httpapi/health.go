@@ -15,7 +15,7 @@ func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
 // data files are gone or replaced under the process, or writes fail (full disk,
 // read-only filesystem). It recovers by itself when the condition clears.
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := a.deps.Store.Ping(r.Context()); err != nil {
+	if err := a.deps.Service.Ready(r.Context()); err != nil {
 		code := "storage_unavailable"
 		if errors.Is(err, store.ErrNoSpace) {
 			code = "insufficient_storage"

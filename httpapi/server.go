@@ -10,7 +10,6 @@ import (
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
-	"github.com/steelengine/steelengine/store"
 )
 
 // Config holds the HTTP API's settings.
@@ -26,7 +25,6 @@ type Config struct {
 
 // Deps are the services the API translates to.
 type Deps struct {
-	Store    *store.Store
 	Service  *core.Service
 	Resolver *auth.Resolver
 	Logger   *slog.Logger

@@ -56,6 +56,10 @@ type Config struct {
 	AllowNetworks []netip.Prefix
 	AllowLoopback bool
 
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client
+	// (see behindProxies); empty → the peer address is the client.
+	TrustedProxies []netip.Prefix
+
 	// Retention prunes each workspace's execution logs by age and/or count, in the
 	// background every PruneInterval (default 1 h) once Start has run.
 	Retention     store.Retention
@@ -144,7 +148,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.Dashboard, err = embed.New(cfg.Dashboard, embed.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log}); err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
-	a.handler = a.routes()
+	a.handler = behindProxies(cfg.TrustedProxies, a.routes())
 	return a, nil
 }
 

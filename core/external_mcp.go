@@ -55,8 +55,9 @@ func (s *Service) AddExternalMCPServer(ctx context.Context, p *auth.Principal, w
 	if !providerName.MatchString(m.Name) {
 		return nil, newError(http.StatusBadRequest, "invalid_mcp_server", "Name must be 1-64 characters of letters, digits, '.', '_' or '-'")
 	}
-	if u, err := url.Parse(m.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return nil, newError(http.StatusBadRequest, "invalid_mcp_server", "URL must be an http(s) URL without credentials")
+	if u, err := url.Parse(m.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		// Credentials go in the sealed headers: a URL is shown to readers and stored in the clear.
+		return nil, newError(http.StatusBadRequest, "invalid_mcp_server", "URL must be an http(s) URL without credentials, query or fragment; put tokens in headers")
 	}
 	if len(headers) > 0 {
 		raw, _ := json.Marshal(headers)

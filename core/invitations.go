@@ -184,6 +184,9 @@ func (s *Service) AcceptInvitation(ctx context.Context, p *auth.Principal, id st
 
 // DeclineInvitation deletes an invitation addressed to the acting user.
 func (s *Service) DeclineInvitation(ctx context.Context, p *auth.Principal, id string) error {
+	if err := auth.RequireHuman(p); err != nil {
+		return err
+	}
 	u, err := s.Me(ctx, p)
 	if err != nil {
 		return err

@@ -91,8 +91,13 @@ func (s *Service) UpdateOrg(ctx context.Context, p *auth.Principal, id string, p
 	if err := s.authorize(ctx, p, auth.OrgTarget(id), store.LevelAdmin); err != nil {
 		return nil, err
 	}
-	if patch.MaxKeyLifetime != nil && *patch.MaxKeyLifetime < 0 {
-		return nil, badField("maxKeyLifetimeSeconds", "must not be negative")
+	if patch.MaxKeyLifetime != nil {
+		if err := auth.RequireHuman(p); err != nil {
+			return nil, err
+		}
+		if *patch.MaxKeyLifetime < 0 {
+			return nil, badField("maxKeyLifetimeSeconds", "must not be negative")
+		}
 	}
 	o, err := s.st.UpdateOrg(ctx, id, func(o *store.Org) error {
 		if patch.Name != nil {

@@ -402,7 +402,7 @@ func (s *Service) checkWebhookPaths(ctx context.Context, wfID string, w *engine.
 		path := engine.ParseWebhook(b).Path
 		if h := s.trig.hooks[path]; h != nil && h.WorkflowID != wfID {
 			return newError(http.StatusConflict, "webhook_path_taken",
-				"Webhook path %q of block %q is already used by deployed workflow %s", path, b.Name, h.WorkflowID)
+				"Webhook path %q of block %q is already in use; choose another path", path, b.Name)
 		}
 	}
 	return nil

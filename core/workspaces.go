@@ -114,6 +114,13 @@ func (s *Service) UpdateWorkspace(ctx context.Context, p *auth.Principal, id str
 	if err := s.authorize(ctx, p, workspaceTarget(id), store.LevelAdmin); err != nil {
 		return nil, err
 	}
+	// The key policy and the organization decide what keys may do here: a key changing
+	// them would re-scope keys (its own among them), which only people do.
+	if patch.AllowPersonalKeys != nil || patch.MaxKeyLifetime != nil || patch.OrgID != nil {
+		if err := auth.RequireHuman(p); err != nil {
+			return nil, err
+		}
+	}
 	cur, err := s.st.GetWorkspace(ctx, id)
 	if err != nil {
 		return nil, mapStoreErr(err, "Workspace not found")

@@ -161,7 +161,7 @@ func (d *Dashboard) consent(w http.ResponseWriter, r *http.Request, v *visit) er
 	}
 	ws := r.PostFormValue("workspace")
 	var wfs []string
-	if r.PostFormValue("scope") == "chosen" {
+	if r.PostFormValue("workflow_scope") == "chosen" {
 		for _, id := range r.PostForm["workflow"] {
 			if wsID, wfID, ok := strings.Cut(id, "/"); ok && wsID == ws {
 				wfs = append(wfs, wfID)

@@ -173,8 +173,12 @@ func (d *Dashboard) renderLogin(w http.ResponseWriter, r *http.Request, status i
 	d.render(w, r, "login", status, pg)
 }
 
+// maxLoginFormBytes caps the sign-in form as the API caps its sign-in body: anyone
+// can send it, and an email, a password and two tokens fit in far less.
+const maxLoginFormBytes = 8 << 10
+
 func (d *Dashboard) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginFormBytes)
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	ld := loginData{Email: email, Next: safeNext(r.PostFormValue("next"))}
 	pg := &page{Title: "Sign in"}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -302,4 +303,31 @@ func TestSessionCookieSecureBehindHTTPS(t *testing.T) {
 		}
 	}
 	t.Fatal("no session cookie")
+}
+
+// Behind a trusted reverse proxy every request arrives from the proxy's address; the
+// throttle must count the client the proxy names, or ten wrong passwords from anyone
+// would lock the account for everybody.
+func TestLoginThrottleBehindTrustedProxy(t *testing.T) {
+	e := testenv.New(t, testenv.Options{Config: func(c *app.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	}})
+	bad, _ := json.Marshal(map[string]string{"email": e.Admin.Email, "password": "wrong password"})
+	var last int
+	for range 40 {
+		if last = postLogin(t, e, "127.0.0.1", bad, map[string]string{"X-Forwarded-For": "198.51.100.7"}).StatusCode; last == 429 {
+			break
+		}
+	}
+	if last != 429 {
+		t.Fatalf("attacker behind the proxy never throttled: %d", last)
+	}
+	good, _ := json.Marshal(map[string]string{"email": e.Admin.Email, "password": e.AdminPassword})
+	if got := postLogin(t, e, "127.0.0.1", good, map[string]string{"X-Forwarded-For": "198.51.100.8"}).StatusCode; got != 200 {
+		t.Fatalf("the admin behind the same proxy: %d, want 200", got)
+	}
+	// A peer that is not a trusted proxy cannot pick its address.
+	if got := postLogin(t, e, "127.0.0.2", good, map[string]string{"X-Forwarded-For": "198.51.100.8"}).StatusCode; got != 200 {
+		t.Fatalf("direct client: %d", got)
+	}
 }

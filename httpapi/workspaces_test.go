@@ -138,8 +138,10 @@ func TestPersonalKeysToggleTakesEffectOnNextRequest(t *testing.T) {
 
 func TestWorkspaceLeavingOrgDropsOrgKeyAccess(t *testing.T) {
 	e := testenv.New(t)
-	admin := mgKey(t, e, e.AdminKey)
+	admin := mgLogin(t, e, e.Admin.Email, e.AdminPassword)
 	orgKey, orgWfKey := mgKey(t, e, e.OrgKey), mgKey(t, e, e.OrgWorkflowKey)
+	// Moving a workspace changes what keys reach it: people do that, keys do not.
+	mgKey(t, e, e.AdminKey).want(403, "session_required", "PATCH", "/api/workspaces/"+e.WS.ID, map[string]any{"organizationId": nil})
 	orgKey.want(200, "", "GET", "/api/v1/workflows/"+e.Greet.ID, nil)
 	orgWfKey.want(200, "", "GET", "/api/v1/workflows/"+e.Echo.ID, nil)
 	reach := mgList(admin.want(200, "", "GET", "/api/workspaces/"+e.WS.ID+"/organization-api-keys", nil), "keys")
@@ -161,6 +163,6 @@ func TestWorkspaceLeavingOrgDropsOrgKeyAccess(t *testing.T) {
 	admin.want(200, "", "PATCH", "/api/workspaces/"+e.WS.ID, map[string]any{"organizationId": e.Org.ID})
 	orgKey.want(403, "", "GET", "/api/v1/workflows/"+e.Greet.ID, nil)
 	// Moving into an organization needs admin there.
-	mgKey(t, e, e.OutsiderKey).want(403, "", "PATCH", "/api/workspaces/"+e.OtherWS.ID, map[string]any{"organizationId": e.Org.ID})
+	mgLogin(t, e, e.Outsider.Email, e.AdminPassword).want(403, "", "PATCH", "/api/workspaces/"+e.OtherWS.ID, map[string]any{"organizationId": e.Org.ID})
 	admin.want(404, "", "PATCH", "/api/workspaces/"+e.WS.ID, map[string]any{"organizationId": "nope"})
 }

@@ -21,7 +21,7 @@ func TestTypeScriptSDKOAuth(t *testing.T) {
 	dir := nodeDir(t)
 	e := testenv.New(t)
 	sess := signIn(t, e, e.Member.Email, e.AdminPassword)
-	consent, _ := json.Marshal(map[string]any{"workspace": e.WS.ID, "scope": "chosen", "workflow": []string{e.WS.ID + "/" + e.Echo.ID},
+	consent, _ := json.Marshal(map[string]any{"workspace": e.WS.ID, "workflow_scope": "chosen", "workflow": []string{e.WS.ID + "/" + e.Echo.ID},
 		"level": "write", "decision": "allow"})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -97,6 +97,18 @@ func (c *oauthClient) consent(sess *session, authURL string, form url.Values) ur
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("consent page: %d %s", resp.StatusCode, body)
 	}
+	// A browser posts every hidden field and the checked radio of each group: no
+	// radio group may share a name with a hidden field, or the authorize request
+	// arrives with that parameter twice (and is refused, as RFC 6749 requires).
+	hidden := map[string]bool{}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)"`).FindAllStringSubmatch(string(body), -1) {
+		hidden[m[1]] = true
+	}
+	for _, m := range regexp.MustCompile(`<input type="radio" name="([a-z_]+)"`).FindAllStringSubmatch(string(body), -1) {
+		if hidden[m[1]] {
+			c.t.Fatalf("consent form: radio group %q duplicates a hidden field", m[1])
+		}
+	}
 	post := url.Values{"csrf": {sess.csrf}}
 	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(string(body), -1) {
 		if m[1] != "csrf" {
@@ -262,7 +274,7 @@ func TestOAuthFlow(t *testing.T) {
 	}
 
 	sess := signIn(t, e, e.Member.Email, e.AdminPassword)
-	access, refresh := c.grant(sess, e.URL+"/mcp", url.Values{"workspace": {e.WS.ID}, "scope": {"chosen"},
+	access, refresh := c.grant(sess, e.URL+"/mcp", url.Values{"workspace": {e.WS.ID}, "workflow_scope": {"chosen"},
 		"workflow": {e.WS.ID + "/" + e.Echo.ID}, "level": {"write"}, "decision": {"allow"}})
 	mc := connectBearer(t, e.URL+"/mcp", access)
 	if names := toolNames(t, mc); strings.Join(names, ",") != "echo" {
@@ -325,7 +337,7 @@ func TestOAuthFlow(t *testing.T) {
 	}
 
 	// A new grant, for the server object's endpoint, revoked by the user.
-	access, _ = c.grant(sess, e.URL+"/api/mcp/serve/"+srv.ID, url.Values{"workspace": {e.WS.ID}, "scope": {"all"}, "level": {"write"}, "decision": {"allow"}})
+	access, _ = c.grant(sess, e.URL+"/api/mcp/serve/"+srv.ID, url.Values{"workspace": {e.WS.ID}, "workflow_scope": {"all"}, "level": {"write"}, "decision": {"allow"}})
 	if r := bearerInit(t, e.URL+"/api/mcp/serve/"+srv.ID, access); r.StatusCode != 200 {
 		t.Fatalf("serve token: %d", r.StatusCode)
 	}
@@ -357,7 +369,7 @@ func TestOAuthRefusals(t *testing.T) {
 	}})
 	c := newOAuthClient(t, e)
 	sess := signIn(t, e, e.Member.Email, e.AdminPassword)
-	allow := url.Values{"workspace": {e.WS.ID}, "scope": {"all"}, "level": {"read"}, "decision": {"allow"}}
+	allow := url.Values{"workspace": {e.WS.ID}, "workflow_scope": {"all"}, "level": {"read"}, "decision": {"allow"}}
 	code := func() string {
 		q := c.consent(sess, c.authorizeURL("", nil), allow)
 		if q.Get("code") == "" {
@@ -447,8 +459,8 @@ func TestOAuthRefusals(t *testing.T) {
 	})
 	t.Run("consent outside the user's memberships", func(t *testing.T) {
 		for _, form := range []url.Values{
-			{"workspace": {e.OtherWS.ID}, "scope": {"all"}, "level": {"read"}, "decision": {"allow"}},
-			{"workspace": {e.WS.ID}, "scope": {"chosen"}, "workflow": {e.WS.ID + "/nope"}, "level": {"read"}, "decision": {"allow"}},
+			{"workspace": {e.OtherWS.ID}, "workflow_scope": {"all"}, "level": {"read"}, "decision": {"allow"}},
+			{"workspace": {e.WS.ID}, "workflow_scope": {"chosen"}, "workflow": {e.WS.ID + "/nope"}, "level": {"read"}, "decision": {"allow"}},
 		} {
 			if q := c.consent(sess, c.authorizeURL("", nil), form); q.Get("error") != "access_denied" || q.Get("code") != "" {
 				t.Fatalf("%v: %v", form, q)

@@ -101,6 +101,10 @@ func TestOrgKeyLosesWorkspaceThatLeavesOrg(t *testing.T) {
 		{"invite through invitations", "POST", ws + "/invitations", map[string]any{"email": e.Outsider.Email, "permission": "admin"}},
 		{"promote a member", "PATCH", ws + "/members/" + e.Member.ID, map[string]any{"permission": "admin"}},
 		{"join the org", "POST", org + "/members", map[string]any{"email": e.Outsider.Email, "role": "admin"}},
+		{"re-enable personal keys", "PATCH", ws, map[string]any{"allowPersonalApiKeys": true}},
+		{"lift the maximum key lifetime", "PATCH", ws, map[string]any{"maxKeyLifetimeSeconds": 0}},
+		{"move the workspace", "PATCH", ws, map[string]any{"organizationId": nil}},
+		{"lift the org's key lifetime", "PATCH", org, map[string]any{"maxKeyLifetimeSeconds": 0}},
 	}
 	for _, a := range attempts {
 		code, m := httpJSON(t, e, orgKey, nil, a.method, a.path, a.body)

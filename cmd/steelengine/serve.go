@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -32,6 +33,7 @@ func serveFlags() []cli.Flag {
 		&cli.IntFlag{Name: "retention-count", EnvVars: []string{"STEELENGINE_RETENTION_COUNT"}, Usage: "keep at most this many execution logs per workspace; default no limit"},
 		&cli.StringFlag{Name: "public-url", EnvVars: []string{"STEELENGINE_PUBLIC_URL"}, Usage: "external base URL when behind a reverse proxy (status links, MCP Host/Origin checks)"},
 		&cli.StringSliceFlag{Name: "allowed-origin", EnvVars: []string{"STEELENGINE_ALLOWED_ORIGINS"}, Usage: "browser origin allowed for CORS and MCP (repeatable; default none)"},
+		&cli.StringSliceFlag{Name: "trusted-proxy", EnvVars: []string{"STEELENGINE_TRUSTED_PROXIES"}, Usage: "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable; default none)"},
 	}
 }
 
@@ -65,6 +67,17 @@ func serveAction(c *cli.Context) error {
 	cfg.MCP.PublicURL = c.String("public-url")
 	cfg.MCP.AllowedOrigins = c.StringSlice("allowed-origin")
 	cfg.Dashboard.PublicURL = c.String("public-url")
+	for _, v := range c.StringSlice("trusted-proxy") {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return usagef("invalid --trusted-proxy %q: want an address or CIDR such as 127.0.0.1/32", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
+	}
 	retention, err := retentionFlags(c)
 	if err != nil {
 		return err

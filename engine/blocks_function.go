@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -83,7 +85,7 @@ func runFunction(ctx context.Context, x *execCtx) (map[string]any, error) {
 	}
 	timeout = min(timeout, limit)
 	x.input["code"] = fp.code.code
-	resp, err := x.r.script(ctx, ScriptRequest{Code: fp.code.code, Globals: g, Timeout: timeout})
+	resp, err := x.r.script(ctx, ScriptRequest{Code: fp.code.code, Globals: g, Timeout: timeout, Fetch: x.r.scriptFetch})
 	if err != nil {
 		src, _ := x.n.b.Param("code").(string)
 		return nil, simScriptError(err, src)
@@ -164,4 +166,45 @@ func simScriptError(err error, src string) error {
 		}
 	}
 	return &functionError{msg: out, err: err}
+}
+
+// maxFetchResponseBytes caps a response body handed to a function's fetch().
+const maxFetchResponseBytes = 10 << 20
+
+// scriptFetch performs a function's fetch() (Sim gives function code the global
+// fetch) with the run's SSRF-guarded client, so the operator's
+// --allow-loopback/--allow-network apply as for api blocks. ctx ends with the
+// function's time (the run's remaining time, capped by --function-timeout).
+func (r *run) scriptFetch(ctx context.Context, fr sandbox.FetchRequest) (sandbox.FetchResponse, error) {
+	var body io.Reader
+	if fr.Body != "" {
+		body = strings.NewReader(fr.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, fr.Method, fr.URL, body)
+	if err != nil {
+		return sandbox.FetchResponse{}, fmt.Errorf("bad request: %w", err)
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return sandbox.FetchResponse{}, fmt.Errorf("only http and https URLs can be fetched, not %q", fr.URL)
+	}
+	for k, v := range fr.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return sandbox.FetchResponse{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchResponseBytes+1))
+	if err != nil {
+		return sandbox.FetchResponse{}, fmt.Errorf("reading the response: %w", err)
+	}
+	if len(b) > maxFetchResponseBytes {
+		return sandbox.FetchResponse{}, fmt.Errorf("response body over %d MiB", maxFetchResponseBytes>>20)
+	}
+	out := sandbox.FetchResponse{Status: resp.StatusCode, StatusText: http.StatusText(resp.StatusCode), Headers: map[string]string{}, Body: string(b)}
+	for k, v := range resp.Header {
+		out.Headers[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	return out, nil
 }

@@ -3,10 +3,16 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/steelengine/steelengine/engine/netguard"
 	"github.com/steelengine/steelengine/engine/sandbox"
 )
 
@@ -189,5 +195,57 @@ func TestSimFunctionErrorNamesTheLine(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// apps/sim/app/api/function/execute/route.ts gives function code the global fetch
+// (apps/sim/lib/execution/isolated-vm-worker.cjs bridges it out of the isolate). Here
+// the worker asks the parent, which uses the run's SSRF-guarded client: a loopback
+// test server is reached only when the operator allows loopback, as for api blocks.
+// Runs in-process and in worker processes.
+func TestSimFunctionFetch(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Seen", r.Header.Get("X-Token"))
+		w.WriteHeader(201)
+		fmt.Fprintf(w, `{"method":%q,"body":%q}`, r.Method, body)
+	}))
+	defer srv.Close()
+	code := `const r = await fetch(<start.url>, {method: 'post', headers: {'X-Token': 't1'}, body: JSON.stringify({a: 1})})
+const j = await r.json()
+return {status: r.status, ok: r.ok, type: r.headers.get('content-type'), seen: r.headers.get('x-seen'), missing: r.headers.get('nope'), j}`
+	textCode := `const r = await fetch(<start.url>); return (await r.text()).length > 0`
+	for _, runner := range []struct {
+		name string
+		r    sandbox.Runner
+	}{{"in-process", sandbox.NewInProcess()}, {"pool", testPool(t)}} {
+		t.Run(runner.name, func(t *testing.T) {
+			b := newWF()
+			startBlock(b, map[string]any{"name": "url", "type": "string"}).fn("f", "Fn", code).edge("start", "f", "source")
+			p := b.plan(t)
+			allowed := netguard.NewClient(netguard.Options{AllowLoopback: true})
+			res := p.Run(context.Background(), RunInput{Input: map[string]any{"url": srv.URL}, Sandbox: runner.r, HTTPClient: allowed})
+			want := map[string]any{"status": int64(201), "ok": true, "type": "application/json", "seen": "t1", "missing": nil,
+				"j": map[string]any{"method": "POST", "body": `{"a":1}`}}
+			if !res.Success || !reflect.DeepEqual(res.Output["result"], want) {
+				t.Fatalf("allowed: %v %q", res.Output["result"], res.Error)
+			}
+			// The default client refuses private and loopback addresses.
+			res = p.Run(context.Background(), RunInput{Input: map[string]any{"url": srv.URL}, Sandbox: runner.r})
+			if res.Success || !strings.Contains(res.Error, "fetch failed") || !strings.Contains(res.Error, "destination address not allowed") || !strings.HasPrefix(res.Error, "Fn: Type Error: Line 1: ") {
+				t.Fatalf("loopback not allowed: success=%v %q", res.Success, res.Error)
+			}
+			res = p.Run(context.Background(), RunInput{Input: map[string]any{"url": "http://10.1.2.3/"}, Sandbox: runner.r})
+			if res.Success || !strings.Contains(res.Error, "destination address not allowed: 10.1.2.3 is private") {
+				t.Fatalf("private: success=%v %q", res.Success, res.Error)
+			}
+			b = newWF()
+			startBlock(b, map[string]any{"name": "url", "type": "string"}).fn("f", "Fn", textCode).edge("start", "f", "source")
+			res = b.plan(t).Run(context.Background(), RunInput{Input: map[string]any{"url": srv.URL}, Sandbox: runner.r, HTTPClient: allowed})
+			if !res.Success || res.Output["result"] != true {
+				t.Fatalf("text: %v %q", res.Output, res.Error)
+			}
+		})
 	}
 }

@@ -39,7 +39,7 @@ type watchFunc func(limit int64, interrupt func()) (stop func())
 // runtime prepared by newScriptState and never used before), else a new one.
 // It never panics: any panic from goja or from Go callbacks is turned into
 // an error.
-func execute(ctx context.Context, s *scriptState, code string, globals map[string]any, timeout time.Duration, memLimit int64, watch watchFunc) (out execOutcome) {
+func execute(ctx context.Context, s *scriptState, code string, globals map[string]any, timeout time.Duration, memLimit int64, watch watchFunc, fetch func(FetchRequest) (FetchResponse, error)) (out execOutcome) {
 	if err := ctx.Err(); err != nil {
 		out.err = fmt.Errorf("sandbox: cancelled before start: %w", err)
 		return out
@@ -113,6 +113,21 @@ func execute(ctx context.Context, s *scriptState, code string, globals map[strin
 		out.stdout = s.stdout.String()
 	}()
 
+	if inner := fetch; inner != nil {
+		fetch = func(r FetchRequest) (FetchResponse, error) {
+			res, err := inner(r)
+			if ctx.Err() != nil {
+				// Cancelled while fetching: stop here, not with the script
+				// handling a failed fetch (context.AfterFunc may not have run yet).
+				s.interrupt(reasonCancel)
+			}
+			return res, err
+		}
+	}
+	if err := s.installFetch(fetch); err != nil {
+		out.err = err
+		return out
+	}
 	if err := s.bindGlobals(globals); err != nil {
 		out.err = err
 		return out

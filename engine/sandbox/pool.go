@@ -240,7 +240,8 @@ func (p *Pool) call(ctx context.Context, w *worker, req Request, globals map[str
 	w.seq++
 	id := w.seq
 	deadline := time.Now().Add(req.Timeout + p.opts.KillGrace)
-	msg := runMsg{Type: "run", ID: id, Code: req.Code, Globals: globals, TimeoutNanos: int64(req.Timeout), MemoryLimitBytes: req.MemoryLimitBytes}
+	msg := runMsg{Type: "run", ID: id, Code: req.Code, Globals: globals, TimeoutNanos: int64(req.Timeout), MemoryLimitBytes: req.MemoryLimitBytes, Fetch: req.Fetch != nil}
+	fetch := boundFetch(ctx, req.Fetch, time.Now().Add(req.Timeout+fetchGrace))
 	if err := w.send(w.in, msg, deadline); err != nil {
 		p.release(w, false)
 		if p.isClosed() {
@@ -252,6 +253,26 @@ func (p *Pool) call(ctx context.Context, w *worker, req Request, globals map[str
 		frame, err := w.recv(ctx, deadline)
 		switch {
 		case err == nil:
+			if fr, ok := decodeFetchMsg(frame); ok && fr.ID == id && fetch != nil {
+				ans := runMsg{Type: "fetched", ID: id}
+				if r, err := fetch(*fr.FetchReq); err != nil {
+					ans.FetchErr = err.Error()
+				} else {
+					ans.FetchRes = &r
+				}
+				if err := w.send(w.in, ans, deadline); err != nil {
+					ans = runMsg{Type: "fetched", ID: id, FetchErr: "answer too large or worker gone"}
+					_ = w.send(w.in, ans, deadline)
+				}
+				if ctx.Err() != nil {
+					// Cancelled while fetching: as below, without waiting for
+					// the script to handle the failed fetch.
+					_ = w.send(w.cancel, runMsg{Type: "cancel", ID: id}, time.Now().Add(100*time.Millisecond))
+					go p.drain(w, id)
+					return Response{}, false, fmt.Errorf("sandbox: cancelled: %w", context.Cause(ctx))
+				}
+				continue
+			}
 			res, ok := decodeResultMsg(frame)
 			if !ok || res.ID != id {
 				continue // stale or malformed; wait for our answer
@@ -295,6 +316,10 @@ func (p *Pool) drain(w *worker, id uint64) {
 				p.release(w, true)
 				return
 			}
+			if fr, ok := decodeFetchMsg(frame); ok && fr.ID == id {
+				// The cancelled script is waiting on a fetch: refuse it so it ends.
+				_ = w.send(w.in, runMsg{Type: "fetched", ID: id, FetchErr: "cancelled"}, deadline)
+			}
 		case errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(deadline):
 			// Stale wake-up from the cancelled call's context.
 		default:
@@ -316,6 +341,14 @@ func (p *Pool) isClosed() bool {
 func decodeResultMsg(frame []byte) (resultMsg, bool) {
 	var res resultMsg
 	if err := json.Unmarshal(frame, &res); err != nil || res.Type != "result" {
+		return res, false
+	}
+	return res, true
+}
+
+func decodeFetchMsg(frame []byte) (resultMsg, bool) {
+	var res resultMsg
+	if err := json.Unmarshal(frame, &res); err != nil || res.Type != "fetch" || res.FetchReq == nil {
 		return res, false
 	}
 	return res, true

@@ -10,10 +10,13 @@ import (
 // Wire protocol between Pool and worker: each frame is a 4-byte big-endian
 // length followed by that many bytes of JSON (one message).
 //
-//	parent → worker, stdin: config (first frame), then run
+//	parent → worker, stdin: config (first frame), then run, and "fetched"
+//	                        answering each fetch of the running call
 //	parent → worker, fd 3:  cancel (a separate pipe, so the worker can
 //	                        execute on the goroutine that reads stdin)
-//	worker → parent, stdout: ready (after config), then result (one per run)
+//	worker → parent, stdout: ready (after config), then per run any number
+//	                        of "fetch" (a script's fetch(), performed by the
+//	                        parent: the worker opens no sockets) and one result
 
 // maxFrameBytes bounds a frame so a confused peer cannot make the other side
 // allocate without limit. Results are capped well below it.
@@ -39,6 +42,11 @@ type runMsg struct {
 	Globals          map[string]any `json:"globals,omitempty"`
 	TimeoutNanos     int64          `json:"timeout,omitempty"`
 	MemoryLimitBytes int64          `json:"mem,omitempty"`
+	// Fetch says the caller serves fetch() (run only).
+	Fetch bool `json:"fetch,omitempty"`
+	// FetchRes and FetchErr answer a fetch ("fetched" only).
+	FetchRes *FetchResponse `json:"res,omitempty"`
+	FetchErr string         `json:"err,omitempty"`
 }
 
 // Error kinds in resultMsg.
@@ -58,6 +66,8 @@ type resultMsg struct {
 	Kind   string          `json:"kind,omitempty"` // empty on success
 	Msg    string          `json:"msg,omitempty"`
 	Stack  string          `json:"stack,omitempty"`
+	// FetchReq is set on "fetch" frames.
+	FetchReq *FetchRequest `json:"req,omitempty"`
 }
 
 func writeFrame(w io.Writer, v any) error {

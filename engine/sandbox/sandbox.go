@@ -5,7 +5,9 @@
 // `await` may be used. It runs in a fresh goja runtime per call with only the
 // ECMAScript builtins, `console` (captured into Response.Stdout) and the
 // request's Globals (bound as values, never spliced into source). There is no
-// require, filesystem, network, timers, process or environment access.
+// require, filesystem, timers, process or environment access; network access
+// exists only as fetch() when the caller passes Request.Fetch, which runs in the
+// caller's process.
 //
 // Two Runners exist:
 //
@@ -70,6 +72,10 @@ type Request struct {
 	// Tenant groups calls for fair scheduling (the workspace): Pool limits how many
 	// workers one tenant holds and serves waiting tenants in turn.
 	Tenant string
+	// Fetch serves the script's fetch(); nil means there is no fetch. It runs in
+	// the calling process (never in a worker), with a context that ends when
+	// the call's time is up.
+	Fetch Fetcher
 }
 
 // Response is the outcome of a successful call. On error, Run still returns
@@ -140,7 +146,8 @@ func (inProcess) Run(ctx context.Context, req Request) (Response, error) {
 	// be stopped in-process, so the caller stops waiting for it instead;
 	// the goroutine is abandoned and ends when the call finally returns.
 	done := make(chan execOutcome, 1)
-	go func() { done <- execute(ctx, nil, req.Code, globals, req.Timeout, req.MemoryLimitBytes, nil) }()
+	fetch := boundFetch(ctx, req.Fetch, time.Now().Add(req.Timeout+fetchGrace))
+	go func() { done <- execute(ctx, nil, req.Code, globals, req.Timeout, req.MemoryLimitBytes, nil, fetch) }()
 	timer := time.NewTimer(req.Timeout + inProcessGrace)
 	defer timer.Stop()
 	var out execOutcome
@@ -166,3 +173,20 @@ func (inProcess) Run(ctx context.Context, req Request) (Response, error) {
 // inProcessGrace is how long past the timeout (or cancellation) an
 // in-process call may take to notice its interrupt.
 const inProcessGrace = 250 * time.Millisecond
+
+// fetchGrace lets a fetch outlast the call's own timer a little, so a fetch
+// still running when time is up ends the call as a timeout (the interrupt is
+// pending when the script resumes) rather than as a rejected fetch.
+const fetchGrace = 100 * time.Millisecond
+
+// boundFetch runs f with the call's context and deadline; nil if f is nil.
+func boundFetch(ctx context.Context, f Fetcher, deadline time.Time) func(FetchRequest) (FetchResponse, error) {
+	if f == nil {
+		return nil
+	}
+	return func(r FetchRequest) (FetchResponse, error) {
+		fctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		return f(fctx, r)
+	}
+}

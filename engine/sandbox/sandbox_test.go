@@ -435,3 +435,42 @@ func BenchmarkPool(b *testing.B) {
 		}
 	}
 }
+
+// fetch() is answered by Request.Fetch in the caller's process; a fetch that
+// outlives the call's time or its context ends the call, and the runner stays usable.
+func TestFetch(t *testing.T) {
+	forEachRunner(t, func(t *testing.T, r sandbox.Runner) {
+		echo := func(_ context.Context, fr sandbox.FetchRequest) (sandbox.FetchResponse, error) {
+			if fr.URL == "http://bad/" {
+				return sandbox.FetchResponse{}, errors.New("refused")
+			}
+			return sandbox.FetchResponse{Status: 404, Headers: map[string]string{"x-a": "1"}, Body: fr.Method + " " + fr.URL + " " + fr.Headers["k"] + " " + fr.Body}, nil
+		}
+		resp, err := r.Run(context.Background(), sandbox.Request{Fetch: echo, Code: `const r = await fetch('http://x/', {method: 'put', headers: {k: 'v'}, body: 'b'})
+let msg = ''
+try { await fetch('http://bad/') } catch (e) { msg = e.name + ': ' + e.message }
+return [r.status, r.ok, r.headers.get('X-A'), await r.text(), msg]`})
+		want := []any{int64(404), false, "1", "PUT http://x/ v b", "TypeError: fetch failed: refused"}
+		if err != nil || !reflect.DeepEqual(resp.Result, want) {
+			t.Fatalf("got %v %v", resp.Result, err)
+		}
+		block := func(ctx context.Context, _ sandbox.FetchRequest) (sandbox.FetchResponse, error) {
+			<-ctx.Done()
+			return sandbox.FetchResponse{}, ctx.Err()
+		}
+		start := time.Now()
+		_, err = r.Run(context.Background(), sandbox.Request{Fetch: block, Code: `await fetch('http://x/'); while(true){}`, Timeout: 200 * time.Millisecond})
+		if !errors.Is(err, sandbox.ErrTimeout) || time.Since(start) > 2*time.Second {
+			t.Fatalf("slow fetch: %v after %s", err, time.Since(start))
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		_, err = r.Run(ctx, sandbox.Request{Fetch: block, Code: `await fetch('http://x/'); while(true){}`, Timeout: 10 * time.Second})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled fetch: %v", err)
+		}
+		if resp, err := r.Run(context.Background(), sandbox.Request{Code: "return 7"}); err != nil || resp.Result != int64(7) {
+			t.Fatalf("after fetch: %v %v", resp.Result, err)
+		}
+	})
+}

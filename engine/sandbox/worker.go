@@ -98,7 +98,11 @@ func serveWorker() error {
 			continue
 		}
 		ctx := cur.start(m.ID)
-		res := runInWorker(ctx, next, m, poolLimit, &lastSoft)
+		var fetch func(FetchRequest) (FetchResponse, error)
+		if m.Fetch {
+			fetch = func(r FetchRequest) (FetchResponse, error) { return askParent(in, w, m.ID, r) }
+		}
+		res := runInWorker(ctx, next, m, poolLimit, &lastSoft, fetch)
 		cur.finish()
 		if err := writeFrame(w, res); err != nil {
 			// Most likely an unencodable result; report it instead.
@@ -110,6 +114,38 @@ func serveWorker() error {
 		if err := w.Flush(); err != nil {
 			return fmt.Errorf("writing result: %w", err)
 		}
+	}
+}
+
+// askParent has the parent perform a fetch for run id and waits for its answer.
+// The parent bounds the request by the call's time, and kills a worker that
+// outlives it, so the wait needs no timer of its own.
+func askParent(in *frameReader, w *bufio.Writer, id uint64, r FetchRequest) (FetchResponse, error) {
+	if err := writeFrame(w, resultMsg{Type: "fetch", ID: id, FetchReq: &r}); err != nil {
+		return FetchResponse{}, err
+	}
+	if err := w.Flush(); err != nil {
+		return FetchResponse{}, fmt.Errorf("asking the parent: %w", err)
+	}
+	for {
+		frame, err := in.next()
+		if err != nil {
+			return FetchResponse{}, fmt.Errorf("waiting for the parent: %w", err)
+		}
+		var m runMsg
+		if err := json.Unmarshal(frame, &m); err != nil {
+			return FetchResponse{}, fmt.Errorf("decoding the parent's answer: %w", err)
+		}
+		if m.Type != "fetched" || m.ID != id {
+			continue
+		}
+		if m.FetchErr != "" {
+			return FetchResponse{}, errors.New(m.FetchErr)
+		}
+		if m.FetchRes == nil {
+			return FetchResponse{}, errors.New("empty answer")
+		}
+		return *m.FetchRes, nil
 	}
 }
 
@@ -163,7 +199,7 @@ func (c *currentRun) readCancels(f *os.File) {
 	}
 }
 
-func runInWorker(ctx context.Context, s *scriptState, m runMsg, poolLimit int64, lastSoft *int64) resultMsg {
+func runInWorker(ctx context.Context, s *scriptState, m runMsg, poolLimit int64, lastSoft *int64, fetch func(FetchRequest) (FetchResponse, error)) resultMsg {
 	req := withDefaults(Request{Timeout: time.Duration(m.TimeoutNanos), MemoryLimitBytes: m.MemoryLimitBytes})
 	limit := min(req.MemoryLimitBytes, poolLimit)
 	// Let the GC work hard before the watchdog threshold, so garbage-heavy
@@ -179,7 +215,7 @@ func runInWorker(ctx context.Context, s *scriptState, m runMsg, poolLimit int64,
 	// global, which is fine here: a worker runs one call at a time.
 	regexp2.DefaultMatchTimeout = req.Timeout
 	restore := cpuBudget(req.Timeout + 2*time.Second)
-	out := execute(ctx, s, m.Code, m.Globals, req.Timeout, limit, heapWatchdog)
+	out := execute(ctx, s, m.Code, m.Globals, req.Timeout, limit, heapWatchdog, fetch)
 	restore()
 
 	res := resultMsg{Type: "result", ID: m.ID, Stdout: out.stdout}

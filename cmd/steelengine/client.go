@@ -326,3 +326,15 @@ func (p *pipeResponse) Write(b []byte) (int, error) {
 }
 
 func (p *pipeResponse) Flush() {}
+
+// withWorkspaceResource runs fn against the management API with base set to
+// /api/workspaces/{id}/{resource}, the workspace named by --workspace (id or name).
+func withWorkspaceResource(c *cli.Context, resource string, fn func(cl *apiClient, base string) error) error {
+	return withAPI(c, func(cl *apiClient) error {
+		id, err := cl.workspaceID(c.Context, c.String("workspace"))
+		if err != nil {
+			return err
+		}
+		return fn(cl, "/api/workspaces/"+url.PathEscape(id)+"/"+resource)
+	})
+}

@@ -36,7 +36,7 @@ func externalMCPCommand() *cli.Command {
 						}
 						headers[strings.TrimSpace(name)] = v
 					}
-					return withExternalMCP(c, func(cl *apiClient, base string) error {
+					return withWorkspaceResource(c, "external-mcp-servers", func(cl *apiClient, base string) error {
 						var res obj
 						body := obj{"name": c.String("name"), "url": c.String("endpoint"), "headers": headers}
 						if err := cl.do(c.Context, http.MethodPost, base, nil, body, &res); err != nil {
@@ -52,7 +52,7 @@ func externalMCPCommand() *cli.Command {
 				Usage: "list a workspace's external MCP servers (header values are never shown)",
 				Flags: []cli.Flag{wsFlag},
 				Action: func(c *cli.Context) error {
-					return withExternalMCP(c, func(cl *apiClient, base string) error {
+					return withWorkspaceResource(c, "external-mcp-servers", func(cl *apiClient, base string) error {
 						var res obj
 						if err := cl.do(c.Context, http.MethodGet, base, nil, nil, &res); err != nil {
 							return err
@@ -82,7 +82,7 @@ func externalMCPCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withExternalMCP(c, func(cl *apiClient, base string) error {
+					return withWorkspaceResource(c, "external-mcp-servers", func(cl *apiClient, base string) error {
 						if err := cl.do(c.Context, http.MethodDelete, base+"/"+url.PathEscape(ref), nil, nil, nil); err != nil {
 							return err
 						}
@@ -92,16 +92,4 @@ func externalMCPCommand() *cli.Command {
 			},
 		},
 	}
-}
-
-// withExternalMCP runs fn with a client and the API collection of --workspace's
-// external MCP servers.
-func withExternalMCP(c *cli.Context, fn func(cl *apiClient, base string) error) error {
-	return withAPI(c, func(cl *apiClient) error {
-		id, err := cl.workspaceID(c.Context, c.String("workspace"))
-		if err != nil {
-			return err
-		}
-		return fn(cl, "/api/workspaces/"+url.PathEscape(id)+"/external-mcp-servers")
-	})
 }

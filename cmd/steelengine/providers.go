@@ -46,7 +46,7 @@ func providersCommand() *cli.Command {
 						}
 						in["apiKey"] = v
 					}
-					return withProviders(c, func(cl *apiClient, base string) error {
+					return withWorkspaceResource(c, "model-providers", func(cl *apiClient, base string) error {
 						var res obj
 						if err := cl.do(c.Context, http.MethodPost, base, nil, in, &res); err != nil {
 							return err
@@ -61,7 +61,7 @@ func providersCommand() *cli.Command {
 				Usage: "list a workspace's model providers (keys are never shown)",
 				Flags: []cli.Flag{wsFlag},
 				Action: func(c *cli.Context) error {
-					return withProviders(c, func(cl *apiClient, base string) error {
+					return withWorkspaceResource(c, "model-providers", func(cl *apiClient, base string) error {
 						var res obj
 						if err := cl.do(c.Context, http.MethodGet, base, nil, nil, &res); err != nil {
 							return err
@@ -95,7 +95,7 @@ func providersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withProviders(c, func(cl *apiClient, base string) error {
+					return withWorkspaceResource(c, "model-providers", func(cl *apiClient, base string) error {
 						if err := cl.do(c.Context, http.MethodDelete, base+"/"+url.PathEscape(ref), nil, nil, nil); err != nil {
 							return err
 						}
@@ -113,7 +113,7 @@ func providersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return withProviders(c, func(cl *apiClient, base string) error {
+					return withWorkspaceResource(c, "model-providers", func(cl *apiClient, base string) error {
 						var res obj
 						if err := cl.do(c.Context, http.MethodPost, base+"/"+url.PathEscape(ref)+"/test", nil, obj{"model": c.String("model")}, &res); err != nil {
 							return err
@@ -137,15 +137,4 @@ func providersCommand() *cli.Command {
 			},
 		},
 	}
-}
-
-// withProviders runs fn with a client and the API collection of --workspace's providers.
-func withProviders(c *cli.Context, fn func(cl *apiClient, base string) error) error {
-	return withAPI(c, func(cl *apiClient) error {
-		id, err := cl.workspaceID(c.Context, c.String("workspace"))
-		if err != nil {
-			return err
-		}
-		return fn(cl, "/api/workspaces/"+url.PathEscape(id)+"/model-providers")
-	})
 }

@@ -21,6 +21,8 @@ const (
 	StatusCompleted = "completed"
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
+	// StatusPaused: suspended at a human_in_the_loop block or an async wait (see PausedRun).
+	StatusPaused = "paused"
 )
 
 // Execution is one run of a workflow: the log entry served by the logs API.

@@ -72,6 +72,14 @@ var coreMigrations = []migration{
 		}
 		return nil
 	}},
+	{9, "paused runs", func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bPaused, bPausedDue} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	}},
 }
 
 // numberDeployments makes every workflow's counters agree with its stored versions:

@@ -301,6 +301,8 @@ var (
 	bMemory       = []byte("agent_memory")    // workspace id, conversation id → Conversation
 	bExternalMCP  = []byte("external_mcp")    // workspace id, server id → ExternalMCPServer
 	bSchedules    = []byte("schedules")
+	bPaused       = []byte("paused_runs") // execution id → PausedRun
+	bPausedDue    = []byte("paused_due")  // resume time (8 bytes, big endian ns), execution id → nil
 
 	kSchema    = []byte("schema")
 	kAuthEpoch = []byte("auth_epoch")

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -83,4 +84,25 @@ func BenchmarkExecuteBranchy(b *testing.B) {
 	e := benchEnv(b)
 	id := benchDeploy(b, e, "branchy.json")
 	benchServe(b, e.App.Handler(), "/api/workflows/"+id+"/execute", e.WSKey, `{"n":7}`, http.StatusOK)
+}
+
+// BenchmarkExecuteTrivialDisk reports what a trivial execution adds to logs.db
+// (disk-B/exec: growth of the file's used size, records, indexes and rollups with
+// bbolt's page overhead, divided by the runs), driven like BenchmarkExecuteTrivial. At
+// -benchtime=100x the figure is coarse (whole 4 KiB pages); use 20000x for the figure in
+// BENCHMARKS.md.
+func BenchmarkExecuteTrivialDisk(b *testing.B) {
+	e := benchEnv(b)
+	id := benchDeploy(b, e, "trivial.json")
+	size := func() int64 {
+		n, err := e.App.Store.Logs().Backup(context.Background(), io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	before := size()
+	benchServe(b, e.App.Handler(), "/api/workflows/"+id+"/execute", e.WSKey, `{"name":"bench"}`, http.StatusOK)
+	b.StopTimer()
+	b.ReportMetric(float64(size()-before)/float64(b.N), "disk-B/exec")
 }

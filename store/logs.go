@@ -208,7 +208,7 @@ func (l *LogDB) Get(ctx context.Context, id string) (*Execution, error) {
 			return notFound("execution", id)
 		}
 		var err error
-		e, err = decodeRecord(v)
+		e, err = decodeRecord([]byte(id), v)
 		return err
 	})
 	return e, err
@@ -231,7 +231,7 @@ func (l *LogDB) GetByRunID(ctx context.Context, workflowID, runID string) (*Exec
 			return notFound("execution", string(id))
 		}
 		var err error
-		e, err = decodeRecord(v)
+		e, err = decodeRecord(id, v)
 		return err
 	})
 	return e, err
@@ -281,7 +281,7 @@ func (l *LogDB) Unfinished(ctx context.Context) ([]*Execution, error) {
 			if v == nil {
 				return nil
 			}
-			e, err := decodeRecord(v)
+			e, err := decodeRecord(k, v)
 			if err != nil {
 				return fmt.Errorf("execution %s: %w", k, err)
 			}

@@ -131,7 +131,7 @@ func (l *LogDB) List(ctx context.Context, q LogQuery) (LogPage, error) {
 			if v == nil {
 				continue // index without record: skip
 			}
-			e, err := decodeRecord(v)
+			e, err := decodeRecord(pos[8:], v)
 			if err != nil {
 				return err
 			}
@@ -180,7 +180,7 @@ func (l *LogDB) listOne(q LogQuery, f *logFilter, after []byte) (LogPage, error)
 		if !f.match([]byte(h.Status), []byte(h.Level), []byte(h.Trigger), h.DurationMs) {
 			return nil
 		}
-		e, err := decodeRecord(v)
+		e, err := decodeRecord([]byte(q.ExecutionID), v)
 		if err != nil {
 			return err
 		}

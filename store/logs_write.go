@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -60,16 +59,11 @@ func (l *LogDB) request(ctx context.Context, e *Execution) (*putReq, error) {
 	if e.StartedAt.IsZero() {
 		return nil, invalid("execution %q has no startedAt", e.ID)
 	}
-	js, err := encodeExecution(e, l.opts.MaxRecordBytes)
+	data, err := encodeExecution(nil, e, l.opts.MaxRecordBytes)
 	if err != nil {
 		return nil, fmt.Errorf("encode execution %q: %w", e.ID, err)
 	}
-	h := headOf(e)
-	r := &putReq{id: e.ID, h: h, done: make(chan error, 1)}
-	hb := h.appendFull(nil)
-	r.data = binary.AppendUvarint(make([]byte, 0, len(hb)+len(js)+binary.MaxVarintLen64), uint64(len(hb)))
-	r.data = append(r.data, hb...)
-	r.data = append(r.data, js...)
+	r := &putReq{id: e.ID, h: headOf(e), data: data, done: make(chan error, 1)}
 	return r, nil
 }
 
@@ -191,6 +185,12 @@ func (l *LogDB) update(fn func(tx *bolt.Tx) error) error {
 func writeExecution(tx *bolt.Tx, r *putReq) error {
 	execs := tx.Bucket(bExecutions)
 	wsIdx, wfIdx, tIdx, runIdx := tx.Bucket(bIdxWsTime), tx.Bucket(bIdxWfTime), tx.Bucket(bIdxTime), tx.Bucket(bIdxRun)
+	// Keys of these buckets grow with time (ULIDs, start times), so almost every insert
+	// lands at the right edge of a page: bbolt's default split at half a page would leave
+	// every page half empty forever. Older pages are not written again.
+	for _, b := range [...]*bolt.Bucket{execs, wsIdx, wfIdx, tIdx} {
+		b.FillPercent = appendFill
+	}
 	id := []byte(r.id)
 	h := &r.h
 	if h.RunID != "" {
@@ -256,6 +256,9 @@ func writeExecution(tx *bolt.Tx, r *putReq) error {
 	}
 	return execs.Put(id, r.data)
 }
+
+// appendFill is the page fill for the time-ordered buckets (see writeExecution).
+const appendFill = 0.95
 
 func deleteRunIdx(runIdx *bolt.Bucket, h *head, id string) error {
 	k := ckey(h.WorkflowID, h.RunID)

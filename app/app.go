@@ -23,6 +23,7 @@ import (
 	"github.com/steelengine/steelengine/httpapi"
 	"github.com/steelengine/steelengine/mcp"
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/bolt"
 )
 
 // Config is everything the appliance can be told.
@@ -71,7 +72,7 @@ type Config struct {
 
 // App is an open appliance.
 type App struct {
-	Store    *store.Store
+	Store    store.Store
 	Secrets  *auth.Secrets
 	Auth     *auth.Authorizer
 	Resolver *auth.Resolver
@@ -103,9 +104,11 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 			a.Close(context.Background())
 		}
 	}()
-	if a.Store, err = store.Open(ctx, cfg.DataDir, store.Options{Logger: log}); err != nil {
+	st, err := bolt.Open(ctx, cfg.DataDir, bolt.Options{Logger: log})
+	if err != nil {
 		return nil, err
 	}
+	a.Store = st
 	if !auth.HasMasterKey(cfg.DataDir, cfg.MasterKey) {
 		// A new master key would be created now: refuse if keys sealed under an old one
 		// exist (a restored or copied directory whose master.key was left behind).
@@ -136,6 +139,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Auth, a.Resolver = newAuth(a.Store, a.Secrets, cfg.Auth, log)
 
 	cc := cfg.Core
+	cc.DataDir = cfg.DataDir
 	cc.Sandbox = a.sandbox
 	cc.HTTPClient = httpClient
 	// Model calls stream for minutes: bounded by the run's context, not a client timeout.
@@ -161,6 +165,9 @@ func (a *App) routes() http.Handler {
 	mux.Handle("/", a.API)
 	return httpapi.AccessLog(a.log, httpapi.CloseUnauthenticated(a.metrics.instrument(mux)))
 }
+
+// DataDir is the data directory the app was opened on.
+func (a *App) DataDir() string { return a.cfg.DataDir }
 
 // Handler serves the HTTP API, the MCP endpoints and health checks.
 func (a *App) Handler() http.Handler { return a.handler }
@@ -271,7 +278,7 @@ func (a *App) Close(ctx context.Context) error {
 
 var _ engine.ScriptRunner = sandbox.NewInProcess()
 
-func newAuth(st *store.Store, sec *auth.Secrets, opts auth.Options, log *slog.Logger) (*auth.Authorizer, *auth.Resolver) {
+func newAuth(st store.Store, sec *auth.Secrets, opts auth.Options, log *slog.Logger) (*auth.Authorizer, *auth.Resolver) {
 	az := auth.NewAuthorizer(st)
 	return az, auth.NewResolver(st, sec, az, opts, log)
 }

@@ -28,7 +28,7 @@ const maxSocketPath = 107
 // file system — the data directory is 0700 and the socket 0600 — and, where the kernel
 // tells, by the peer's uid (this process's user or root). stop closes the socket.
 func (a *App) ServeOperator() (stop func(ctx context.Context) error, err error) {
-	path := filepath.Join(a.Store.Dir(), OperatorSocket)
+	path := filepath.Join(a.cfg.DataDir, OperatorSocket)
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/bolt"
 )
 
 // ErrMasterKeyNeeded: a backup without its master key was restored without one.
@@ -25,7 +26,7 @@ var ErrMasterKeyMismatch = errors.New("the master key does not open this backup'
 // archive carries is installed as dataDir's master.key; one given by flag or
 // environment is not written anywhere (start the server with it the same way).
 func Restore(ctx context.Context, r io.Reader, dataDir, masterKey string) (*store.Manifest, error) {
-	return store.RestoreArchive(ctx, r, dataDir, func(staging string, m *store.Manifest) error {
+	return bolt.RestoreArchive(ctx, r, dataDir, func(staging string, m *store.Manifest) error {
 		keyFile := filepath.Join(staging, auth.MasterKeyFile)
 		if masterKey == "" {
 			if !m.Has(auth.MasterKeyFile) {
@@ -61,7 +62,7 @@ func Restore(ctx context.Context, r io.Reader, dataDir, masterKey string) (*stor
 
 // unsealOneKey proves sec opens the staged core.db's keys by decrypting one.
 func unsealOneKey(ctx context.Context, dir string, sec *auth.Secrets) error {
-	st, err := store.Open(ctx, dir, store.Options{})
+	st, err := bolt.Open(ctx, dir, bolt.Options{})
 	if err != nil {
 		return fmt.Errorf("open the backup: %w", err)
 	}

@@ -44,7 +44,7 @@ func (a *Authorizer) RequireOrgOwner(ctx context.Context, p *Principal, orgID st
 	}
 	var role store.OrgRole
 	var admin bool
-	err := a.st.View(ctx, func(r *store.Reader) error {
+	err := a.st.View(ctx, func(r store.Reader) error {
 		u, err := r.User(p.UserID)
 		if err != nil {
 			return err

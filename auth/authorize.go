@@ -12,7 +12,7 @@ import (
 
 // Authorizer makes the one access decision of SteelEngine (SPEC §3).
 type Authorizer struct {
-	st *store.Store
+	st store.Store
 
 	mu    sync.RWMutex
 	cache map[decisionKey]decision
@@ -36,7 +36,7 @@ type decision struct {
 const maxDecisions = 1 << 16
 
 // NewAuthorizer returns an Authorizer over st.
-func NewAuthorizer(st *store.Store) *Authorizer {
+func NewAuthorizer(st store.Store) *Authorizer {
 	return &Authorizer{st: st, cache: map[decisionKey]decision{}}
 }
 
@@ -105,7 +105,7 @@ func (d decision) result() (store.Level, error) {
 // decide reads current state in one transaction.
 func (a *Authorizer) decide(ctx context.Context, p *Principal, t Target) (decision, error) {
 	var d decision
-	err := a.st.View(ctx, func(r *store.Reader) error {
+	err := a.st.View(ctx, func(r store.Reader) error {
 		d.level, d.err = effectiveLevel(r, p, t)
 		return nil
 	})
@@ -115,7 +115,7 @@ func (a *Authorizer) decide(ctx context.Context, p *Principal, t Target) (decisi
 	return d, nil
 }
 
-func effectiveLevel(r *store.Reader, p *Principal, t Target) (store.Level, *Error) {
+func effectiveLevel(r store.Reader, p *Principal, t Target) (store.Level, *Error) {
 	var wsID, wfID string
 	switch t.Kind {
 	case TargetWorkflow:
@@ -213,7 +213,7 @@ func effectiveLevel(r *store.Reader, p *Principal, t Target) (store.Level, *Erro
 
 // orgLevel: org owners and admins administer the organization (and its keys); members
 // read it. Keys never manage organizations.
-func orgLevel(r *store.Reader, p *Principal, orgID string) (store.Level, *Error) {
+func orgLevel(r store.Reader, p *Principal, orgID string) (store.Level, *Error) {
 	if _, err := r.Org(orgID); err != nil {
 		return store.LevelNone, errNotFound("Organization")
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/bolt"
 )
 
 // clock is a settable time source for expiry and grace tests.
@@ -26,7 +27,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type testEnv struct {
-	st  *store.Store
+	st  store.Store
 	sec *Secrets
 	az  *Authorizer
 	r   *Resolver
@@ -38,7 +39,7 @@ type testEnv struct {
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), dir, store.Options{NoSync: true})
+	st, err := bolt.Open(context.Background(), dir, bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

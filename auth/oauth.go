@@ -325,7 +325,7 @@ func (r *Resolver) IssueCode(ctx context.Context, actor *Principal, c Consent) (
 	}
 	if c.ServerID != "" {
 		var wsID string
-		err := r.st.View(ctx, func(rd *store.Reader) error {
+		err := r.st.View(ctx, func(rd store.Reader) error {
 			m, err := rd.MCPServer(c.ServerID)
 			if err == nil {
 				wsID = m.WorkspaceID
@@ -487,7 +487,7 @@ func (r *Resolver) Refresh(ctx context.Context, clientID, refreshToken, resource
 	d := r.tokenDigest(refreshToken)
 	var g *store.OAuthGrant
 	var disabled bool
-	err := r.st.View(ctx, func(rd *store.Reader) error {
+	err := r.st.View(ctx, func(rd store.Reader) error {
 		t, err := rd.OAuthToken(d)
 		if err != nil || !t.Refresh {
 			return nil
@@ -540,7 +540,7 @@ func (r *Resolver) RevokeToken(ctx context.Context, clientID, token string) erro
 		return nil
 	}
 	var g *store.OAuthGrant
-	err := r.st.View(ctx, func(rd *store.Reader) error {
+	err := r.st.View(ctx, func(rd store.Reader) error {
 		if t, err := rd.OAuthToken(r.tokenDigest(token)); err == nil {
 			g, _ = rd.OAuthGrant(t.GrantID)
 		}
@@ -631,7 +631,7 @@ func (r *Resolver) tokenEntry(ctx context.Context, digest []byte) (*tokenEntry, 
 		return e, nil
 	}
 	e = &tokenEntry{epoch: epoch}
-	err := r.st.View(ctx, func(rd *store.Reader) error {
+	err := r.st.View(ctx, func(rd store.Reader) error {
 		t, err := rd.OAuthToken(digest)
 		if err != nil {
 			return nil

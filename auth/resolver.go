@@ -28,7 +28,7 @@ type Options struct {
 // that can change a decision moves, so revocation, expiry, membership and org changes
 // hold on the very next request.
 type Resolver struct {
-	st   *store.Store
+	st   store.Store
 	sec  *Secrets
 	az   *Authorizer
 	log  *slog.Logger
@@ -65,7 +65,7 @@ type keyEntry struct {
 const maxCachedKeys = 1 << 16
 
 // NewResolver returns a resolver and starts its background flusher; Close stops it.
-func NewResolver(st *store.Store, sec *Secrets, az *Authorizer, opts Options, log *slog.Logger) *Resolver {
+func NewResolver(st store.Store, sec *Secrets, az *Authorizer, opts Options, log *slog.Logger) *Resolver {
 	if opts.DefaultRateLimit <= 0 {
 		opts.DefaultRateLimit = 600
 	}
@@ -187,7 +187,7 @@ func (r *Resolver) entry(ctx context.Context, digest []byte) (*keyEntry, error) 
 // load reads the key with digest (and its owner) and caches it at epoch.
 func (r *Resolver) load(ctx context.Context, digest []byte, epoch uint64) (*keyEntry, error) {
 	e := &keyEntry{epoch: epoch}
-	err := r.st.View(ctx, func(rd *store.Reader) error {
+	err := r.st.View(ctx, func(rd store.Reader) error {
 		k, err := rd.KeyByDigest(digest)
 		if err != nil {
 			return nil // unknown: a nil key

@@ -31,8 +31,13 @@ func (s *Service) Backup(ctx context.Context, p *auth.Principal, w io.Writer, op
 	if opts.IncludeMasterKey && !p.IsOperator() {
 		return nil, newError(http.StatusForbidden, "forbidden", "Only the local operator may put the master key into a backup")
 	}
+	ar, ok := s.st.(store.Archiver)
+	if !ok {
+		return nil, newError(http.StatusNotImplemented, "backup_unsupported",
+			"This store cannot write a backup archive; back up its database with the database's own tools")
+	}
 	extra := map[string][]byte{}
-	check, err := os.ReadFile(filepath.Join(s.st.Dir(), auth.CheckFile))
+	check, err := os.ReadFile(filepath.Join(s.cfg.DataDir, auth.CheckFile))
 	switch {
 	case err == nil:
 		extra[auth.CheckFile] = check
@@ -42,5 +47,5 @@ func (s *Service) Backup(ctx context.Context, p *auth.Principal, w io.Writer, op
 	if opts.IncludeMasterKey {
 		extra[auth.MasterKeyFile] = []byte(s.sec.MasterKey() + "\n")
 	}
-	return s.st.WriteArchive(ctx, w, s.cfg.Version, extra)
+	return ar.WriteArchive(ctx, w, s.cfg.Version, extra)
 }

@@ -93,7 +93,7 @@ func (s *Service) childRunner(p *auth.Principal) engine.ChildRunner {
 
 // conversations is agent memory kept in the store, per workspace.
 type conversations struct {
-	st   *store.Store
+	st   store.Store
 	wsID string
 }
 

@@ -27,7 +27,7 @@ func (s *Service) GetExecutionState(ctx context.Context, p *auth.Principal, exec
 		return nil, err
 	}
 	out := &ExecutionState{Execution: exec}
-	err = s.st.View(ctx, func(r *store.Reader) error {
+	err = s.st.View(ctx, func(r store.Reader) error {
 		wf, err := r.Workflow(exec.WorkflowID)
 		if err != nil {
 			return err

@@ -55,7 +55,7 @@ func (s *Service) InviteWorkspaceMember(ctx context.Context, p *auth.Principal, 
 		return nil, err
 	}
 	var cur store.Level
-	s.st.View(ctx, func(r *store.Reader) error {
+	s.st.View(ctx, func(r store.Reader) error {
 		if u, err := r.UserByEmail(email); err == nil {
 			cur, _ = r.Membership(wsID, u.ID)
 		}
@@ -94,7 +94,7 @@ func (s *Service) InviteOrgMember(ctx context.Context, p *auth.Principal, orgID,
 		return nil, err
 	}
 	var cur store.OrgRole
-	s.st.View(ctx, func(r *store.Reader) error {
+	s.st.View(ctx, func(r store.Reader) error {
 		if u, err := r.UserByEmail(email); err == nil {
 			cur, _ = r.OrgRole(orgID, u.ID)
 		}
@@ -148,7 +148,7 @@ func (s *Service) MyInvitations(ctx context.Context, p *auth.Principal) ([]Invit
 		return nil, err
 	}
 	out := make([]InvitationView, 0, len(invs))
-	s.st.View(ctx, func(r *store.Reader) error {
+	s.st.View(ctx, func(r store.Reader) error {
 		for _, inv := range invs {
 			v := InvitationView{Invitation: inv, InvitedBy: inv.InvitedBy}
 			if inv.TargetType == store.TargetWorkspace {
@@ -226,7 +226,7 @@ func (s *Service) addWorkspaceMember(ctx context.Context, wsID, ref string, perm
 		return nil, err
 	}
 	var cur store.Level
-	s.st.View(ctx, func(r *store.Reader) error { cur, _ = r.Membership(wsID, u.ID); return nil })
+	s.st.View(ctx, func(r store.Reader) error { cur, _ = r.Membership(wsID, u.ID); return nil })
 	if cur != store.LevelNone {
 		return nil, newError(http.StatusConflict, "conflict", "User is already a member of this workspace")
 	}

@@ -117,7 +117,7 @@ func (s *Service) OrgMembers(ctx context.Context, p *auth.Principal, orgID strin
 		return nil, err
 	}
 	var out []OrgMember
-	err := s.st.View(ctx, func(r *store.Reader) error {
+	err := s.st.View(ctx, func(r store.Reader) error {
 		ms, err := r.OrgMembers(orgID)
 		if err != nil {
 			return err
@@ -184,7 +184,7 @@ func (s *Service) RemoveOrgMember(ctx context.Context, p *auth.Principal, orgID,
 }
 
 func (s *Service) orgRole(ctx context.Context, orgID, userID string) (role store.OrgRole) {
-	s.st.View(ctx, func(r *store.Reader) error { role, _ = r.OrgRole(orgID, userID); return nil })
+	s.st.View(ctx, func(r store.Reader) error { role, _ = r.OrgRole(orgID, userID); return nil })
 	return role
 }
 

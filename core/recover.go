@@ -71,7 +71,7 @@ func fail(exec *store.Execution, msg string) {
 // resume runs a queued job with the version it was queued for.
 func (s *Service) resume(ctx context.Context, exec *store.Execution) error {
 	var comp *compiled
-	err := s.st.View(ctx, func(r *store.Reader) error {
+	err := s.st.View(ctx, func(r store.Reader) error {
 		wf, err := r.Workflow(exec.WorkflowID)
 		if err != nil {
 			return err

@@ -58,11 +58,13 @@ type Config struct {
 	Now func() time.Time
 	// Version is the appliance's version, recorded in backups.
 	Version string
+	// DataDir is the data directory (the master key check goes into backups).
+	DataDir string
 }
 
 // Service runs the use cases over the store, the auth decision and the engine.
 type Service struct {
-	st   *store.Store
+	st   store.Store
 	az   *auth.Authorizer
 	sec  *auth.Secrets
 	cfg  Config
@@ -86,7 +88,7 @@ type Service struct {
 }
 
 // New returns a Service.
-func New(st *store.Store, az *auth.Authorizer, sec *auth.Secrets, cfg Config, log *slog.Logger) *Service {
+func New(st store.Store, az *auth.Authorizer, sec *auth.Secrets, cfg Config, log *slog.Logger) *Service {
 	if cfg.ExecutionTimeout <= 0 {
 		cfg.ExecutionTimeout = 5 * time.Minute
 	}
@@ -120,7 +122,7 @@ func New(st *store.Store, az *auth.Authorizer, sec *auth.Secrets, cfg Config, lo
 func (s *Service) Ready(ctx context.Context) error { return s.st.Ping(ctx) }
 
 // Store returns the underlying store (for front doors that list plain records).
-func (s *Service) Store() *store.Store { return s.st }
+func (s *Service) Store() store.Store { return s.st }
 
 // Close waits for runs in flight (sync and async) to finish and be recorded, up to
 // ctx's deadline; then it cancels the rest, which are recorded as cancelled, and runs

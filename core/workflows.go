@@ -192,7 +192,7 @@ func (s *Service) Versions(ctx context.Context, p *auth.Principal, wfID string) 
 	}
 	var wf *store.Workflow
 	var deps []*store.Deployment
-	err := s.st.View(ctx, func(r *store.Reader) error {
+	err := s.st.View(ctx, func(r store.Reader) error {
 		var err error
 		if wf, err = r.Workflow(wfID); err != nil {
 			return err

@@ -184,7 +184,7 @@ func (s *Service) WorkspaceMembers(ctx context.Context, p *auth.Principal, wsID 
 		return nil, err
 	}
 	var out []Member
-	err := s.st.View(ctx, func(r *store.Reader) error {
+	err := s.st.View(ctx, func(r store.Reader) error {
 		ms, err := r.WorkspaceMembers(wsID)
 		if err != nil {
 			return err
@@ -213,7 +213,7 @@ func (s *Service) SetWorkspaceMember(ctx context.Context, p *auth.Principal, wsI
 	}
 	var cur store.Level
 	var u *store.User
-	s.st.View(ctx, func(r *store.Reader) error {
+	s.st.View(ctx, func(r store.Reader) error {
 		cur, _ = r.Membership(wsID, userID)
 		u, _ = r.User(userID)
 		return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/internal/testenv"
+	"github.com/steelengine/steelengine/store/bolt"
 )
 
 // The execute benchmarks drive the real handler in-process (no sockets) with a workspace
@@ -95,7 +96,7 @@ func BenchmarkExecuteTrivialDisk(b *testing.B) {
 	e := benchEnv(b)
 	id := benchDeploy(b, e, "trivial.json")
 	size := func() int64 {
-		n, err := e.App.Store.Logs().Backup(context.Background(), io.Discard)
+		n, err := e.App.Store.(*bolt.Store).LogDB().Backup(context.Background(), io.Discard)
 		if err != nil {
 			b.Fatal(err)
 		}

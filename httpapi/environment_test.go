@@ -102,7 +102,7 @@ func TestEnvironmentVariablesUsedNeverShown(t *testing.T) {
 	seen.Write(ex)
 	// Put returned after its commit, so the files hold every record already.
 	for _, f := range []string{"logs.db", "core.db"} {
-		b, err := os.ReadFile(filepath.Join(e.App.Store.Dir(), f))
+		b, err := os.ReadFile(filepath.Join(e.App.DataDir(), f))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/steelengine/steelengine/httpapi"
 	"github.com/steelengine/steelengine/internal/testenv"
-	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/bolt"
 )
 
 // operatorClient talks to the same appliance through httpapi.Operator, as the
@@ -100,7 +100,7 @@ func TestBackupEndpoint(t *testing.T) {
 			t.Fatalf("backup%s: %d %s", query, resp.StatusCode, b)
 		}
 		data, _ := io.ReadAll(resp.Body)
-		if _, err := store.VerifyArchive(context.Background(), bytes.NewReader(data)); err != nil {
+		if _, err := bolt.VerifyArchive(context.Background(), bytes.NewReader(data)); err != nil {
 			t.Fatalf("archive: %v", err)
 		}
 		names := map[string]bool{}

@@ -219,12 +219,12 @@ func TestCredentialsNeverLeaveTheEngine(t *testing.T) {
 	assertClean("operator export", cli)
 
 	// What the log file itself holds (log writes are committed before a run returns).
-	logsDB, err := os.ReadFile(filepath.Join(e.App.Store.Dir(), "logs.db"))
+	logsDB, err := os.ReadFile(filepath.Join(e.App.DataDir(), "logs.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertClean("logs.db", logsDB)
-	coreDB, err := os.ReadFile(filepath.Join(e.App.Store.Dir(), "core.db"))
+	coreDB, err := os.ReadFile(filepath.Join(e.App.DataDir(), "core.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

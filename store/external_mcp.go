@@ -1,70 +1,16 @@
 package store
 
-import (
-	"context"
-	"fmt"
-	"slices"
-	"strings"
-)
+import "context"
 
-// PutExternalMCPServer stores an external MCP server of a workspace; names are unique
-// within the workspace.
-func (s *Store) PutExternalMCPServer(ctx context.Context, m *ExternalMCPServer) error {
-	m.Name = strings.TrimSpace(m.Name)
-	if m.Name == "" || m.WorkspaceID == "" || m.URL == "" {
-		return invalid("external MCP server needs a workspace, a name and a URL")
-	}
-	if m.ID == "" {
-		m.ID = NewID()
-	}
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = now()
-	}
-	return s.update(ctx, func(w *writer) error {
-		if _, err := w.Workspace(m.WorkspaceID); err != nil {
-			return err
-		}
-		b := w.tx.Bucket(bExternalMCP)
-		err := scanPrefix(b, m.WorkspaceID, func(_, v []byte) error {
-			o, err := decodeJSON[ExternalMCPServer](v)
-			if err != nil {
-				return err
-			}
-			if o.ID != m.ID && strings.EqualFold(o.Name, m.Name) {
-				return fmt.Errorf("an external MCP server named %q already exists: %w", m.Name, ErrConflict)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return putJSON(b, ckey(m.WorkspaceID, m.ID), m)
-	})
-}
+// ExternalMCP holds the external MCP servers a workspace's agents may call.
+type ExternalMCP interface {
+	// PutExternalMCPServer stores an external MCP server of a workspace; names are unique
+	// within the workspace.
+	PutExternalMCPServer(ctx context.Context, m *ExternalMCPServer) error
 
-// ExternalMCPServers lists the external MCP servers of wsID, oldest first.
-func (s *Store) ExternalMCPServers(ctx context.Context, wsID string) (out []*ExternalMCPServer, err error) {
-	err = s.View(ctx, func(r *Reader) error {
-		return scanPrefix(r.tx.Bucket(bExternalMCP), wsID, func(_, v []byte) error {
-			m, err := decodeJSON[ExternalMCPServer](v)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-			return nil
-		})
-	})
-	slices.SortStableFunc(out, func(a, b *ExternalMCPServer) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	return out, err
-}
+	// ExternalMCPServers lists the external MCP servers of wsID, oldest first.
+	ExternalMCPServers(ctx context.Context, wsID string) (out []*ExternalMCPServer, err error)
 
-// DeleteExternalMCPServer removes server id of wsID.
-func (s *Store) DeleteExternalMCPServer(ctx context.Context, wsID, id string) error {
-	return s.update(ctx, func(w *writer) error {
-		b := w.tx.Bucket(bExternalMCP)
-		if b.Get(ckey(wsID, id)) == nil {
-			return fmt.Errorf("external MCP server %q: %w", id, ErrNotFound)
-		}
-		return b.Delete(ckey(wsID, id))
-	})
+	// DeleteExternalMCPServer removes server id of wsID.
+	DeleteExternalMCPServer(ctx context.Context, wsID, id string) error
 }

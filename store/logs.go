@@ -1,293 +1,125 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// logs.db layout (all integers big-endian; times are "offset binary": the int64 with its
-// sign bit flipped, so byte order equals time order even before 1970):
-//
-//	meta         schema → uint32
-//	executions   id → uvarint(len(head)) + head + JSON record
-//	idx_ws_time  wsID 0x00 startedAt(ns) id → summary (status, level, trigger, duration)
-//	idx_wf_time  wfID 0x00 startedAt(ns) id → summary
-//	idx_time     startedAt(ns) id → ∅ (drives Prune)
-//	idx_run      wfID 0x00 runID → id
-//	idx_open     id → ∅ for queued and running records (what a restart must settle)
-//	rollups      wfID 0x00 hour(unix s) → rollup
-//	rollups_ws   wsID 0x00 hour(unix s) → rollup
-//
-// The head is a small binary copy of the fields the write path and Prune need, so
-// overwriting or pruning a record never parses its (up to MaxRecordBytes) JSON. The
-// summary in the time indexes lets List filter on status, level, trigger and duration
-// from the index alone and decode only the records it returns.
-var (
-	bExecutions = []byte("executions")
-	bIdxWsTime  = []byte("idx_ws_time")
-	bIdxWfTime  = []byte("idx_wf_time")
-	bIdxTime    = []byte("idx_time")
-	bIdxRun     = []byte("idx_run")
-	bRollups    = []byte("rollups")
-	bRollupsWs  = []byte("rollups_ws")
-	bIdxOpen    = []byte("idx_open")
-)
+// Logs holds executions: the run log, its cursor queries, hourly rollups for metrics and
+// retention. Writes are group-committed: an acknowledged Put is durable.
+type Logs interface {
+	// Get returns the execution with id, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, id string) (*Execution, error)
 
-var logMigrations = []migration{
-	{1, "log buckets", func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bExecutions, bIdxWsTime, bIdxWfTime, bIdxTime, bIdxRun, bRollups, bRollupsWs} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return fmt.Errorf("create bucket %s: %w", b, err)
-			}
-		}
-		return nil
-	}},
-	{2, "index of unfinished executions", func(tx *bolt.Tx) error {
-		open, err := tx.CreateBucketIfNotExists(bIdxOpen)
-		if err != nil {
-			return fmt.Errorf("create bucket %s: %w", bIdxOpen, err)
-		}
-		return tx.Bucket(bExecutions).ForEach(func(k, v []byte) error {
-			h, err := decodeHead(v)
-			if err != nil {
-				return fmt.Errorf("execution %s: %w", k, err)
-			}
-			if finished(h.Status) {
-				return nil
-			}
-			return open.Put(bytes.Clone(k), nil)
-		})
-	}},
+	// GetByRunID returns the execution of workflowID with the client-chosen runID, or an
+	// error wrapping ErrNotFound.
+	GetByRunID(ctx context.Context, workflowID, runID string) (*Execution, error)
+
+	// Count returns the number of stored executions.
+	Count(ctx context.Context) (int, error)
+
+	// Unfinished returns the executions recorded as queued or running, oldest first. At
+	// start these are the jobs the previous process accepted but did not finish.
+	Unfinished(ctx context.Context) ([]*Execution, error)
+
+	// Prune deletes the executions that started before before, with their index entries,
+	// in transactions of at most pruneChunk records. Rollups are kept, so metrics still
+	// cover pruned periods. It returns how many executions it deleted.
+	Prune(ctx context.Context, before time.Time) (int, error)
+
+	// Retain applies r to every workspace with logs (also deleted workspaces), deleting in
+	// transactions of at most pruneChunk records so that writes interleave. It returns how
+	// many executions it deleted.
+	Retain(ctx context.Context, r Retention, now time.Time) (int, error)
+
+	// RetainWorkspace applies r to one workspace's executions.
+	RetainWorkspace(ctx context.Context, wsID string, r Retention, now time.Time) (int, error)
+
+	// List returns the executions q selects, ordered by (StartedAt, ID), using keyset
+	// pagination over the time indexes: pages never skip or repeat a record, even while new
+	// executions are written.
+	List(ctx context.Context, q LogQuery) (LogPage, error)
+
+	// Metrics aggregates finished executions (completed, failed, cancelled; failed ones are
+	// errors) per bucket from the hourly rollups, never reading records. Buckets come in
+	// ascending time order and only buckets with at least one execution are returned.
+	// Percentiles are estimated from a log-spaced histogram (within about 13%).
+	Metrics(ctx context.Context, q MetricsQuery) ([]MetricsBucket, error)
+
+	// Put inserts or replaces (same ID) an execution. It returns after the transaction
+	// holding the record committed and synced, so an acknowledged record survives a crash.
+	// A cancelled ctx fails the call only if the record was not yet handed to the writer.
+	// Put encodes e before returning and never keeps or modifies it.
+	Put(ctx context.Context, e *Execution) error
+
+	// Mark queues e for the next group commit and returns without waiting for it: a start
+	// marker, so that a run in flight when the process dies is found at the next start
+	// (as interrupted) instead of nowhere. A later Put of the same id replaces it.
+	Mark(ctx context.Context, e *Execution) error
 }
 
-// LogSchemaVersion is the newest logs.db schema this build knows.
-func LogSchemaVersion() uint32 { return logMigrations[len(logMigrations)-1].version }
-
-const (
-	defaultMaxRecordBytes = 1 << 20
-	defaultBatchSize      = 256
-	defaultBatchDelay     = 2 * time.Millisecond
-	defaultListLimit      = 100
-	maxListLimit          = 1000
-	// defaultMaxScan bounds the index entries one List call examines, so a filter that
-	// matches almost nothing cannot hold a read transaction over the whole index. When
-	// it is reached the page comes back short (maybe empty) with a NextCursor.
-	defaultMaxScan = 100_000
-	// pruneChunk is the number of executions one Prune transaction deletes, so Puts
-	// interleave with a large prune.
-	pruneChunk = 1000
-)
-
-// errLogsClosed is returned by Put after Close.
-var errLogsClosed = errors.New("logs.db is closed")
-
-// LogOptions tune logs.db.
-type LogOptions struct {
-	// LockTimeout bounds the wait for another process's file lock (default 2 s). On
-	// timeout OpenLogDB fails with an error wrapping ErrLocked that names the file.
-	LockTimeout time.Duration
-	// MaxRecordBytes caps a stored record's JSON (default 1 MiB). A bigger record loses
-	// its BlockLogs and TraceSpans, then its Output (and Input) are replaced by a note,
-	// and it is marked Truncated.
-	MaxRecordBytes int
-	// BatchSize is the most records one group-commit transaction holds (default 256).
-	BatchSize int
-	// BatchDelay is the longest the writer waits for more records while other Puts are
-	// in flight (default 2 ms). A negative value never waits: each commit takes whatever
-	// is queued.
-	BatchDelay time.Duration
-
-	dir string // data directory, for recovery hints
+// LogQuery selects executions for List.
+type LogQuery struct {
+	// WorkspaceID is required unless WorkflowIDs is non-empty; with both, records must
+	// match both.
+	WorkspaceID string
+	// WorkflowIDs nil means every workflow of the workspace; non-nil means only these
+	// (an empty non-nil slice selects nothing).
+	WorkflowIDs []string
+	Triggers    []string
+	// Level is "", "info" or "error".
+	Level    string
+	Statuses []string
+	// Start and End bound StartedAt to [Start, End); zero means unbounded.
+	Start, End                   time.Time
+	ExecutionID                  string
+	MinDurationMs, MaxDurationMs *int64 // inclusive
+	// Limit defaults to 100; larger than 1000 is cut to 1000.
+	Limit int
+	// Cursor is a NextCursor from an earlier page.
+	Cursor string
+	// Order is "desc" (default: newest first) or "asc".
+	Order string
 }
 
-// LogDB stores executions in logs.db. Writes go through one goroutine that commits
-// queued records together (group commit, fsync on); reads are short View transactions.
-type LogDB struct {
-	db   *bolt.DB
-	path string
-	opts LogOptions
-
-	mu       sync.RWMutex // guards closed and sends on reqs
-	closed   bool
-	reqs     chan *putReq
-	done     chan struct{}
-	inflight atomic.Int64 // Puts between enqueue and acknowledgement
-	commits  atomic.Int64 // group-commit transactions (for benchmarks and ops)
-
-	maxScan int     // List scan bound (tests lower it)
-	health  *health // shared with the Store; nil for a LogDB opened alone
+// LogPage is one page of List. NextCursor is empty when there is nothing more. A page
+// may hold fewer than Limit items (even none) with a NextCursor when the scan bound was
+// reached before Limit matches were found; keep paging to continue.
+type LogPage struct {
+	Items      []*Execution `json:"items"`
+	NextCursor string       `json:"nextCursor,omitempty"`
 }
 
-type putReq struct {
-	id   string
-	h    head
-	data []byte // encoded value: head + JSON
-	done chan error
+// MetricsQuery selects the rollups Metrics aggregates.
+type MetricsQuery struct {
+	// WorkspaceID is required unless WorkflowIDs is non-empty. With WorkflowIDs (non-nil)
+	// only those workflows are counted; an empty non-nil slice selects nothing.
+	WorkspaceID string
+	WorkflowIDs []string
+	// Start and End bound the period; zero means unbounded. Rollups are hourly, so an
+	// hour that overlaps [Start, End) counts whole.
+	Start, End time.Time
+	// Bucket is the width of each result bucket: a whole number of hours (default 1 h).
+	// Buckets are aligned to multiples of Bucket since the Unix epoch (UTC).
+	Bucket time.Duration
 }
 
-// OpenLogDB opens (creating with mode 0600) the logs file at path and runs its
-// migrations. A file held by another process fails within LockTimeout with an error
-// wrapping ErrLocked; a file from a newer build fails with ErrNewerSchema.
-func OpenLogDB(path string, opts LogOptions) (*LogDB, error) {
-	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = defaultLockTimeout
-	}
-	if opts.MaxRecordBytes <= 0 {
-		opts.MaxRecordBytes = defaultMaxRecordBytes
-	}
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = defaultBatchSize
-	}
-	if opts.BatchDelay == 0 {
-		opts.BatchDelay = defaultBatchDelay
-	}
-	if opts.dir == "" {
-		opts.dir = filepath.Dir(path)
-	}
-	db, err := openBoltWith(path, opts.dir, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
-	if err != nil {
-		return nil, err
-	}
-	if err := safely(func() error {
-		return db.Update(func(tx *bolt.Tx) error {
-			meta, err := tx.CreateBucketIfNotExists(bMeta)
-			if err != nil {
-				return fmt.Errorf("create meta bucket: %w", err)
-			}
-			return runMigrations(meta, tx, logMigrations, "logs.db")
-		})
-	}); err != nil {
-		db.Close()
-		return nil, corruptHint(path, opts.dir, err)
-	}
-	l := &LogDB{
-		db:      db,
-		path:    path,
-		opts:    opts,
-		reqs:    make(chan *putReq, opts.BatchSize),
-		done:    make(chan struct{}),
-		maxScan: defaultMaxScan,
-		health:  newHealth(opts.dir, nil),
-	}
-	go l.writer()
-	return l, nil
+// MetricsBucket aggregates the finished executions that started in one bucket.
+type MetricsBucket struct {
+	Start     time.Time `json:"start"`
+	Count     int64     `json:"count"`
+	Errors    int64     `json:"errors"`
+	ErrorRate float64   `json:"errorRate"`
+	P50Ms     float64   `json:"p50Ms"`
+	P95Ms     float64   `json:"p95Ms"`
+	P99Ms     float64   `json:"p99Ms"`
+	Cost      float64   `json:"cost"`
 }
 
-// Close waits for every accepted Put to commit, then closes the file. Later Puts fail.
-func (l *LogDB) Close() error {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return nil
-	}
-	l.closed = true
-	close(l.reqs)
-	l.mu.Unlock()
-	<-l.done
-	return l.db.Close()
-}
-
-// Get returns the execution with id, or an error wrapping ErrNotFound.
-func (l *LogDB) Get(ctx context.Context, id string) (*Execution, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var e *Execution
-	err := l.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bExecutions).Get([]byte(id))
-		if v == nil {
-			return notFound("execution", id)
-		}
-		var err error
-		e, err = decodeRecord([]byte(id), v)
-		return err
-	})
-	return e, err
-}
-
-// GetByRunID returns the execution of workflowID with the client-chosen runID, or an
-// error wrapping ErrNotFound.
-func (l *LogDB) GetByRunID(ctx context.Context, workflowID, runID string) (*Execution, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var e *Execution
-	err := l.db.View(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bIdxRun).Get(ckey(workflowID, runID))
-		if id == nil {
-			return notFound("run", workflowID+"/"+runID)
-		}
-		v := tx.Bucket(bExecutions).Get(id)
-		if v == nil {
-			return notFound("execution", string(id))
-		}
-		var err error
-		e, err = decodeRecord(id, v)
-		return err
-	})
-	return e, err
-}
-
-// Count returns the number of stored executions.
-func (l *LogDB) Count(ctx context.Context) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	var n int
-	err := l.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bExecutions).Stats().KeyN
-		return nil
-	})
-	return n, err
-}
-
-// Backup writes a consistent copy of logs.db to w from one read transaction.
-func (l *LogDB) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	var n int64
-	err := l.db.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	if err != nil {
-		return n, fmt.Errorf("backup logs.db: %w", err)
-	}
-	return n, nil
-}
-
-// Unfinished returns the executions recorded as queued or running, oldest first. At
-// start these are the jobs the previous process accepted but did not finish.
-func (l *LogDB) Unfinished(ctx context.Context) ([]*Execution, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var out []*Execution
-	err := l.db.View(func(tx *bolt.Tx) error {
-		execs := tx.Bucket(bExecutions)
-		return tx.Bucket(bIdxOpen).ForEach(func(k, _ []byte) error {
-			v := execs.Get(k)
-			if v == nil {
-				return nil
-			}
-			e, err := decodeRecord(k, v)
-			if err != nil {
-				return fmt.Errorf("execution %s: %w", k, err)
-			}
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
+// Retention bounds how much execution history each workspace keeps. Zero fields do not
+// limit. Queued and running executions are never pruned; hourly rollups are kept, so
+// metrics still cover pruned periods.
+type Retention struct {
+	MaxAge   time.Duration // delete executions that started longer ago than this
+	MaxCount int           // keep at most this many executions per workspace
 }

@@ -1,201 +1,24 @@
 package store
 
-import (
-	"context"
-	"fmt"
-	"strings"
-)
+import "context"
 
-// CreateOrg stores a new organization with ownerID as its owner.
-func (s *Store) CreateOrg(ctx context.Context, o *Org, ownerID string) error {
-	o.Name = strings.TrimSpace(o.Name)
-	if o.Name == "" {
-		return invalid("organization name is required")
-	}
-	if o.ID == "" {
-		o.ID = NewID()
-	}
-	if o.CreatedAt.IsZero() {
-		o.CreatedAt = now()
-	}
-	return s.update(ctx, func(w *writer) error {
-		if _, err := w.User(ownerID); err != nil {
-			return fmt.Errorf("organization owner: %w", err)
-		}
-		if err := putJSON(w.tx.Bucket(bOrgs), []byte(o.ID), o); err != nil {
-			return err
-		}
-		return w.setOrgMember(o.ID, ownerID, RoleOwner)
-	})
-}
+// Orgs holds organizations and their members.
+type Orgs interface {
+	// CreateOrg stores a new organization with ownerID as its owner.
+	CreateOrg(ctx context.Context, o *Org, ownerID string) error
 
-// UpdateOrg applies fn to the stored organization and saves it.
-func (s *Store) UpdateOrg(ctx context.Context, id string, fn func(o *Org) error) (*Org, error) {
-	var out *Org
-	err := s.update(ctx, func(w *writer) error {
-		o, err := w.Org(id)
-		if err != nil {
-			return err
-		}
-		if err := fn(o); err != nil {
-			return err
-		}
-		o.ID = id
-		if strings.TrimSpace(o.Name) == "" {
-			return invalid("organization name is required")
-		}
-		if err := w.bumpAuth(); err != nil {
-			return err
-		}
-		out = o
-		return putJSON(w.tx.Bucket(bOrgs), []byte(id), o)
-	})
-	return out, err
-}
+	// UpdateOrg applies fn to the stored organization and saves it.
+	UpdateOrg(ctx context.Context, id string, fn func(o *Org) error) (*Org, error)
 
-// SetOrgMember adds userID to the organization or changes their role.
-func (s *Store) SetOrgMember(ctx context.Context, orgID, userID string, role OrgRole) error {
-	return s.update(ctx, func(w *writer) error {
-		if _, err := w.Org(orgID); err != nil {
-			return err
-		}
-		if _, err := w.User(userID); err != nil {
-			return err
-		}
-		if cur, _ := w.OrgRole(orgID, userID); cur == RoleOwner && role != RoleOwner {
-			if err := w.keepAnOwner(orgID, userID); err != nil {
-				return err
-			}
-		}
-		return w.setOrgMember(orgID, userID, role)
-	})
-}
+	// SetOrgMember adds userID to the organization or changes their role.
+	SetOrgMember(ctx context.Context, orgID, userID string, role OrgRole) error
 
-// RemoveOrgMember removes userID from the organization; the last owner cannot leave.
-func (s *Store) RemoveOrgMember(ctx context.Context, orgID, userID string) error {
-	return s.update(ctx, func(w *writer) error {
-		role, err := w.OrgRole(orgID, userID)
-		if err != nil {
-			return err
-		}
-		if role == "" {
-			return notFound("organization member", userID)
-		}
-		if role == RoleOwner {
-			if err := w.keepAnOwner(orgID, userID); err != nil {
-				return err
-			}
-		}
-		if err := w.tx.Bucket(bOrgMembers).Delete(ckey(orgID, userID)); err != nil {
-			return err
-		}
-		if err := w.tx.Bucket(bUserOrgs).Delete(ckey(userID, orgID)); err != nil {
-			return err
-		}
-		return w.bumpAuth()
-	})
-}
+	// RemoveOrgMember removes userID from the organization; the last owner cannot leave.
+	RemoveOrgMember(ctx context.Context, orgID, userID string) error
 
-func (w *writer) keepAnOwner(orgID, leaving string) error {
-	members, err := w.OrgMembers(orgID)
-	if err != nil {
-		return err
-	}
-	for _, m := range members {
-		if m.UserID != leaving && m.Role == RoleOwner {
-			return nil
-		}
-	}
-	return invalid("organization %s must keep at least one owner", orgID)
-}
+	// GetOrg returns the organization with id.
+	GetOrg(ctx context.Context, id string) (o *Org, err error)
 
-func (w *writer) setOrgMember(orgID, userID string, role OrgRole) error {
-	if !role.Valid() {
-		return invalid("organization role %q must be one of owner, admin, member", role)
-	}
-	if err := w.tx.Bucket(bOrgMembers).Put(ckey(orgID, userID), []byte(role)); err != nil {
-		return err
-	}
-	if err := w.tx.Bucket(bUserOrgs).Put(ckey(userID, orgID), nil); err != nil {
-		return err
-	}
-	return w.bumpAuth()
-}
-
-// Org returns the organization with id.
-func (r *Reader) Org(id string) (*Org, error) {
-	o, err := getJSON[Org](r.tx.Bucket(bOrgs), []byte(id))
-	if err != nil {
-		return nil, fmt.Errorf("organization %q: %w", id, err)
-	}
-	return o, nil
-}
-
-// Orgs lists every organization.
-func (r *Reader) Orgs() ([]*Org, error) { return listAll[Org](r.tx.Bucket(bOrgs)) }
-
-// OrgRole returns userID's role in orgID, or "" when not a member.
-func (r *Reader) OrgRole(orgID, userID string) (OrgRole, error) {
-	return OrgRole(r.tx.Bucket(bOrgMembers).Get(ckey(orgID, userID))), nil
-}
-
-// OrgMembers lists the members of orgID.
-func (r *Reader) OrgMembers(orgID string) ([]OrgMember, error) {
-	var out []OrgMember
-	err := scanPrefix(r.tx.Bucket(bOrgMembers), orgID, func(userID, role []byte) error {
-		out = append(out, OrgMember{OrgID: orgID, UserID: string(userID), Role: OrgRole(role)})
-		return nil
-	})
-	return out, err
-}
-
-// UserOrgs lists the ids of the organizations userID belongs to.
-func (r *Reader) UserOrgs(userID string) ([]string, error) {
-	return idsUnder(r.tx.Bucket(bUserOrgs), userID)
-}
-
-// OrgWorkspaces lists the ids of the workspaces in orgID.
-func (r *Reader) OrgWorkspaces(orgID string) ([]string, error) {
-	return idsUnder(r.tx.Bucket(bWsByOrg), orgID)
-}
-
-// FindOrg returns the organization named by id or by unique name.
-func (r *Reader) FindOrg(ref string) (*Org, error) {
-	if o, err := r.Org(ref); err == nil {
-		return o, nil
-	}
-	all, err := r.Orgs()
-	if err != nil {
-		return nil, err
-	}
-	return findByName(all, ref, "organization", func(o *Org) string { return o.Name })
-}
-
-// GetOrg returns the organization with id.
-func (s *Store) GetOrg(ctx context.Context, id string) (o *Org, err error) {
-	err = s.View(ctx, func(r *Reader) error { o, err = r.Org(id); return err })
-	return o, err
-}
-
-// ListOrgs lists every organization.
-func (s *Store) ListOrgs(ctx context.Context) (os []*Org, err error) {
-	err = s.View(ctx, func(r *Reader) error { os, err = r.Orgs(); return err })
-	return os, err
-}
-
-// findByName returns the single item whose name equals ref (case-insensitively).
-func findByName[T any](items []*T, ref, kind string, name func(*T) string) (*T, error) {
-	var found *T
-	for _, it := range items {
-		if strings.EqualFold(name(it), ref) {
-			if found != nil {
-				return nil, invalid("%s name %q is ambiguous; use the id", kind, ref)
-			}
-			found = it
-		}
-	}
-	if found == nil {
-		return nil, notFound(kind, ref)
-	}
-	return found, nil
+	// ListOrgs lists every organization.
+	ListOrgs(ctx context.Context) (os []*Org, err error)
 }

@@ -1,98 +1,17 @@
 package store
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"strings"
-)
+import "context"
 
-// PutModelProvider creates or replaces a workspace's model provider. Names are unique
-// within the workspace; one provider at most is the default (setting it clears the
-// others).
-func (s *Store) PutModelProvider(ctx context.Context, p *ModelProvider) error {
-	p.Name = strings.TrimSpace(p.Name)
-	if p.Name == "" || p.WorkspaceID == "" {
-		return invalid("model provider needs a workspace and a name")
-	}
-	if p.ID == "" {
-		p.ID = NewID()
-	}
-	t := now()
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = t
-	}
-	p.UpdatedAt = t
-	return s.update(ctx, func(w *writer) error {
-		if _, err := w.Workspace(p.WorkspaceID); err != nil {
-			return err
-		}
-		b := w.tx.Bucket(bProviders)
-		var others []*ModelProvider
-		err := scanPrefix(b, p.WorkspaceID, func(_, v []byte) error {
-			o, err := decodeJSON[ModelProvider](v)
-			if err != nil {
-				return err
-			}
-			if o.ID != p.ID {
-				others = append(others, o)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, o := range others {
-			if strings.EqualFold(o.Name, p.Name) {
-				return fmt.Errorf("a model provider named %q already exists: %w", p.Name, ErrConflict)
-			}
-			if p.IsDefault && o.IsDefault {
-				o.IsDefault = false
-				if err := putJSON(b, ckey(o.WorkspaceID, o.ID), o); err != nil {
-					return err
-				}
-			}
-		}
-		return putJSON(b, ckey(p.WorkspaceID, p.ID), p)
-	})
-}
+// Providers holds a workspace's model providers.
+type Providers interface {
+	// PutModelProvider creates or replaces a workspace's model provider. Names are unique
+	// within the workspace; one provider at most is the default (setting it clears the
+	// others).
+	PutModelProvider(ctx context.Context, p *ModelProvider) error
 
-// ModelProviders lists the providers of wsID, oldest first.
-func (s *Store) ModelProviders(ctx context.Context, wsID string) (out []*ModelProvider, err error) {
-	err = s.View(ctx, func(r *Reader) error {
-		return scanPrefix(r.tx.Bucket(bProviders), wsID, func(_, v []byte) error {
-			p, err := decodeJSON[ModelProvider](v)
-			if err != nil {
-				return err
-			}
-			out = append(out, p)
-			return nil
-		})
-	})
-	sortByCreated(out)
-	return out, err
-}
+	// ModelProviders lists the providers of wsID, oldest first.
+	ModelProviders(ctx context.Context, wsID string) (out []*ModelProvider, err error)
 
-// DeleteModelProvider removes provider id of wsID.
-func (s *Store) DeleteModelProvider(ctx context.Context, wsID, id string) error {
-	return s.update(ctx, func(w *writer) error {
-		b := w.tx.Bucket(bProviders)
-		if b.Get(ckey(wsID, id)) == nil {
-			return fmt.Errorf("model provider %q: %w", id, ErrNotFound)
-		}
-		return b.Delete(ckey(wsID, id))
-	})
-}
-
-func sortByCreated(ps []*ModelProvider) {
-	slices.SortStableFunc(ps, func(a, b *ModelProvider) int { return a.CreatedAt.Compare(b.CreatedAt) })
-}
-
-func decodeJSON[T any](v []byte) (*T, error) {
-	t := new(T)
-	if err := json.Unmarshal(v, t); err != nil {
-		return nil, fmt.Errorf("decode record: %w", err)
-	}
-	return t, nil
+	// DeleteModelProvider removes provider id of wsID.
+	DeleteModelProvider(ctx context.Context, wsID, id string) error
 }

@@ -1,130 +1,26 @@
 package store
 
-import (
-	"context"
-	"fmt"
-	"strings"
-	"time"
-)
+import "context"
 
-func normEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+// Users holds user accounts.
+type Users interface {
+	// CreateUser stores a new user. Email is unique, case-insensitively.
+	CreateUser(ctx context.Context, u *User) error
 
-// CreateUser stores a new user. Email is unique, case-insensitively.
-func (s *Store) CreateUser(ctx context.Context, u *User) error {
-	u.Email = strings.TrimSpace(u.Email)
-	if u.Email == "" || !strings.Contains(u.Email, "@") {
-		return invalid("user email %q must be an address", u.Email)
-	}
-	if u.ID == "" {
-		u.ID = NewID()
-	}
-	if u.CreatedAt.IsZero() {
-		u.CreatedAt = now()
-	}
-	return s.update(ctx, func(w *writer) error {
-		byEmail := w.tx.Bucket(bUsersByEmail)
-		if byEmail.Get([]byte(normEmail(u.Email))) != nil {
-			return fmt.Errorf("user email %q: %w", u.Email, ErrConflict)
-		}
-		if err := byEmail.Put([]byte(normEmail(u.Email)), []byte(u.ID)); err != nil {
-			return err
-		}
-		return putJSON(w.tx.Bucket(bUsers), []byte(u.ID), u)
-	})
-}
+	// GetUser returns the user with id.
+	GetUser(ctx context.Context, id string) (u *User, err error)
 
-// User returns the user with id.
-func (r *Reader) User(id string) (*User, error) {
-	u, err := getJSON[User](r.tx.Bucket(bUsers), []byte(id))
-	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", id, err)
-	}
-	return u, nil
-}
+	// GetUserByEmail returns the user with that email.
+	GetUserByEmail(ctx context.Context, email string) (u *User, err error)
 
-// UserByEmail returns the user with that email, case-insensitively.
-func (r *Reader) UserByEmail(email string) (*User, error) {
-	id := r.tx.Bucket(bUsersByEmail).Get([]byte(normEmail(email)))
-	if id == nil {
-		return nil, notFound("user", email)
-	}
-	return r.User(string(id))
-}
+	// ListUsers lists every user.
+	ListUsers(ctx context.Context) (us []*User, err error)
 
-// Users lists every user, oldest first.
-func (r *Reader) Users() ([]*User, error) { return listAll[User](r.tx.Bucket(bUsers)) }
+	// UpdateUser applies fn to the stored user and saves it. Email changes keep the unique
+	// index; disabling a user changes access decisions, so every update bumps the auth epoch.
+	UpdateUser(ctx context.Context, id string, fn func(u *User) error) (*User, error)
 
-// GetUser returns the user with id.
-func (s *Store) GetUser(ctx context.Context, id string) (u *User, err error) {
-	err = s.View(ctx, func(r *Reader) error { u, err = r.User(id); return err })
-	return u, err
-}
-
-// GetUserByEmail returns the user with that email.
-func (s *Store) GetUserByEmail(ctx context.Context, email string) (u *User, err error) {
-	err = s.View(ctx, func(r *Reader) error { u, err = r.UserByEmail(email); return err })
-	return u, err
-}
-
-// ListUsers lists every user.
-func (s *Store) ListUsers(ctx context.Context) (us []*User, err error) {
-	err = s.View(ctx, func(r *Reader) error { us, err = r.Users(); return err })
-	return us, err
-}
-
-// UpdateUser applies fn to the stored user and saves it. Email changes keep the unique
-// index; disabling a user changes access decisions, so every update bumps the auth epoch.
-func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) error) (*User, error) {
-	var out *User
-	err := s.update(ctx, func(w *writer) error {
-		u, err := w.User(id)
-		if err != nil {
-			return err
-		}
-		oldEmail, oldHash := normEmail(u.Email), u.PasswordHash
-		if err := fn(u); err != nil {
-			return err
-		}
-		u.ID = id
-		if ne := normEmail(u.Email); ne != oldEmail {
-			if ne == "" || !strings.Contains(ne, "@") {
-				return invalid("user email %q must be an address", u.Email)
-			}
-			byEmail := w.tx.Bucket(bUsersByEmail)
-			if byEmail.Get([]byte(ne)) != nil {
-				return fmt.Errorf("user email %q: %w", u.Email, ErrConflict)
-			}
-			if err := byEmail.Delete([]byte(oldEmail)); err != nil {
-				return err
-			}
-			if err := byEmail.Put([]byte(ne), []byte(id)); err != nil {
-				return err
-			}
-		}
-		if err := w.bumpAuth(); err != nil {
-			return err
-		}
-		if u.DisabledAt != nil || u.PasswordHash != oldHash {
-			if err := w.deleteUserSessions(id, nil); err != nil {
-				return err
-			}
-		}
-		out = u
-		return putJSON(w.tx.Bucket(bUsers), []byte(id), u)
-	})
-	return out, err
-}
-
-// DisableUser marks the user disabled: their sessions end and their personal keys stop
-// resolving at once.
-func (s *Store) DisableUser(ctx context.Context, id string, disabled bool) (*User, error) {
-	return s.UpdateUser(ctx, id, func(u *User) error {
-		if disabled {
-			t := time.Now().UTC()
-			u.DisabledAt = &t
-		} else {
-			u.DisabledAt = nil
-		}
-		return nil
-	})
+	// DisableUser marks the user disabled: their sessions end and their personal keys stop
+	// resolving at once.
+	DisableUser(ctx context.Context, id string, disabled bool) (*User, error)
 }

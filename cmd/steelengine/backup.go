@@ -14,6 +14,7 @@ import (
 	"github.com/steelengine/steelengine/app"
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/bolt"
 )
 
 func backupCommand() *cli.Command {
@@ -111,7 +112,7 @@ func writeArchive(c *cli.Context, path string, r io.Reader) (*store.Manifest, er
 		f.Close()
 		return nil, err
 	}
-	m, err := store.VerifyArchive(c.Context, f)
+	m, err := bolt.VerifyArchive(c.Context, f)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("backup is incomplete: %w", err)

@@ -5,9 +5,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/steelengine/steelengine/store/bolt"
 	"github.com/urfave/cli/v2"
-
-	"github.com/steelengine/steelengine/store"
 )
 
 func checkCommand() *cli.Command {
@@ -22,14 +21,14 @@ func checkCommand() *cli.Command {
 }
 
 type checkReport struct {
-	Files     []store.FileCheck `json:"files"`
-	OK        bool              `json:"ok"`
-	LogsMoved string            `json:"logsMovedTo,omitempty"`
+	Files     []bolt.FileCheck `json:"files"`
+	OK        bool             `json:"ok"`
+	LogsMoved string           `json:"logsMovedTo,omitempty"`
 }
 
 func checkAction(c *cli.Context) error {
 	dir := c.String("data-dir")
-	files, err := store.Check(c.Context, dir)
+	files, err := bolt.Check(c.Context, dir)
 	if err != nil {
 		return err
 	}
@@ -42,7 +41,7 @@ func checkAction(c *cli.Context) error {
 		}
 	}
 	if c.Bool("reset-logs") {
-		if rep.LogsMoved, err = store.ResetLogs(c.Context, dir); err != nil {
+		if rep.LogsMoved, err = bolt.ResetLogs(c.Context, dir); err != nil {
 			return err
 		}
 	}

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/steelengine/steelengine/store/bolt"
 	"github.com/urfave/cli/v2"
-
-	"github.com/steelengine/steelengine/store"
 )
 
 func compactCommand() *cli.Command {
@@ -14,7 +13,7 @@ func compactCommand() *cli.Command {
 		Name:  "compact",
 		Usage: "rewrite core.db and logs.db without free space (server stopped; atomic: fsync then rename)",
 		Action: func(c *cli.Context) error {
-			res, err := store.Compact(c.Context, c.String("data-dir"))
+			res, err := bolt.Compact(c.Context, c.String("data-dir"))
 			if err != nil {
 				return err
 			}

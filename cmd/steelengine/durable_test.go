@@ -17,6 +17,7 @@ import (
 
 	"github.com/steelengine/steelengine/internal/testenv"
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/bolt"
 )
 
 // firstStart starts a fresh instance, logs in and deploys greet and a wait workflow
@@ -60,7 +61,7 @@ func TestStartSettlesJobsLeftByAKilledServer(t *testing.T) {
 
 	// What a killed server leaves: a queued job it acknowledged and a run it had started.
 	ctx := context.Background()
-	st, err := store.Open(ctx, data, store.Options{})
+	st, err := bolt.Open(ctx, data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +374,7 @@ func TestPruneCompactCheckCLI(t *testing.T) {
 	if pr["deleted"] != 3 {
 		t.Fatalf("prune --retention-count 2 deleted %v, want 3", pr)
 	}
-	var cr map[string][]store.CompactResult
+	var cr map[string][]bolt.CompactResult
 	cliJSON(t, &cr, "--data-dir", data, "--json", "compact")
 	if len(cr["files"]) != 2 || cr["files"][0].After == 0 {
 		t.Fatalf("compact = %v", cr)

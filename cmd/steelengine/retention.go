@@ -58,7 +58,7 @@ func logsPruneCommand() *cli.Command {
 			if r.MaxAge == 0 && r.MaxCount == 0 {
 				return usagef("logs prune needs --retention-age and/or --retention-count")
 			}
-			return withStore(c, func(ctx context.Context, st *store.Store) error {
+			return withStore(c, func(ctx context.Context, st store.Store) error {
 				var n int
 				if ref := c.String("workspace"); ref != "" {
 					ws, err := findWorkspace(ctx, st, ref)

@@ -1,23 +1,25 @@
-package store
+package bolt
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/steelengine/steelengine/store"
 )
 
 func TestConversations(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
-	add := func(ws, id string, msgs ...MemoryMessage) {
+	add := func(ws, id string, msgs ...store.MemoryMessage) {
 		t.Helper()
-		if err := s.UpdateConversation(ctx, ws, id, func(old []MemoryMessage) []MemoryMessage { return append(old, msgs...) }); err != nil {
+		if err := s.UpdateConversation(ctx, ws, id, func(old []store.MemoryMessage) []store.MemoryMessage { return append(old, msgs...) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	add("ws1", "c", MemoryMessage{"user", "hi"})
-	add("ws1", "c", MemoryMessage{"assistant", "hello"})
-	add("ws2", "c", MemoryMessage{"user", "other workspace"})
+	add("ws1", "c", store.MemoryMessage{Role: "user", Content: "hi"})
+	add("ws1", "c", store.MemoryMessage{Role: "assistant", Content: "hello"})
+	add("ws2", "c", store.MemoryMessage{Role: "user", Content: "other workspace"})
 	c, err := s.Conversation(ctx, "ws1", "c")
 	if err != nil || len(c.Messages) != 2 || c.Messages[1].Content != "hello" {
 		t.Fatalf("%v %+v", err, c)
@@ -26,10 +28,10 @@ func TestConversations(t *testing.T) {
 		t.Fatalf("unknown conversation %+v", c)
 	}
 	// The cap keeps the newest messages.
-	big := make([]MemoryMessage, MaxConversationMessages+5)
-	big[len(big)-1] = MemoryMessage{"user", "last"}
+	big := make([]store.MemoryMessage, store.MaxConversationMessages+5)
+	big[len(big)-1] = store.MemoryMessage{Role: "user", Content: "last"}
 	add("ws1", "big", big...)
-	if c, _ := s.Conversation(ctx, "ws1", "big"); len(c.Messages) != MaxConversationMessages || c.Messages[len(c.Messages)-1].Content != "last" {
+	if c, _ := s.Conversation(ctx, "ws1", "big"); len(c.Messages) != store.MaxConversationMessages || c.Messages[len(c.Messages)-1].Content != "last" {
 		t.Fatalf("cap: %d", len(c.Messages))
 	}
 	n, err := s.PruneConversations(ctx, time.Now().Add(time.Hour))

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -8,15 +8,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/steelengine/steelengine/store"
 )
 
 func TestUnfinishedTracksQueuedAndRunning(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openLogs(t, LogOptions{})
-	queued := newExec("ws", "wf", logBase, StatusQueued)
-	running := newExec("ws", "wf", logBase.Add(time.Second), StatusRunning)
-	done := newExec("ws", "wf", logBase.Add(2*time.Second), StatusCompleted)
-	for _, e := range []*Execution{queued, running, done} {
+	queued := newExec("ws", "wf", logBase, store.StatusQueued)
+	running := newExec("ws", "wf", logBase.Add(time.Second), store.StatusRunning)
+	done := newExec("ws", "wf", logBase.Add(2*time.Second), store.StatusCompleted)
+	for _, e := range []*store.Execution{queued, running, done} {
 		mustPut(t, l, e)
 	}
 	got, err := l.Unfinished(ctx)
@@ -26,7 +28,7 @@ func TestUnfinishedTracksQueuedAndRunning(t *testing.T) {
 	if g := ids(got); len(g) != 2 || !contains(g, queued.ID) || !contains(g, running.ID) {
 		t.Fatalf("unfinished = %v, want %s and %s", g, queued.ID, running.ID)
 	}
-	running.Status = StatusFailed
+	running.Status = store.StatusFailed
 	mustPut(t, l, running)
 	if got, _ = l.Unfinished(ctx); len(got) != 1 || got[0].ID != queued.ID {
 		t.Fatalf("after finishing one: %v", ids(got))
@@ -45,7 +47,7 @@ func contains(s []string, v string) bool {
 func TestMarkIsWrittenWithoutWaiting(t *testing.T) {
 	ctx := context.Background()
 	l, path := openLogs(t, LogOptions{})
-	e := newExec("ws", "wf", logBase, StatusRunning)
+	e := newExec("ws", "wf", logBase, store.StatusRunning)
 	if err := l.Mark(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -78,18 +80,18 @@ func TestDeletedDataDirRefusesWrites(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CheckHealth(ctx); !errors.Is(err, ErrUnavailable) {
+	if err := s.CheckHealth(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("health after rm -rf = %v, want ErrUnavailable", err)
 	}
-	if err := s.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("ping = %v", err)
 	}
-	err = s.CreateUser(ctx, &User{Email: "a@b.c", Name: "A"})
-	if !errors.Is(err, ErrUnavailable) {
+	err = s.CreateUser(ctx, &store.User{Email: "a@b.c", Name: "A"})
+	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("write into a deleted directory = %v, want ErrUnavailable", err)
 	}
-	err = s.Logs().Put(ctx, newExec("ws", "wf", logBase, StatusCompleted))
-	if !errors.Is(err, ErrUnavailable) {
+	err = s.Logs().Put(ctx, newExec("ws", "wf", logBase, store.StatusCompleted))
+	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("log write into a deleted directory = %v, want ErrUnavailable", err)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -116,7 +118,7 @@ func TestReplacedFileDetected(t *testing.T) {
 	for s.Health() == nil && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := s.Health(); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "replaced") {
+	if err := s.Health(); !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "replaced") {
 		t.Fatalf("periodic check after replacing core.db = %v", err)
 	}
 	// Put back: the same file again, writes resume.
@@ -144,7 +146,7 @@ func TestCorruptFileRefusedWithRecoveryCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Logs().Put(ctx, newExec("ws", "wf", logBase, StatusCompleted)); err != nil {
+			if err := s.Logs().Put(ctx, newExec("ws", "wf", logBase, store.StatusCompleted)); err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
@@ -162,7 +164,7 @@ func TestCorruptFileRefusedWithRecoveryCommand(t *testing.T) {
 				s.Close()
 				t.Fatal("opened a damaged file")
 			}
-			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v; want ErrCorrupt naming %s and %q", err, path, tc.want)
 			}
 		})
@@ -181,35 +183,35 @@ func TestRetainPerWorkspaceKeepsRollupsAndOpenRuns(t *testing.T) {
 	now := logBase.Add(100 * 24 * time.Hour)
 	// ws1: 30 finished runs one day apart (oldest 40 days ago) and one old queued job.
 	for i := range 30 {
-		mustPut(t, l, newExec("ws1", "wf1", now.Add(-time.Duration(40-i)*24*time.Hour), StatusCompleted))
+		mustPut(t, l, newExec("ws1", "wf1", now.Add(-time.Duration(40-i)*24*time.Hour), store.StatusCompleted))
 	}
-	queued := newExec("ws1", "wf1", now.Add(-50*24*time.Hour), StatusQueued)
+	queued := newExec("ws1", "wf1", now.Add(-50*24*time.Hour), store.StatusQueued)
 	mustPut(t, l, queued)
 	// ws2: 5 recent runs.
 	for i := range 5 {
-		mustPut(t, l, newExec("ws2", "wf2", now.Add(-time.Duration(i+1)*time.Hour), StatusFailed))
+		mustPut(t, l, newExec("ws2", "wf2", now.Add(-time.Duration(i+1)*time.Hour), store.StatusFailed))
 	}
-	before, err := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws1", Bucket: 24 * 365 * time.Hour})
+	before, err := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws1", Bucket: 24 * 365 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	n, err := l.Retain(ctx, Retention{MaxAge: 30 * 24 * time.Hour}, now)
+	n, err := l.Retain(ctx, store.Retention{MaxAge: 30 * 24 * time.Hour}, now)
 	if err != nil || n != 10 {
 		t.Fatalf("age retention deleted %d (%v), want 10", n, err)
 	}
-	n, err = l.Retain(ctx, Retention{MaxCount: 4}, now)
+	n, err = l.Retain(ctx, store.Retention{MaxCount: 4}, now)
 	if err != nil || n != 16+1 {
 		t.Fatalf("count retention deleted %d (%v), want 17 (16 in ws1, 1 in ws2)", n, err)
 	}
-	page, err := l.List(ctx, LogQuery{WorkspaceID: "ws1", Limit: 100})
+	page, err := l.List(ctx, store.LogQuery{WorkspaceID: "ws1", Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(page.Items) != 5 || !contains(ids(page.Items), queued.ID) {
 		t.Fatalf("ws1 keeps %d records %v, want the 4 newest and the queued job", len(page.Items), ids(page.Items))
 	}
-	after, err := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws1", Bucket: 24 * 365 * time.Hour})
+	after, err := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws1", Bucket: 24 * 365 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,13 +232,13 @@ func TestWriteAfterDeleteIsNotAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No periodic check has run: the commit itself must notice.
-	if err := s.CreateUser(ctx, &User{Email: "a@b.c", Name: "A"}); !errors.Is(err, ErrUnavailable) {
+	if err := s.CreateUser(ctx, &store.User{Email: "a@b.c", Name: "A"}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("first write after rm -rf = %v, want ErrUnavailable", err)
 	}
 	s2, _ := Open(ctx, filepath.Join(t.TempDir(), "other"), Options{HealthInterval: time.Hour})
 	defer s2.Close()
 	os.RemoveAll(s2.Dir())
-	if err := s2.Logs().Put(ctx, newExec("ws", "wf", logBase, StatusCompleted)); !errors.Is(err, ErrUnavailable) {
+	if err := s2.Logs().Put(ctx, newExec("ws", "wf", logBase, store.StatusCompleted)); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("first log write after rm -rf = %v, want ErrUnavailable", err)
 	}
 }

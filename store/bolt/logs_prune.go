@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bytes"
@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // Prune deletes the executions that started before before, with their index entries,
@@ -20,7 +21,7 @@ func (l *LogDB) Prune(ctx context.Context, before time.Time) (int, error) {
 			return total, err
 		}
 		n, last := 0, false
-		err := l.update(func(tx *bolt.Tx) error {
+		err := l.update(func(tx *bbolt.Tx) error {
 			var keys [][]byte
 			c := tx.Bucket(bIdxTime).Cursor()
 			for k, _ := c.First(); k != nil && len(keys) < pruneChunk; k, _ = c.Next() {
@@ -53,18 +54,10 @@ func (l *LogDB) Prune(ctx context.Context, before time.Time) (int, error) {
 	}
 }
 
-// Retention bounds how much execution history each workspace keeps. Zero fields do not
-// limit. Queued and running executions are never pruned; hourly rollups are kept, so
-// metrics still cover pruned periods.
-type Retention struct {
-	MaxAge   time.Duration // delete executions that started longer ago than this
-	MaxCount int           // keep at most this many executions per workspace
-}
-
 // Retain applies r to every workspace with logs (also deleted workspaces), deleting in
 // transactions of at most pruneChunk records so that writes interleave. It returns how
 // many executions it deleted.
-func (l *LogDB) Retain(ctx context.Context, r Retention, now time.Time) (int, error) {
+func (l *LogDB) Retain(ctx context.Context, r store.Retention, now time.Time) (int, error) {
 	if r.MaxAge <= 0 && r.MaxCount <= 0 {
 		return 0, nil
 	}
@@ -84,7 +77,7 @@ func (l *LogDB) Retain(ctx context.Context, r Retention, now time.Time) (int, er
 }
 
 // RetainWorkspace applies r to one workspace's executions.
-func (l *LogDB) RetainWorkspace(ctx context.Context, wsID string, r Retention, now time.Time) (int, error) {
+func (l *LogDB) RetainWorkspace(ctx context.Context, wsID string, r store.Retention, now time.Time) (int, error) {
 	if r.MaxAge <= 0 && r.MaxCount <= 0 {
 		return 0, nil
 	}
@@ -102,7 +95,7 @@ func (l *LogDB) RetainWorkspace(ctx context.Context, wsID string, r Retention, n
 		excess := 0
 		if r.MaxCount > 0 {
 			var n int
-			if err := l.db.View(func(tx *bolt.Tx) error {
+			if err := l.db.View(func(tx *bbolt.Tx) error {
 				c := tx.Bucket(bIdxWsTime).Cursor()
 				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 					n++
@@ -114,7 +107,7 @@ func (l *LogDB) RetainWorkspace(ctx context.Context, wsID string, r Retention, n
 			excess = n - r.MaxCount
 		}
 		deleted, more := 0, false
-		err := l.update(func(tx *bolt.Tx) error {
+		err := l.update(func(tx *bbolt.Tx) error {
 			var doomed []string
 			pos := 0
 			c := tx.Bucket(bIdxWsTime).Cursor()
@@ -165,7 +158,7 @@ func (l *LogDB) logWorkspaces(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	var out []string
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bIdxWsTime).Cursor()
 		for k, _ := c.First(); k != nil; {
 			i := bytes.IndexByte(k, sep)
@@ -183,7 +176,7 @@ func (l *LogDB) logWorkspaces(ctx context.Context) ([]string, error) {
 
 // deleteExecution removes one execution and all its index entries (not its rollup
 // contribution). It reports whether the record existed.
-func deleteExecution(tx *bolt.Tx, id string) (bool, error) {
+func deleteExecution(tx *bbolt.Tx, id string) (bool, error) {
 	execs := tx.Bucket(bExecutions)
 	v := execs.Get([]byte(id))
 	if v == nil {

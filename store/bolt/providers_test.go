@@ -1,33 +1,35 @@
-package store
+package bolt
 
 import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/steelengine/steelengine/store"
 )
 
 func TestModelProviders(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
-	u := &User{Email: "o@example.com", Name: "O"}
+	u := &store.User{Email: "o@example.com", Name: "O"}
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	ws := NewWorkspace("W", u.ID, "")
+	ws := store.NewWorkspace("W", u.ID, "")
 	if err := s.CreateWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	a := &ModelProvider{WorkspaceID: ws.ID, Name: "openai", Kind: "openai", IsDefault: true, KeySealed: []byte("ct")}
-	b := &ModelProvider{WorkspaceID: ws.ID, Name: "anthropic", Kind: "anthropic", Models: []string{"claude-*"}}
-	for _, p := range []*ModelProvider{a, b} {
+	a := &store.ModelProvider{WorkspaceID: ws.ID, Name: "openai", Kind: "openai", IsDefault: true, KeySealed: []byte("ct")}
+	b := &store.ModelProvider{WorkspaceID: ws.ID, Name: "anthropic", Kind: "anthropic", Models: []string{"claude-*"}}
+	for _, p := range []*store.ModelProvider{a, b} {
 		if err := s.PutModelProvider(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.PutModelProvider(ctx, &ModelProvider{WorkspaceID: ws.ID, Name: "OpenAI", Kind: "openai"}); !errors.Is(err, ErrConflict) {
+	if err := s.PutModelProvider(ctx, &store.ModelProvider{WorkspaceID: ws.ID, Name: "OpenAI", Kind: "openai"}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate name: %v", err)
 	}
-	if err := s.PutModelProvider(ctx, &ModelProvider{WorkspaceID: "nope", Name: "x"}); !errors.Is(err, ErrNotFound) {
+	if err := s.PutModelProvider(ctx, &store.ModelProvider{WorkspaceID: "nope", Name: "x"}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown workspace: %v", err)
 	}
 	// Making b the default clears a's flag.
@@ -42,7 +44,7 @@ func TestModelProviders(t *testing.T) {
 	if err := s.DeleteModelProvider(ctx, ws.ID, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteModelProvider(ctx, ws.ID, a.ID); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteModelProvider(ctx, ws.ID, a.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 	if ps, _ := s.ModelProviders(ctx, ws.ID); len(ps) != 1 {

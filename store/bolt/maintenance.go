@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // DataFileNames are the files of a data directory, in the order tools report them.
@@ -46,8 +47,8 @@ func Check(ctx context.Context, dir string) ([]FileCheck, error) {
 			continue
 		}
 		fc.Size = fi.Size()
-		db, err := openBoltWith(path, dir, &bolt.Options{Timeout: defaultLockTimeout, ReadOnly: true})
-		if errors.Is(err, ErrLocked) {
+		db, err := openBoltWith(path, dir, &bbolt.Options{Timeout: defaultLockTimeout, ReadOnly: true})
+		if errors.Is(err, store.ErrLocked) {
 			return nil, err
 		}
 		if err != nil {
@@ -56,7 +57,7 @@ func Check(ctx context.Context, dir string) ([]FileCheck, error) {
 			continue
 		}
 		err = safely(func() error {
-			return db.View(func(tx *bolt.Tx) error {
+			return db.View(func(tx *bbolt.Tx) error {
 				for cerr := range tx.Check() {
 					if len(fc.Problems) < maxReportedProblems {
 						fc.Problems = append(fc.Problems, cerr.Error())
@@ -83,7 +84,7 @@ func ResetLogs(ctx context.Context, dir string) (string, error) {
 	}
 	// Holding core.db's lock proves no server is running on dir.
 	core, err := openBolt(filepath.Join(dir, "core.db"), dir, defaultLockTimeout)
-	if errors.Is(err, ErrLocked) {
+	if errors.Is(err, store.ErrLocked) {
 		return "", err
 	}
 	if err == nil {
@@ -137,18 +138,18 @@ func compactFile(dir, name string) (CompactResult, error) {
 		return r, fmt.Errorf("compact: %w", err)
 	}
 	r.Before = fi.Size()
-	src, err := openBoltWith(path, dir, &bolt.Options{Timeout: defaultLockTimeout, ReadOnly: true})
+	src, err := openBoltWith(path, dir, &bbolt.Options{Timeout: defaultLockTimeout, ReadOnly: true})
 	if err != nil {
 		return r, err
 	}
 	defer src.Close()
 	tmp := path + ".compact"
 	os.Remove(tmp) // left by an interrupted run
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: defaultLockTimeout, NoSync: true})
+	dst, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: defaultLockTimeout, NoSync: true})
 	if err != nil {
 		return r, fmt.Errorf("create %s: %w", tmp, err)
 	}
-	if err := safely(func() error { return bolt.Compact(dst, src, compactTxMaxSize) }); err != nil {
+	if err := safely(func() error { return bbolt.Compact(dst, src, compactTxMaxSize) }); err != nil {
 		dst.Close()
 		os.Remove(tmp)
 		return r, fmt.Errorf("compact %s: %w (run `steelengine check`)", path, err)

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/steelengine/steelengine/store"
 )
 
 func TestPausedRuns(t *testing.T) {
@@ -13,13 +15,13 @@ func TestPausedRuns(t *testing.T) {
 	s, _ := openTest(t)
 	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) *time.Time { v := t0.Add(d); return &v }
-	human := &PausedRun{ExecutionID: "e1", WorkflowID: "wf1", WorkspaceID: "ws", Version: 2, Status: PausedWaiting,
-		PausePoints: []PausePoint{{ContextID: "hitl", BlockID: "hitl", Kind: PauseHuman, PausedAt: t0}}, State: []byte("sealed")}
-	timed := &PausedRun{ExecutionID: "e2", WorkflowID: "wf2", WorkspaceID: "ws", Status: PausedWaiting,
-		PausePoints: []PausePoint{{ContextID: "w", BlockID: "w", Kind: PauseTime, PausedAt: t0, ResumeAt: at(time.Hour)}}}
-	later := &PausedRun{ExecutionID: "e3", WorkflowID: "wf2", WorkspaceID: "ws", Status: PausedWaiting,
-		PausePoints: []PausePoint{{ContextID: "w", BlockID: "w", Kind: PauseTime, PausedAt: t0, ResumeAt: at(2 * time.Hour)}}}
-	for _, p := range []*PausedRun{human, timed, later} {
+	human := &store.PausedRun{ExecutionID: "e1", WorkflowID: "wf1", WorkspaceID: "ws", Version: 2, Status: store.PausedWaiting,
+		PausePoints: []store.PausePoint{{ContextID: "hitl", BlockID: "hitl", Kind: store.PauseHuman, PausedAt: t0}}, State: []byte("sealed")}
+	timed := &store.PausedRun{ExecutionID: "e2", WorkflowID: "wf2", WorkspaceID: "ws", Status: store.PausedWaiting,
+		PausePoints: []store.PausePoint{{ContextID: "w", BlockID: "w", Kind: store.PauseTime, PausedAt: t0, ResumeAt: at(time.Hour)}}}
+	later := &store.PausedRun{ExecutionID: "e3", WorkflowID: "wf2", WorkspaceID: "ws", Status: store.PausedWaiting,
+		PausePoints: []store.PausePoint{{ContextID: "w", BlockID: "w", Kind: store.PauseTime, PausedAt: t0, ResumeAt: at(2 * time.Hour)}}}
+	for _, p := range []*store.PausedRun{human, timed, later} {
 		if err := s.PutPausedRun(ctx, p); err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +66,7 @@ func TestPausedRuns(t *testing.T) {
 			switch {
 			case err == nil:
 				wins++
-			case errors.Is(err, ErrConflict):
+			case errors.Is(err, store.ErrConflict):
 				conflicts++
 			default:
 				t.Error(err)
@@ -78,10 +80,10 @@ func TestPausedRuns(t *testing.T) {
 	if ids := due(3 * time.Hour); len(ids) != 1 || ids[0] != "e3" {
 		t.Fatalf("a claimed run is no longer due: %v", ids)
 	}
-	if _, err := s.ClaimPausedRun(ctx, "e1", "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.ClaimPausedRun(ctx, "e1", "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown context: %v", err)
 	}
-	if _, err := s.ClaimPausedRun(ctx, "none", "hitl"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.ClaimPausedRun(ctx, "none", "hitl"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown run: %v", err)
 	}
 	if err := s.DeletePausedRun(ctx, "e3"); err != nil {
@@ -90,7 +92,7 @@ func TestPausedRuns(t *testing.T) {
 	if ids := due(3 * time.Hour); len(ids) != 0 {
 		t.Fatalf("deleted run still due: %v", ids)
 	}
-	if _, err := s.PausedRun(ctx, "e3"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.PausedRun(ctx, "e3"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -7,24 +7,25 @@ import (
 	"path/filepath"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 func TestEnvVarsWorkspaceAndPersonal(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	u := mustUser(t, s, "env@x.io")
-	ws := NewWorkspace("W", u.ID, "")
+	ws := store.NewWorkspace("W", u.ID, "")
 	if err := s.CreateWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	put := func(v *EnvVar) error { v.Ciphertext = []byte("sealed"); return s.SetEnvVar(ctx, v) }
-	for _, v := range []*EnvVar{{WorkspaceID: ws.ID, Name: "B"}, {WorkspaceID: ws.ID, Name: "A"}, {UserID: u.ID, Name: "A"}} {
+	put := func(v *store.EnvVar) error { v.Ciphertext = []byte("sealed"); return s.SetEnvVar(ctx, v) }
+	for _, v := range []*store.EnvVar{{WorkspaceID: ws.ID, Name: "B"}, {WorkspaceID: ws.ID, Name: "A"}, {UserID: u.ID, Name: "A"}} {
 		if err := put(v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for name, v := range map[string]*EnvVar{
+	for name, v := range map[string]*store.EnvVar{
 		"both owners":       {WorkspaceID: ws.ID, UserID: u.ID, Name: "X"},
 		"no owner":          {Name: "X"},
 		"unknown workspace": {WorkspaceID: "nope", Name: "X"},
@@ -44,7 +45,7 @@ func TestEnvVarsWorkspaceAndPersonal(t *testing.T) {
 	if err := s.DeleteEnvVar(ctx, ws.ID, "A"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteEnvVar(ctx, ws.ID, "A"); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteEnvVar(ctx, ws.ID, "A"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second delete err = %v, want not found", err)
 	}
 	if err := s.DeleteUserEnvVar(ctx, u.ID, "A"); err != nil {
@@ -66,13 +67,13 @@ func TestMigrationPersonalEnvAndVersionCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := mustUser(t, s, "m@x.io")
-	ws := NewWorkspace("W", u.ID, "")
+	ws := store.NewWorkspace("W", u.ID, "")
 	if err := s.CreateWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	stale := &Workflow{WorkspaceID: ws.ID, Name: "stale", Draft: []byte(`{}`)}
-	gone := &Workflow{WorkspaceID: ws.ID, Name: "gone", Draft: []byte(`{}`)}
-	for _, wf := range []*Workflow{stale, gone} {
+	stale := &store.Workflow{WorkspaceID: ws.ID, Name: "stale", Draft: []byte(`{}`)}
+	gone := &store.Workflow{WorkspaceID: ws.ID, Name: "gone", Draft: []byte(`{}`)}
+	for _, wf := range []*store.Workflow{stale, gone} {
 		if err := s.CreateWorkflow(ctx, wf); err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +82,7 @@ func TestMigrationPersonalEnvAndVersionCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Rewind to schema 1: no personal bucket, counters that lost track.
-	if err := s.core.Update(func(tx *bolt.Tx) error {
+	if err := s.core.Update(func(tx *bbolt.Tx) error {
 		if err := tx.DeleteBucket(bUserEnv); err != nil {
 			return err
 		}
@@ -91,7 +92,7 @@ func TestMigrationPersonalEnvAndVersionCounters(t *testing.T) {
 			return err
 		}
 		for id, counters := range map[string][2]uint32{stale.ID: {0, 0}, gone.ID: {3, 3}} {
-			wf, err := getJSON[Workflow](tx.Bucket(bWorkflows), []byte(id))
+			wf, err := getJSON[store.Workflow](tx.Bucket(bWorkflows), []byte(id))
 			if err != nil {
 				return err
 			}
@@ -111,7 +112,7 @@ func TestMigrationPersonalEnvAndVersionCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.SetEnvVar(ctx, &EnvVar{UserID: u.ID, Name: "P", Ciphertext: []byte("c")}); err != nil {
+	if err := s.SetEnvVar(ctx, &store.EnvVar{UserID: u.ID, Name: "P", Ciphertext: []byte("c")}); err != nil {
 		t.Fatalf("personal var after migration: %v", err)
 	}
 	got, _ := s.GetWorkflow(ctx, stale.ID)
@@ -129,7 +130,7 @@ func TestMigrationPersonalEnvAndVersionCounters(t *testing.T) {
 		t.Errorf("workflow whose active version is not stored = %+v, want undeployed", got)
 	}
 	var schema uint32
-	s.core.View(func(tx *bolt.Tx) error { schema = binary.BigEndian.Uint32(tx.Bucket(bMeta).Get(kSchema)); return nil })
+	s.core.View(func(tx *bbolt.Tx) error { schema = binary.BigEndian.Uint32(tx.Bucket(bMeta).Get(kSchema)); return nil })
 	if schema != CoreSchemaVersion() || schema < 3 {
 		t.Errorf("schema = %d", schema)
 	}

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // migration is one numbered, ordered schema step for core.db. Steps must be idempotent
@@ -15,11 +16,11 @@ import (
 type migration struct {
 	version uint32
 	name    string
-	apply   func(tx *bolt.Tx) error
+	apply   func(tx *bbolt.Tx) error
 }
 
 var coreMigrations = []migration{
-	{1, "core buckets", func(tx *bolt.Tx) error {
+	{1, "core buckets", func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{
 			bUsers, bUsersByEmail, bOrgs, bOrgMembers, bUserOrgs, bWorkspaces, bWsMembers,
 			bUserWs, bWsByOrg, bWorkflows, bWfByWs, bDeployments, bKeys, bKeysByDigest,
@@ -32,7 +33,7 @@ var coreMigrations = []migration{
 		}
 		return nil
 	}},
-	{2, "invitations", func(tx *bolt.Tx) error {
+	{2, "invitations", func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bInvites, bInvByEmail, bInvByTarget} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
@@ -40,31 +41,31 @@ var coreMigrations = []migration{
 		}
 		return nil
 	}},
-	{3, "personal environment variables; deployments numbered", func(tx *bolt.Tx) error {
+	{3, "personal environment variables; deployments numbered", func(tx *bbolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bUserEnv); err != nil {
 			return fmt.Errorf("create bucket %s: %w", bUserEnv, err)
 		}
 		return numberDeployments(tx)
 	}},
-	{4, "model providers", func(tx *bolt.Tx) error {
+	{4, "model providers", func(tx *bbolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bProviders); err != nil {
 			return fmt.Errorf("create bucket %s: %w", bProviders, err)
 		}
 		return nil
 	}},
-	{5, "schedules", func(tx *bolt.Tx) error {
+	{5, "schedules", func(tx *bbolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bSchedules)
 		return err
 	}},
-	{6, "agent memory", func(tx *bolt.Tx) error {
+	{6, "agent memory", func(tx *bbolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bMemory)
 		return err
 	}},
-	{7, "external MCP servers", func(tx *bolt.Tx) error {
+	{7, "external MCP servers", func(tx *bbolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bExternalMCP)
 		return err
 	}},
-	{8, "oauth clients, grants and tokens", func(tx *bolt.Tx) error {
+	{8, "oauth clients, grants and tokens", func(tx *bbolt.Tx) error {
 		for _, b := range oauthBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
@@ -72,7 +73,7 @@ var coreMigrations = []migration{
 		}
 		return nil
 	}},
-	{9, "paused runs", func(tx *bolt.Tx) error {
+	{9, "paused runs", func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bPaused, bPausedDue} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
@@ -86,11 +87,11 @@ var coreMigrations = []migration{
 // LatestVersion is at least the highest stored number (so the next deploy never
 // overwrites one), and an active version with no stored definition falls back to the
 // newest stored one, or to undeployed when none is stored.
-func numberDeployments(tx *bolt.Tx) error {
+func numberDeployments(tx *bbolt.Tx) error {
 	wfs, deps := tx.Bucket(bWorkflows), tx.Bucket(bDeployments)
-	var fix []*Workflow
+	var fix []*store.Workflow
 	err := wfs.ForEach(func(_, v []byte) error {
-		wf := new(Workflow)
+		wf := new(store.Workflow)
 		if err := json.Unmarshal(v, wf); err != nil {
 			return fmt.Errorf("decode workflow: %w", err)
 		}
@@ -136,7 +137,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.core.Update(func(tx *bolt.Tx) error {
+	return s.core.Update(func(tx *bbolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bMeta)
 		if err != nil {
 			return fmt.Errorf("create meta bucket: %w", err)
@@ -146,14 +147,14 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // runMigrations applies the steps newer than the version recorded in meta.
-func runMigrations(meta *bolt.Bucket, tx *bolt.Tx, steps []migration, file string) error {
+func runMigrations(meta *bbolt.Bucket, tx *bbolt.Tx, steps []migration, file string) error {
 	var current uint32
 	if v := meta.Get(kSchema); len(v) == 4 {
 		current = binary.BigEndian.Uint32(v)
 	}
 	latest := steps[len(steps)-1].version
 	if current > latest {
-		return fmt.Errorf("%s has schema version %d, this build knows up to %d: %w", file, current, latest, ErrNewerSchema)
+		return fmt.Errorf("%s has schema version %d, this build knows up to %d: %w", file, current, latest, store.ErrNewerSchema)
 	}
 	for _, m := range steps {
 		if m.version <= current {

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -11,7 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // minFreeBytes is the free space a filesystem needs before a store that ran out of
@@ -154,7 +155,7 @@ func (h *health) verify() error {
 // directory, and clears an earlier write failure.
 func (h *health) committed() error {
 	if lost := h.verify(); lost != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, lost)
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, lost)
 	}
 	if h.hadWriteErr() {
 		h.recovered()
@@ -167,7 +168,7 @@ func (h *health) refuse() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.lost != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, h.lost)
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, h.lost)
 	}
 	return nil
 }
@@ -177,7 +178,7 @@ func (h *health) err() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.lost != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, h.lost)
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, h.lost)
 	}
 	return h.writeErr
 }
@@ -219,9 +220,9 @@ func (h *health) hadWriteErr() bool {
 // classify wraps a failed commit in ErrNoSpace or ErrUnavailable.
 func classify(file string, err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
-		return fmt.Errorf("write %s: %w: %w", file, ErrNoSpace, err)
+		return fmt.Errorf("write %s: %w: %w", file, store.ErrNoSpace, err)
 	}
-	return fmt.Errorf("write %s: %w: %w", file, ErrUnavailable, err)
+	return fmt.Errorf("write %s: %w: %w", file, store.ErrUnavailable, err)
 }
 
 func freeBytes(dir string) (uint64, bool) {
@@ -235,8 +236,8 @@ func freeBytes(dir string) (uint64, bool) {
 var kProbe = []byte("probe")
 
 // probe commits a tiny write to db's meta bucket.
-func probe(db *bolt.DB) error {
-	return db.Update(func(tx *bolt.Tx) error {
+func probe(db *bbolt.DB) error {
+	return db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bMeta).Put(kProbe, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
 	})
 }

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"archive/tar"
@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/steelengine/steelengine/store"
 )
 
 func TestArchiveRoundTripAndTampering(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
-	u := &User{Email: "a@example.com", Name: "A"}
+	u := &store.User{Email: "a@example.com", Name: "A"}
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func TestArchiveRoundTripAndTampering(t *testing.T) {
 	}
 	c.Close()
 
-	if _, err := s.WriteArchive(ctx, io.Discard, "", map[string][]byte{"../evil": nil}); !errors.Is(err, ErrInvalid) {
+	if _, err := s.WriteArchive(ctx, io.Discard, "", map[string][]byte{"../evil": nil}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("extra file outside the backup's names: %v", err)
 	}
 
@@ -54,7 +56,7 @@ func TestArchiveRoundTripAndTampering(t *testing.T) {
 	tw.Write([]byte("x"))
 	tw.Close()
 	for name, data := range map[string][]byte{"flipped byte": flip, "truncated": truncated, "foreign entry": extra.Bytes(), "empty": nil} {
-		if _, err := VerifyArchive(ctx, bytes.NewReader(data)); !errors.Is(err, ErrBadArchive) {
+		if _, err := VerifyArchive(ctx, bytes.NewReader(data)); !errors.Is(err, store.ErrBadArchive) {
 			t.Errorf("%s: %v, want ErrBadArchive", name, err)
 		}
 	}
@@ -69,18 +71,18 @@ func TestRestoreArchiveChecksFirstAndRefusesAHeldDirectory(t *testing.T) {
 	}
 	target := filepath.Join(t.TempDir(), "data")
 	refuse := errors.New("no")
-	if _, err := RestoreArchive(ctx, bytes.NewReader(buf.Bytes()), target, func(string, *Manifest) error { return refuse }); !errors.Is(err, refuse) {
+	if _, err := RestoreArchive(ctx, bytes.NewReader(buf.Bytes()), target, func(string, *store.Manifest) error { return refuse }); !errors.Is(err, refuse) {
 		t.Fatalf("refused check: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(target, "core.db")); !os.IsNotExist(err) {
 		t.Fatalf("a refused restore left core.db (%v)", err)
 	}
-	ok := func(string, *Manifest) error { return nil }
+	ok := func(string, *store.Manifest) error { return nil }
 	if _, err := RestoreArchive(ctx, bytes.NewReader(buf.Bytes()), target, ok); err != nil {
 		t.Fatal(err)
 	}
 	// The source store holds its own directory: restoring into it is refused.
-	if _, err := RestoreArchive(ctx, bytes.NewReader(buf.Bytes()), s.Dir(), ok); !errors.Is(err, ErrLocked) {
+	if _, err := RestoreArchive(ctx, bytes.NewReader(buf.Bytes()), s.Dir(), ok); !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("restore into a held directory: %v", err)
 	}
 	entries, _ := os.ReadDir(target)

@@ -1,14 +1,14 @@
-package store
+package bolt
 
 import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // listAll decodes every value of b, in key order (ids are ULIDs, so oldest first).
-func listAll[T any](b *bolt.Bucket) ([]*T, error) {
+func listAll[T any](b *bbolt.Bucket) ([]*T, error) {
 	var out []*T
 	err := b.ForEach(func(k, v []byte) error {
 		t := new(T)
@@ -22,7 +22,7 @@ func listAll[T any](b *bolt.Bucket) ([]*T, error) {
 }
 
 // idsUnder returns the suffixes stored under prefix in an index bucket.
-func idsUnder(b *bolt.Bucket, prefix string) ([]string, error) {
+func idsUnder(b *bbolt.Bucket, prefix string) ([]string, error) {
 	var ids []string
 	err := scanPrefix(b, prefix, func(suffix, _ []byte) error {
 		ids = append(ids, string(suffix))

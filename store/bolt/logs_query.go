@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bytes"
@@ -9,56 +9,25 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
-
-// LogQuery selects executions for List.
-type LogQuery struct {
-	// WorkspaceID is required unless WorkflowIDs is non-empty; with both, records must
-	// match both.
-	WorkspaceID string
-	// WorkflowIDs nil means every workflow of the workspace; non-nil means only these
-	// (an empty non-nil slice selects nothing).
-	WorkflowIDs []string
-	Triggers    []string
-	// Level is "", "info" or "error".
-	Level    string
-	Statuses []string
-	// Start and End bound StartedAt to [Start, End); zero means unbounded.
-	Start, End                   time.Time
-	ExecutionID                  string
-	MinDurationMs, MaxDurationMs *int64 // inclusive
-	// Limit defaults to 100; larger than 1000 is cut to 1000.
-	Limit int
-	// Cursor is a NextCursor from an earlier page.
-	Cursor string
-	// Order is "desc" (default: newest first) or "asc".
-	Order string
-}
-
-// LogPage is one page of List. NextCursor is empty when there is nothing more. A page
-// may hold fewer than Limit items (even none) with a NextCursor when the scan bound was
-// reached before Limit matches were found; keep paging to continue.
-type LogPage struct {
-	Items      []*Execution `json:"items"`
-	NextCursor string       `json:"nextCursor,omitempty"`
-}
 
 // List returns the executions q selects, ordered by (StartedAt, ID), using keyset
 // pagination over the time indexes: pages never skip or repeat a record, even while new
 // executions are written.
-func (l *LogDB) List(ctx context.Context, q LogQuery) (LogPage, error) {
+func (l *LogDB) List(ctx context.Context, q store.LogQuery) (store.LogPage, error) {
 	if err := ctx.Err(); err != nil {
-		return LogPage{}, err
+		return store.LogPage{}, err
 	}
 	if q.WorkspaceID == "" && len(q.WorkflowIDs) == 0 {
 		if q.WorkflowIDs != nil {
-			return LogPage{}, nil
+			return store.LogPage{}, nil
 		}
-		return LogPage{}, invalid("log query needs a workspaceId or workflowIds")
+		return store.LogPage{}, invalid("log query needs a workspaceId or workflowIds")
 	}
 	if q.WorkflowIDs != nil && len(q.WorkflowIDs) == 0 {
-		return LogPage{}, nil
+		return store.LogPage{}, nil
 	}
 	var desc bool
 	switch q.Order {
@@ -66,15 +35,15 @@ func (l *LogDB) List(ctx context.Context, q LogQuery) (LogPage, error) {
 		desc = true
 	case "asc":
 	default:
-		return LogPage{}, invalid("order %q: want asc or desc", q.Order)
+		return store.LogPage{}, invalid("order %q: want asc or desc", q.Order)
 	}
 	switch q.Level {
 	case "", "info", "error":
 	default:
-		return LogPage{}, invalid("level %q: want info or error", q.Level)
+		return store.LogPage{}, invalid("level %q: want info or error", q.Level)
 	}
 	if q.Limit < 0 {
-		return LogPage{}, invalid("limit %d", q.Limit)
+		return store.LogPage{}, invalid("limit %d", q.Limit)
 	}
 	limit := q.Limit
 	if limit == 0 {
@@ -85,7 +54,7 @@ func (l *LogDB) List(ctx context.Context, q LogQuery) (LogPage, error) {
 	if q.Cursor != "" {
 		var err error
 		if after, err = decodeCursor(q.Cursor); err != nil {
-			return LogPage{}, err
+			return store.LogPage{}, err
 		}
 	}
 	f := newLogFilter(q)
@@ -93,9 +62,9 @@ func (l *LogDB) List(ctx context.Context, q LogQuery) (LogPage, error) {
 		return l.listOne(q, f, after)
 	}
 
-	var page LogPage
-	err := l.db.View(func(tx *bolt.Tx) error {
-		var b *bolt.Bucket
+	var page store.LogPage
+	err := l.db.View(func(tx *bbolt.Tx) error {
+		var b *bbolt.Bucket
 		var prefixes []string
 		if len(q.WorkflowIDs) > 0 {
 			b = tx.Bucket(bIdxWfTime)
@@ -148,18 +117,18 @@ func (l *LogDB) List(ctx context.Context, q LogQuery) (LogPage, error) {
 		}
 	})
 	if err != nil {
-		return LogPage{}, err
+		return store.LogPage{}, err
 	}
 	return page, nil
 }
 
 // listOne answers a query naming one execution.
-func (l *LogDB) listOne(q LogQuery, f *logFilter, after []byte) (LogPage, error) {
+func (l *LogDB) listOne(q store.LogQuery, f *logFilter, after []byte) (store.LogPage, error) {
 	if after != nil {
-		return LogPage{}, nil // the only match was on the first page
+		return store.LogPage{}, nil // the only match was on the first page
 	}
-	var page LogPage
-	err := l.db.View(func(tx *bolt.Tx) error {
+	var page store.LogPage
+	err := l.db.View(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bExecutions).Get([]byte(q.ExecutionID))
 		if v == nil {
 			return nil
@@ -184,7 +153,7 @@ func (l *LogDB) listOne(q LogQuery, f *logFilter, after []byte) (LogPage, error)
 		if err != nil {
 			return err
 		}
-		page.Items = []*Execution{e}
+		page.Items = []*store.Execution{e}
 		return nil
 	})
 	return page, err
@@ -196,7 +165,7 @@ type logFilter struct {
 	minDur, maxDur     *int64
 }
 
-func newLogFilter(q LogQuery) *logFilter {
+func newLogFilter(q store.LogQuery) *logFilter {
 	set := func(vs []string) map[string]struct{} {
 		if len(vs) == 0 {
 			return nil
@@ -244,14 +213,14 @@ func (f *logFilter) match(status, level, trigger []byte, dur int64) bool {
 // idxIter walks one prefix of a time index between low (inclusive) and high
 // (exclusive), both full keys.
 type idxIter struct {
-	c         *bolt.Cursor
+	c         *bbolt.Cursor
 	low, high []byte
 	plen      int
 	desc      bool
 	k, v      []byte // current entry; k nil when exhausted
 }
 
-func newIdxIter(b *bolt.Bucket, prefix string, start, end time.Time, after []byte, desc bool) *idxIter {
+func newIdxIter(b *bbolt.Bucket, prefix string, start, end time.Time, after []byte, desc bool) *idxIter {
 	p := append([]byte(prefix), sep)
 	it := &idxIter{c: b.Cursor(), plen: len(p), desc: desc}
 	it.low = bytes.Clone(p)

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bytes"
@@ -10,40 +10,15 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
-
-// MetricsQuery selects the rollups Metrics aggregates.
-type MetricsQuery struct {
-	// WorkspaceID is required unless WorkflowIDs is non-empty. With WorkflowIDs (non-nil)
-	// only those workflows are counted; an empty non-nil slice selects nothing.
-	WorkspaceID string
-	WorkflowIDs []string
-	// Start and End bound the period; zero means unbounded. Rollups are hourly, so an
-	// hour that overlaps [Start, End) counts whole.
-	Start, End time.Time
-	// Bucket is the width of each result bucket: a whole number of hours (default 1 h).
-	// Buckets are aligned to multiples of Bucket since the Unix epoch (UTC).
-	Bucket time.Duration
-}
-
-// MetricsBucket aggregates the finished executions that started in one bucket.
-type MetricsBucket struct {
-	Start     time.Time `json:"start"`
-	Count     int64     `json:"count"`
-	Errors    int64     `json:"errors"`
-	ErrorRate float64   `json:"errorRate"`
-	P50Ms     float64   `json:"p50Ms"`
-	P95Ms     float64   `json:"p95Ms"`
-	P99Ms     float64   `json:"p99Ms"`
-	Cost      float64   `json:"cost"`
-}
 
 // Metrics aggregates finished executions (completed, failed, cancelled; failed ones are
 // errors) per bucket from the hourly rollups, never reading records. Buckets come in
 // ascending time order and only buckets with at least one execution are returned.
 // Percentiles are estimated from a log-spaced histogram (within about 13%).
-func (l *LogDB) Metrics(ctx context.Context, q MetricsQuery) ([]MetricsBucket, error) {
+func (l *LogDB) Metrics(ctx context.Context, q store.MetricsQuery) ([]store.MetricsBucket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -67,8 +42,8 @@ func (l *LogDB) Metrics(ctx context.Context, q MetricsQuery) ([]MetricsBucket, e
 	}
 	bucketSec := int64(q.Bucket / time.Second)
 	agg := map[int64]*rollup{}
-	err := l.db.View(func(tx *bolt.Tx) error {
-		var b *bolt.Bucket
+	err := l.db.View(func(tx *bbolt.Tx) error {
+		var b *bbolt.Bucket
 		var prefixes []string
 		if q.WorkflowIDs != nil {
 			b = tx.Bucket(bRollups)
@@ -110,13 +85,13 @@ func (l *LogDB) Metrics(ctx context.Context, q MetricsQuery) ([]MetricsBucket, e
 	if err != nil {
 		return nil, err
 	}
-	out := make([]MetricsBucket, 0, len(agg))
+	out := make([]store.MetricsBucket, 0, len(agg))
 	for _, bs := range slices.Sorted(mapsKeys(agg)) {
 		r := agg[bs]
 		if r.Count <= 0 {
 			continue
 		}
-		out = append(out, MetricsBucket{
+		out = append(out, store.MetricsBucket{
 			Start:     time.Unix(bs, 0).UTC(),
 			Count:     r.Count,
 			Errors:    r.Errors,
@@ -260,7 +235,7 @@ func (r *rollup) decode(b []byte) error {
 
 // addRollups adds (sign 1) or removes (sign -1) h's contribution to its workflow's and
 // workspace's hourly rollups. Empty rollups are deleted.
-func addRollups(tx *bolt.Tx, h *head, sign int64) error {
+func addRollups(tx *bbolt.Tx, h *head, sign int64) error {
 	hour := encTime(hourOf(h.StartedAt))
 	for _, t := range [...]struct {
 		bucket []byte
@@ -275,7 +250,7 @@ func addRollups(tx *bolt.Tx, h *head, sign int64) error {
 			}
 		}
 		r.Count += sign
-		if h.Status == StatusFailed {
+		if h.Status == store.StatusFailed {
 			r.Errors += sign
 		}
 		r.Cost += float64(sign) * h.Cost

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bytes"
@@ -17,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 var logBase = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -33,25 +34,25 @@ func openLogs(t testing.TB, opts LogOptions) (*LogDB, string) {
 	return l, path
 }
 
-func newExec(ws, wf string, at time.Time, status string) *Execution {
+func newExec(ws, wf string, at time.Time, status string) *store.Execution {
 	level := "info"
-	if status == StatusFailed {
+	if status == store.StatusFailed {
 		level = "error"
 	}
-	return &Execution{
-		ID: NewID(), WorkspaceID: ws, WorkflowID: wf, Trigger: TriggerAPI,
+	return &store.Execution{
+		ID: store.NewID(), WorkspaceID: ws, WorkflowID: wf, Trigger: store.TriggerAPI,
 		Status: status, Level: level, StartedAt: at,
 	}
 }
 
-func mustPut(t testing.TB, l *LogDB, e *Execution) {
+func mustPut(t testing.TB, l *LogDB, e *store.Execution) {
 	t.Helper()
 	if err := l.Put(context.Background(), e); err != nil {
 		t.Fatalf("put %s: %v", e.ID, err)
 	}
 }
 
-func ids(es []*Execution) []string {
+func ids(es []*store.Execution) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = e.ID
@@ -62,18 +63,18 @@ func ids(es []*Execution) []string {
 func TestLogPutGetOverwrite(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openLogs(t, LogOptions{})
-	e := newExec("ws1", "wf1", logBase, StatusRunning)
+	e := newExec("ws1", "wf1", logBase, store.StatusRunning)
 	e.Input = json.RawMessage(`{"a":1}`)
 	mustPut(t, l, e)
 	got, err := l.Get(ctx, e.ID)
-	if err != nil || got.Status != StatusRunning || string(got.Input) != `{"a":1}` || !got.StartedAt.Equal(e.StartedAt) {
+	if err != nil || got.Status != store.StatusRunning || string(got.Input) != `{"a":1}` || !got.StartedAt.Equal(e.StartedAt) {
 		t.Fatalf("get = %+v, %v", got, err)
 	}
 	end := logBase.Add(1500 * time.Millisecond)
-	e.Status, e.EndedAt, e.DurationMs, e.Output, e.Cost = StatusCompleted, &end, 1500, json.RawMessage(`"ok"`), 0.25
+	e.Status, e.EndedAt, e.DurationMs, e.Output, e.Cost = store.StatusCompleted, &end, 1500, json.RawMessage(`"ok"`), 0.25
 	mustPut(t, l, e)
 	got, err = l.Get(ctx, e.ID)
-	if err != nil || got.Status != StatusCompleted || got.DurationMs != 1500 || string(got.Output) != `"ok"` || got.Cost != 0.25 {
+	if err != nil || got.Status != store.StatusCompleted || got.DurationMs != 1500 || string(got.Output) != `"ok"` || got.Cost != 0.25 {
 		t.Fatalf("get after overwrite = %+v, %v", got, err)
 	}
 	if n, _ := l.Count(ctx); n != 1 {
@@ -82,18 +83,18 @@ func TestLogPutGetOverwrite(t *testing.T) {
 	// Overwrite that moves StartedAt leaves one index entry at the new time.
 	e.StartedAt = logBase.Add(time.Hour)
 	mustPut(t, l, e)
-	page, err := l.List(ctx, LogQuery{WorkspaceID: "ws1"})
+	page, err := l.List(ctx, store.LogQuery{WorkspaceID: "ws1"})
 	if err != nil || len(page.Items) != 1 || !page.Items[0].StartedAt.Equal(e.StartedAt) {
 		t.Fatalf("list after move = %+v, %v", page, err)
 	}
-	page, _ = l.List(ctx, LogQuery{WorkflowIDs: []string{"wf1"}, End: logBase.Add(time.Minute)})
+	page, _ = l.List(ctx, store.LogQuery{WorkflowIDs: []string{"wf1"}, End: logBase.Add(time.Minute)})
 	if len(page.Items) != 0 {
 		t.Errorf("old index entry still listed: %v", ids(page.Items))
 	}
-	if _, err := l.Get(ctx, "missing"); !errors.Is(err, ErrNotFound) {
+	if _, err := l.Get(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("get missing err = %v", err)
 	}
-	for _, bad := range []*Execution{
+	for _, bad := range []*store.Execution{
 		nil,
 		{ID: "x", WorkflowID: "wf", StartedAt: logBase},
 		{ID: "x", WorkspaceID: "ws", StartedAt: logBase},
@@ -101,13 +102,13 @@ func TestLogPutGetOverwrite(t *testing.T) {
 		{ID: "x", WorkspaceID: "ws", WorkflowID: "wf"},
 		{ID: "x", WorkspaceID: "w\x00s", WorkflowID: "wf", StartedAt: logBase},
 	} {
-		if err := l.Put(ctx, bad); !errors.Is(err, ErrInvalid) {
+		if err := l.Put(ctx, bad); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("put %+v err = %v, want ErrInvalid", bad, err)
 		}
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := l.Put(cctx, newExec("ws1", "wf1", logBase, StatusRunning)); !errors.Is(err, context.Canceled) {
+	if err := l.Put(cctx, newExec("ws1", "wf1", logBase, store.StatusRunning)); !errors.Is(err, context.Canceled) {
 		t.Errorf("put with cancelled ctx err = %v", err)
 	}
 }
@@ -119,9 +120,9 @@ func TestLogReopenAndSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []*Execution
+	var want []*store.Execution
 	for i := range 20 {
-		e := newExec("ws", "wf", logBase.Add(time.Duration(i)*time.Minute), StatusCompleted)
+		e := newExec("ws", "wf", logBase.Add(time.Duration(i)*time.Minute), store.StatusCompleted)
 		e.RunID = fmt.Sprintf("run-%d", i)
 		mustPut(t, l, e)
 		want = append(want, e)
@@ -129,7 +130,7 @@ func TestLogReopenAndSchema(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Put(ctx, newExec("ws", "wf", logBase, StatusRunning)); err == nil {
+	if err := l.Put(ctx, newExec("ws", "wf", logBase, store.StatusRunning)); err == nil {
 		t.Error("put after close succeeded")
 	}
 	if err := l.Close(); err != nil {
@@ -155,17 +156,17 @@ func TestLogReopenAndSchema(t *testing.T) {
 	l.Close()
 
 	// A file stamped by a newer build is refused.
-	db, err := bolt.Open(path, 0o600, nil)
+	db, err := bbolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
+	if err := db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bMeta).Put(kSchema, []byte{0, 0, 0, 99})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	if _, err := OpenLogDB(path, LogOptions{}); !errors.Is(err, ErrNewerSchema) {
+	if _, err := OpenLogDB(path, LogOptions{}); !errors.Is(err, store.ErrNewerSchema) {
 		t.Errorf("open newer schema err = %v", err)
 	}
 }
@@ -173,29 +174,29 @@ func TestLogReopenAndSchema(t *testing.T) {
 func TestLogGetByRunID(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openLogs(t, LogOptions{})
-	e := newExec("ws", "wf", logBase, StatusRunning)
+	e := newExec("ws", "wf", logBase, store.StatusRunning)
 	e.RunID = "order-42"
 	mustPut(t, l, e)
 	got, err := l.GetByRunID(ctx, "wf", "order-42")
 	if err != nil || got.ID != e.ID {
 		t.Fatalf("by run id = %+v, %v", got, err)
 	}
-	if _, err := l.GetByRunID(ctx, "other-wf", "order-42"); !errors.Is(err, ErrNotFound) {
+	if _, err := l.GetByRunID(ctx, "other-wf", "order-42"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("other workflow err = %v", err)
 	}
-	if _, err := l.GetByRunID(ctx, "wf", "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := l.GetByRunID(ctx, "wf", "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("missing run err = %v", err)
 	}
-	dup := newExec("ws", "wf", logBase, StatusRunning)
+	dup := newExec("ws", "wf", logBase, store.StatusRunning)
 	dup.RunID = "order-42"
-	if err := l.Put(ctx, dup); !errors.Is(err, ErrConflict) {
+	if err := l.Put(ctx, dup); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("duplicate run id err = %v, want ErrConflict", err)
 	}
-	e.Status = StatusCompleted
+	e.Status = store.StatusCompleted
 	mustPut(t, l, e) // same record, same run id: fine
 	e.RunID = "order-43"
 	mustPut(t, l, e)
-	if _, err := l.GetByRunID(ctx, "wf", "order-42"); !errors.Is(err, ErrNotFound) {
+	if _, err := l.GetByRunID(ctx, "wf", "order-42"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old run id still indexed: %v", err)
 	}
 	if got, err := l.GetByRunID(ctx, "wf", "order-43"); err != nil || got.ID != e.ID {
@@ -205,14 +206,14 @@ func TestLogGetByRunID(t *testing.T) {
 
 // logFixture is a deterministic data set over two workspaces and four workflows, with
 // ties in StartedAt.
-func logFixture(t testing.TB, l *LogDB, n int) []*Execution {
+func logFixture(t testing.TB, l *LogDB, n int) []*store.Execution {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	wss := []string{"wsA", "wsA", "wsA", "wsB"}
 	wfs := []string{"wf1", "wf2", "wf3", "wf4"}
-	triggers := []string{TriggerAPI, TriggerMCP, TriggerManual, TriggerSchedule}
-	statuses := []string{StatusCompleted, StatusCompleted, StatusFailed, StatusRunning, StatusCancelled}
-	var all []*Execution
+	triggers := []string{store.TriggerAPI, store.TriggerMCP, store.TriggerManual, store.TriggerSchedule}
+	statuses := []string{store.StatusCompleted, store.StatusCompleted, store.StatusFailed, store.StatusRunning, store.StatusCancelled}
+	var all []*store.Execution
 	for i := range n {
 		w := rng.IntN(len(wfs))
 		at := logBase.Add(time.Duration(rng.IntN(n/2+1)) * time.Minute) // plenty of ties
@@ -232,8 +233,8 @@ func logFixture(t testing.TB, l *LogDB, n int) []*Execution {
 }
 
 // expected filters and orders all the way List should.
-func expected(all []*Execution, q LogQuery) []string {
-	var out []*Execution
+func expected(all []*store.Execution, q store.LogQuery) []string {
+	var out []*store.Execution
 	for _, e := range all {
 		if q.WorkspaceID != "" && e.WorkspaceID != q.WorkspaceID {
 			continue
@@ -261,7 +262,7 @@ func expected(all []*Execution, q LogQuery) []string {
 		}
 		out = append(out, e)
 	}
-	slices.SortFunc(out, func(a, b *Execution) int {
+	slices.SortFunc(out, func(a, b *store.Execution) int {
 		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
 			return c
 		}
@@ -275,36 +276,36 @@ func expected(all []*Execution, q LogQuery) []string {
 
 func int64p(v int64) *int64 { return &v }
 
-func listQueries(all []*Execution) []struct {
+func listQueries(all []*store.Execution) []struct {
 	name string
-	q    LogQuery
+	q    store.LogQuery
 } {
 	return []struct {
 		name string
-		q    LogQuery
+		q    store.LogQuery
 	}{
-		{"workspace", LogQuery{WorkspaceID: "wsA"}},
-		{"workspace asc", LogQuery{WorkspaceID: "wsA", Order: "asc"}},
-		{"other workspace", LogQuery{WorkspaceID: "wsB"}},
-		{"one workflow", LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf2"}}},
-		{"workflow without workspace", LogQuery{WorkflowIDs: []string{"wf4"}}},
-		{"two workflows", LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf3", "wf1"}}},
-		{"two workflows asc", LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf1", "wf3", "wf1"}, Order: "asc"}},
-		{"foreign workflow filtered by workspace", LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf1", "wf4"}}},
-		{"empty workflow set", LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{}}},
-		{"unknown workflow", LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"nope"}}},
-		{"triggers", LogQuery{WorkspaceID: "wsA", Triggers: []string{TriggerMCP, TriggerSchedule}}},
-		{"level error", LogQuery{WorkspaceID: "wsA", Level: "error"}},
-		{"level info asc", LogQuery{WorkspaceID: "wsA", Level: "info", Order: "asc"}},
-		{"statuses", LogQuery{WorkspaceID: "wsA", Statuses: []string{StatusRunning, StatusCancelled}}},
-		{"time range", LogQuery{WorkspaceID: "wsA", Start: logBase.Add(20 * time.Minute), End: logBase.Add(60 * time.Minute)}},
-		{"time range asc", LogQuery{WorkspaceID: "wsA", Start: logBase.Add(20 * time.Minute), End: logBase.Add(60 * time.Minute), Order: "asc"}},
-		{"open start", LogQuery{WorkspaceID: "wsA", End: logBase.Add(30 * time.Minute)}},
-		{"open end", LogQuery{WorkspaceID: "wsA", Start: logBase.Add(30 * time.Minute), Order: "asc"}},
-		{"duration", LogQuery{WorkspaceID: "wsA", MinDurationMs: int64p(1000), MaxDurationMs: int64p(2000)}},
-		{"execution id", LogQuery{WorkspaceID: "wsA", ExecutionID: all[3].ID}},
-		{"execution id elsewhere", LogQuery{WorkspaceID: "wsB", WorkflowIDs: []string{"wf4"}, ExecutionID: all[3].ID}},
-		{"all filters", LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf1", "wf2"}, Triggers: []string{TriggerAPI, TriggerMCP}, Statuses: []string{StatusCompleted, StatusFailed}, MinDurationMs: int64p(100), Start: logBase.Add(5 * time.Minute)}},
+		{"workspace", store.LogQuery{WorkspaceID: "wsA"}},
+		{"workspace asc", store.LogQuery{WorkspaceID: "wsA", Order: "asc"}},
+		{"other workspace", store.LogQuery{WorkspaceID: "wsB"}},
+		{"one workflow", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf2"}}},
+		{"workflow without workspace", store.LogQuery{WorkflowIDs: []string{"wf4"}}},
+		{"two workflows", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf3", "wf1"}}},
+		{"two workflows asc", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf1", "wf3", "wf1"}, Order: "asc"}},
+		{"foreign workflow filtered by workspace", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf1", "wf4"}}},
+		{"empty workflow set", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{}}},
+		{"unknown workflow", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"nope"}}},
+		{"triggers", store.LogQuery{WorkspaceID: "wsA", Triggers: []string{store.TriggerMCP, store.TriggerSchedule}}},
+		{"level error", store.LogQuery{WorkspaceID: "wsA", Level: "error"}},
+		{"level info asc", store.LogQuery{WorkspaceID: "wsA", Level: "info", Order: "asc"}},
+		{"statuses", store.LogQuery{WorkspaceID: "wsA", Statuses: []string{store.StatusRunning, store.StatusCancelled}}},
+		{"time range", store.LogQuery{WorkspaceID: "wsA", Start: logBase.Add(20 * time.Minute), End: logBase.Add(60 * time.Minute)}},
+		{"time range asc", store.LogQuery{WorkspaceID: "wsA", Start: logBase.Add(20 * time.Minute), End: logBase.Add(60 * time.Minute), Order: "asc"}},
+		{"open start", store.LogQuery{WorkspaceID: "wsA", End: logBase.Add(30 * time.Minute)}},
+		{"open end", store.LogQuery{WorkspaceID: "wsA", Start: logBase.Add(30 * time.Minute), Order: "asc"}},
+		{"duration", store.LogQuery{WorkspaceID: "wsA", MinDurationMs: int64p(1000), MaxDurationMs: int64p(2000)}},
+		{"execution id", store.LogQuery{WorkspaceID: "wsA", ExecutionID: all[3].ID}},
+		{"execution id elsewhere", store.LogQuery{WorkspaceID: "wsB", WorkflowIDs: []string{"wf4"}, ExecutionID: all[3].ID}},
+		{"all filters", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf1", "wf2"}, Triggers: []string{store.TriggerAPI, store.TriggerMCP}, Statuses: []string{store.StatusCompleted, store.StatusFailed}, MinDurationMs: int64p(100), Start: logBase.Add(5 * time.Minute)}},
 	}
 }
 
@@ -334,7 +335,7 @@ func TestLogListFilters(t *testing.T) {
 func TestLogListInvalid(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openLogs(t, LogOptions{})
-	for _, q := range []LogQuery{
+	for _, q := range []store.LogQuery{
 		{},
 		{WorkspaceID: "ws", Cursor: "!!!"},
 		{WorkspaceID: "ws", Cursor: "AAAA"},
@@ -342,13 +343,13 @@ func TestLogListInvalid(t *testing.T) {
 		{WorkspaceID: "ws", Level: "debug"},
 		{WorkspaceID: "ws", Limit: -1},
 	} {
-		if _, err := l.List(ctx, q); !errors.Is(err, ErrInvalid) {
+		if _, err := l.List(ctx, q); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("list %+v err = %v, want ErrInvalid", q, err)
 		}
 	}
 }
 
-func pageAll(t *testing.T, l *LogDB, q LogQuery) (got []string, pages int) {
+func pageAll(t *testing.T, l *LogDB, q store.LogQuery) (got []string, pages int) {
 	t.Helper()
 	for {
 		page, err := l.List(context.Background(), q)
@@ -404,9 +405,9 @@ func TestLogListPaging(t *testing.T) {
 
 func TestLogPagingWithConcurrentInserts(t *testing.T) {
 	l, _ := openLogs(t, LogOptions{})
-	var old []*Execution
+	var old []*store.Execution
 	for i := range 300 {
-		e := newExec("ws", fmt.Sprintf("wf%d", i%3), logBase.Add(time.Duration(i/2)*time.Second), StatusCompleted)
+		e := newExec("ws", fmt.Sprintf("wf%d", i%3), logBase.Add(time.Duration(i/2)*time.Second), store.StatusCompleted)
 		old = append(old, e)
 	}
 	var wg sync.WaitGroup
@@ -427,7 +428,7 @@ func TestLogPagingWithConcurrentInserts(t *testing.T) {
 				default:
 				}
 				// Newer than everything that existed, plus rewrites of old records.
-				e := newExec("ws", fmt.Sprintf("wf%d", i%3), logBase.Add(time.Hour+time.Duration(inserted.Add(1))*time.Millisecond), StatusRunning)
+				e := newExec("ws", fmt.Sprintf("wf%d", i%3), logBase.Add(time.Hour+time.Duration(inserted.Add(1))*time.Millisecond), store.StatusRunning)
 				mustPut(t, l, e)
 				if i%5 == 0 {
 					o := *old[(w*97+i)%len(old)]
@@ -441,7 +442,7 @@ func TestLogPagingWithConcurrentInserts(t *testing.T) {
 	for _, e := range old {
 		oldSet[e.ID] = true
 	}
-	for _, q := range []LogQuery{
+	for _, q := range []store.LogQuery{
 		{WorkspaceID: "ws", Limit: 7},
 		{WorkspaceID: "ws", WorkflowIDs: []string{"wf0", "wf2"}, Limit: 5},
 		{WorkspaceID: "ws", Limit: 11, Order: "asc", End: logBase.Add(time.Hour)},
@@ -488,16 +489,16 @@ func TestLogMetrics(t *testing.T) {
 	}
 	byHour := map[time.Time]*agg{}
 	byHourWf1 := map[time.Time]*agg{}
-	var all []*Execution
+	var all []*store.Execution
 	for i := range 1500 {
 		wf := []string{"wf1", "wf2"}[i%2]
 		at := logBase.Add(time.Duration(rng.IntN(5*3600)) * time.Second)
-		status := []string{StatusCompleted, StatusCompleted, StatusCompleted, StatusFailed, StatusCancelled, StatusRunning}[rng.IntN(6)]
+		status := []string{store.StatusCompleted, store.StatusCompleted, store.StatusCompleted, store.StatusFailed, store.StatusCancelled, store.StatusRunning}[rng.IntN(6)]
 		e := newExec("ws", wf, at, status)
 		e.DurationMs = int64(math.Exp(rng.Float64() * math.Log(200_000)))
 		e.Cost = float64(rng.IntN(1000)) / 1000
 		all = append(all, e)
-		if status == StatusRunning {
+		if status == store.StatusRunning {
 			continue
 		}
 		add := func(m map[time.Time]*agg) {
@@ -508,7 +509,7 @@ func TestLogMetrics(t *testing.T) {
 				m[h] = a
 			}
 			a.count++
-			if status == StatusFailed {
+			if status == store.StatusFailed {
 				a.errors++
 			}
 			a.cost += e.Cost
@@ -524,14 +525,14 @@ func TestLogMetrics(t *testing.T) {
 		wg.Go(func() {
 			// Every finished run is first recorded as running, as the engine does.
 			r := *e
-			r.Status, r.Level, r.DurationMs, r.Cost = StatusRunning, "info", 0, 0
+			r.Status, r.Level, r.DurationMs, r.Cost = store.StatusRunning, "info", 0, 0
 			mustPut(t, l, &r)
 			mustPut(t, l, e)
 		})
 	}
 	wg.Wait()
 
-	check := func(name string, got []MetricsBucket, want map[time.Time]*agg) {
+	check := func(name string, got []store.MetricsBucket, want map[time.Time]*agg) {
 		t.Helper()
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d buckets, want %d", name, len(got), len(want))
@@ -561,12 +562,12 @@ func TestLogMetrics(t *testing.T) {
 			}
 		}
 	}
-	got, err := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws"})
+	got, err := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	check("workspace hourly", got, byHour)
-	got, err = l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws", WorkflowIDs: []string{"wf1"}, Start: logBase, End: logBase.Add(24 * time.Hour)})
+	got, err = l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws", WorkflowIDs: []string{"wf1"}, Start: logBase, End: logBase.Add(24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,23 +588,23 @@ func TestLogMetrics(t *testing.T) {
 		two[k].cost += a.cost
 		two[k].durs = append(two[k].durs, a.durs...)
 	}
-	got, err = l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws", Start: logBase.Add(time.Hour), End: logBase.Add(4 * time.Hour), Bucket: 2 * time.Hour})
+	got, err = l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws", Start: logBase.Add(time.Hour), End: logBase.Add(4 * time.Hour), Bucket: 2 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	check("two-hour range", got, two)
 
-	for _, q := range []MetricsQuery{
+	for _, q := range []store.MetricsQuery{
 		{WorkspaceID: "ws", Bucket: 90 * time.Minute},
 		{WorkspaceID: "ws", Bucket: time.Minute},
 		{},
 		{WorkspaceID: "ws", Start: logBase, End: logBase.Add(-time.Hour)},
 	} {
-		if _, err := l.Metrics(ctx, q); !errors.Is(err, ErrInvalid) {
+		if _, err := l.Metrics(ctx, q); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("metrics %+v err = %v, want ErrInvalid", q, err)
 		}
 	}
-	if got, err := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws", WorkflowIDs: []string{}}); err != nil || len(got) != 0 {
+	if got, err := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws", WorkflowIDs: []string{}}); err != nil || len(got) != 0 {
 		t.Errorf("empty workflow set = %v, %v", got, err)
 	}
 }
@@ -611,16 +612,16 @@ func TestLogMetrics(t *testing.T) {
 func TestLogRollupCountsOnce(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openLogs(t, LogOptions{})
-	e := newExec("ws", "wf", logBase, StatusQueued)
+	e := newExec("ws", "wf", logBase, store.StatusQueued)
 	mustPut(t, l, e)
-	e.Status = StatusRunning
+	e.Status = store.StatusRunning
 	mustPut(t, l, e)
-	e.Status, e.DurationMs, e.Cost = StatusCompleted, 100, 1.5
+	e.Status, e.DurationMs, e.Cost = store.StatusCompleted, 100, 1.5
 	mustPut(t, l, e)
 	mustPut(t, l, e) // repeated final write
-	metrics := func() MetricsBucket {
+	metrics := func() store.MetricsBucket {
 		t.Helper()
-		got, err := l.Metrics(ctx, MetricsQuery{WorkflowIDs: []string{"wf"}})
+		got, err := l.Metrics(ctx, store.MetricsQuery{WorkflowIDs: []string{"wf"}})
 		if err != nil || len(got) != 1 {
 			t.Fatalf("metrics = %+v, %v", got, err)
 		}
@@ -630,7 +631,7 @@ func TestLogRollupCountsOnce(t *testing.T) {
 		t.Errorf("after completion = %+v", m)
 	}
 	// A corrected final record replaces its contribution.
-	e.Status, e.Level, e.Cost = StatusFailed, "error", 2
+	e.Status, e.Level, e.Cost = store.StatusFailed, "error", 2
 	mustPut(t, l, e)
 	if m := metrics(); m.Count != 1 || m.Errors != 1 || m.Cost != 2 || m.ErrorRate != 1 {
 		t.Errorf("after correction = %+v", m)
@@ -641,7 +642,7 @@ func TestLogRollupCountsOnce(t *testing.T) {
 	if m := metrics(); m.Count != 1 || !m.Start.Equal(logBase.Add(3*time.Hour)) {
 		t.Errorf("after move = %+v", m)
 	}
-	ws, _ := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws"})
+	ws, _ := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws"})
 	if len(ws) != 1 || ws[0].Count != 1 || ws[0].Errors != 1 {
 		t.Errorf("workspace metrics = %+v", ws)
 	}
@@ -656,7 +657,7 @@ func TestLogTruncation(t *testing.T) {
 		return b
 	}
 	// Dropping the traces is enough: output stays.
-	e := newExec("ws", "wf", logBase, StatusCompleted)
+	e := newExec("ws", "wf", logBase, store.StatusCompleted)
 	e.BlockLogs, e.TraceSpans, e.Output = big(10<<10), big(10<<10), json.RawMessage(`{"ok":true}`)
 	mustPut(t, l, e)
 	got, err := l.Get(ctx, e.ID)
@@ -667,7 +668,7 @@ func TestLogTruncation(t *testing.T) {
 		t.Error("Put modified the caller's record")
 	}
 	// A huge output becomes a note.
-	e2 := newExec("ws", "wf", logBase, StatusCompleted)
+	e2 := newExec("ws", "wf", logBase, store.StatusCompleted)
 	e2.BlockLogs, e2.Output, e2.Input = big(1<<10), big(1<<20), json.RawMessage(`{"q":1}`)
 	mustPut(t, l, e2)
 	got, err = l.Get(ctx, e2.ID)
@@ -683,7 +684,7 @@ func TestLogTruncation(t *testing.T) {
 		t.Errorf("stored record is %d bytes, cap %d", len(data), capBytes)
 	}
 	// A small record is untouched.
-	e3 := newExec("ws", "wf", logBase, StatusCompleted)
+	e3 := newExec("ws", "wf", logBase, store.StatusCompleted)
 	e3.BlockLogs = json.RawMessage(`[1,2]`)
 	mustPut(t, l, e3)
 	if got, _ := l.Get(ctx, e3.ID); got.Truncated || string(got.BlockLogs) != `[1,2]` {
@@ -694,9 +695,9 @@ func TestLogTruncation(t *testing.T) {
 func TestLogPrune(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openLogs(t, LogOptions{})
-	var all []*Execution
+	var all []*store.Execution
 	for i := range 2500 { // more than one prune chunk
-		e := newExec("ws", "wf", logBase.Add(time.Duration(i)*time.Second), StatusCompleted)
+		e := newExec("ws", "wf", logBase.Add(time.Duration(i)*time.Second), store.StatusCompleted)
 		e.RunID = fmt.Sprintf("r%d", i)
 		all = append(all, e)
 	}
@@ -713,24 +714,24 @@ func TestLogPrune(t *testing.T) {
 	if c, _ := l.Count(ctx); c != 300 {
 		t.Errorf("count after prune = %d", c)
 	}
-	got, _ := pageAll(t, l, LogQuery{WorkspaceID: "ws", Limit: 1000})
+	got, _ := pageAll(t, l, store.LogQuery{WorkspaceID: "ws", Limit: 1000})
 	if len(got) != 300 {
 		t.Errorf("listed %d after prune", len(got))
 	}
-	got, _ = pageAll(t, l, LogQuery{WorkflowIDs: []string{"wf"}, Limit: 1000})
+	got, _ = pageAll(t, l, store.LogQuery{WorkflowIDs: []string{"wf"}, Limit: 1000})
 	if len(got) != 300 {
 		t.Errorf("listed %d by workflow after prune", len(got))
 	}
-	if _, err := l.Get(ctx, all[0].ID); !errors.Is(err, ErrNotFound) {
+	if _, err := l.Get(ctx, all[0].ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("pruned record get err = %v", err)
 	}
-	if _, err := l.GetByRunID(ctx, "wf", "r5"); !errors.Is(err, ErrNotFound) {
+	if _, err := l.GetByRunID(ctx, "wf", "r5"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("pruned run id err = %v", err)
 	}
 	if _, err := l.GetByRunID(ctx, "wf", "r2300"); err != nil {
 		t.Errorf("kept run id err = %v", err)
 	}
-	m, _ := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws"})
+	m, _ := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws"})
 	var total int64
 	for _, b := range m {
 		total += b.Count
@@ -756,9 +757,9 @@ func TestLogConcurrentPutsDurable(t *testing.T) {
 	for g := range 50 {
 		wg.Go(func() {
 			for i := range 20 {
-				e := newExec("ws", fmt.Sprintf("wf%d", g%5), logBase.Add(time.Duration(g*20+i)*time.Millisecond), StatusRunning)
+				e := newExec("ws", fmt.Sprintf("wf%d", g%5), logBase.Add(time.Duration(g*20+i)*time.Millisecond), store.StatusRunning)
 				mustPut(t, l, e)
-				e.Status = StatusCompleted
+				e.Status = store.StatusCompleted
 				mustPut(t, l, e)
 				mu.Lock()
 				all = append(all, e.ID)
@@ -781,11 +782,11 @@ func TestLogConcurrentPutsDurable(t *testing.T) {
 		t.Errorf("count after reopen = %d, want 1000", n)
 	}
 	for _, id := range all {
-		if e, err := l.Get(ctx, id); err != nil || e.Status != StatusCompleted {
+		if e, err := l.Get(ctx, id); err != nil || e.Status != store.StatusCompleted {
 			t.Fatalf("get %s = %+v, %v", id, e, err)
 		}
 	}
-	m, _ := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws"})
+	m, _ := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws"})
 	if len(m) != 1 || m[0].Count != 1000 {
 		t.Errorf("metrics = %+v", m)
 	}
@@ -795,7 +796,7 @@ func TestLogSecondOpenLocked(t *testing.T) {
 	_, path := openLogs(t, LogOptions{})
 	start := time.Now()
 	_, err := OpenLogDB(path, LogOptions{LockTimeout: 200 * time.Millisecond})
-	if !errors.Is(err, ErrLocked) {
+	if !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("second open err = %v, want ErrLocked", err)
 	}
 	if el := time.Since(start); el > 2*time.Second {
@@ -848,8 +849,8 @@ func TestLogHistogram(t *testing.T) {
 	}
 }
 
-func benchExec(i int64) *Execution {
-	e := newExec("ws", fmt.Sprintf("wf%d", i%10), logBase.Add(time.Duration(i)*time.Millisecond), StatusCompleted)
+func benchExec(i int64) *store.Execution {
+	e := newExec("ws", fmt.Sprintf("wf%d", i%10), logBase.Add(time.Duration(i)*time.Millisecond), store.StatusCompleted)
 	e.DurationMs = i % 5000
 	e.Input = json.RawMessage(`{"customer":"acme","amount":42}`)
 	e.Output = json.RawMessage(`{"result":"ok","items":[1,2,3,4,5,6,7,8,9,10]}`)
@@ -900,7 +901,7 @@ func BenchmarkLogList(b *testing.B) {
 				}
 				e := benchExec(i)
 				if i%20 == 0 {
-					e.Status, e.Level = StatusFailed, "error"
+					e.Status, e.Level = store.StatusFailed, "error"
 				}
 				mustPut(b, l, e)
 			}
@@ -909,12 +910,12 @@ func BenchmarkLogList(b *testing.B) {
 	wg.Wait()
 	for _, tc := range []struct {
 		name string
-		q    LogQuery
+		q    store.LogQuery
 	}{
-		{"workspace-100", LogQuery{WorkspaceID: "ws", Limit: 100}},
-		{"workflow-100", LogQuery{WorkspaceID: "ws", WorkflowIDs: []string{"wf3"}, Limit: 100}},
-		{"3-workflows-100", LogQuery{WorkspaceID: "ws", WorkflowIDs: []string{"wf1", "wf3", "wf5"}, Limit: 100}},
-		{"errors-100", LogQuery{WorkspaceID: "ws", Level: "error", Limit: 100}},
+		{"workspace-100", store.LogQuery{WorkspaceID: "ws", Limit: 100}},
+		{"workflow-100", store.LogQuery{WorkspaceID: "ws", WorkflowIDs: []string{"wf3"}, Limit: 100}},
+		{"3-workflows-100", store.LogQuery{WorkspaceID: "ws", WorkflowIDs: []string{"wf1", "wf3", "wf5"}, Limit: 100}},
+		{"errors-100", store.LogQuery{WorkspaceID: "ws", Level: "error", Limit: 100}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -933,7 +934,7 @@ func BenchmarkLogList(b *testing.B) {
 	}
 	b.Run("metrics", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := l.Metrics(ctx, MetricsQuery{WorkspaceID: "ws"}); err != nil {
+			if _, err := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws"}); err != nil {
 				b.Fatal(err)
 			}
 		}

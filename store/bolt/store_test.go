@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 func openTest(t *testing.T) (*Store, string) {
@@ -24,9 +25,9 @@ func openTest(t *testing.T) (*Store, string) {
 	return s, dir
 }
 
-func mustUser(t *testing.T, s *Store, email string) *User {
+func mustUser(t *testing.T, s *Store, email string) *store.User {
 	t.Helper()
-	u := &User{Email: email, Name: email}
+	u := &store.User{Email: email, Name: email}
 	if err := s.CreateUser(context.Background(), u); err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}
@@ -61,7 +62,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := mustUser(t, s, "A@Example.com")
-	ws := NewWorkspace("Main", u.ID, "")
+	ws := store.NewWorkspace("Main", u.ID, "")
 	if err := s.CreateWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestSecondOpenFailsFastWithLockMessage(t *testing.T) {
 	_, dir := openTest(t)
 	start := time.Now()
 	_, err := Open(context.Background(), dir, Options{LockTimeout: 300 * time.Millisecond})
-	if !errors.Is(err, ErrLocked) {
+	if !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("second open err = %v, want ErrLocked", err)
 	}
 	if el := time.Since(start); el > 2*time.Second {
@@ -112,14 +113,14 @@ func TestMigrationsIdempotentAndNewerRefused(t *testing.T) {
 		t.Fatalf("third migrate: %v", err)
 	}
 	// Pretend a newer build wrote the file.
-	if err := s.core.Update(func(tx *bolt.Tx) error {
+	if err := s.core.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bMeta).Put(kSchema, []byte{0, 0, 0xff, 0xff})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	_, err := Open(ctx, dir, Options{})
-	if !errors.Is(err, ErrNewerSchema) {
+	if !errors.Is(err, store.ErrNewerSchema) {
 		t.Fatalf("open newer file err = %v, want ErrNewerSchema", err)
 	}
 }
@@ -127,11 +128,11 @@ func TestMigrationsIdempotentAndNewerRefused(t *testing.T) {
 func TestEmailUniqueCaseInsensitive(t *testing.T) {
 	s, _ := openTest(t)
 	mustUser(t, s, "bob@example.com")
-	err := s.CreateUser(context.Background(), &User{Email: "BOB@example.com"})
-	if !errors.Is(err, ErrConflict) {
+	err := s.CreateUser(context.Background(), &store.User{Email: "BOB@example.com"})
+	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate email err = %v, want ErrConflict", err)
 	}
-	if err := s.CreateUser(context.Background(), &User{Email: "not-an-email"}); !errors.Is(err, ErrInvalid) {
+	if err := s.CreateUser(context.Background(), &store.User{Email: "not-an-email"}); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("bad email err = %v, want ErrInvalid", err)
 	}
 }
@@ -141,21 +142,21 @@ func TestMembershipAndRoleValidated(t *testing.T) {
 	s, _ := openTest(t)
 	u := mustUser(t, s, "o@x.io")
 	v := mustUser(t, s, "v@x.io")
-	ws := NewWorkspace("W", u.ID, "")
+	ws := store.NewWorkspace("W", u.ID, "")
 	if err := s.CreateWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetWorkspaceMember(ctx, ws.ID, v.ID, "owner"); !errors.Is(err, ErrInvalid) {
+	if err := s.SetWorkspaceMember(ctx, ws.ID, v.ID, "owner"); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("bad permission err = %v", err)
 	}
-	org := &Org{Name: "O"}
+	org := &store.Org{Name: "O"}
 	if err := s.CreateOrg(ctx, org, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetOrgMember(ctx, org.ID, v.ID, "write"); !errors.Is(err, ErrInvalid) {
+	if err := s.SetOrgMember(ctx, org.ID, v.ID, "write"); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("bad role err = %v", err)
 	}
-	if err := s.SetOrgMember(ctx, org.ID, u.ID, RoleMember); !errors.Is(err, ErrInvalid) {
+	if err := s.SetOrgMember(ctx, org.ID, u.ID, store.RoleMember); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("demoting the last owner err = %v, want ErrInvalid", err)
 	}
 }
@@ -165,28 +166,28 @@ func TestBillingOwnerStaysAdmin(t *testing.T) {
 	s, _ := openTest(t)
 	u := mustUser(t, s, "o@x.io")
 	v := mustUser(t, s, "v@x.io")
-	ws := NewWorkspace("W", u.ID, "")
+	ws := store.NewWorkspace("W", u.ID, "")
 	if err := s.CreateWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	var perm Level
-	s.View(ctx, func(r *Reader) error { perm, _ = r.Membership(ws.ID, u.ID); return nil })
-	if perm != LevelAdmin {
+	var perm store.Level
+	s.view(ctx, func(r *Reader) error { perm, _ = r.Membership(ws.ID, u.ID); return nil })
+	if perm != store.LevelAdmin {
 		t.Fatalf("owner permission = %q, want admin", perm)
 	}
-	if err := s.SetWorkspaceMember(ctx, ws.ID, u.ID, LevelWrite); !errors.Is(err, ErrInvalid) {
+	if err := s.SetWorkspaceMember(ctx, ws.ID, u.ID, store.LevelWrite); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("demote owner err = %v", err)
 	}
-	if err := s.RemoveWorkspaceMember(ctx, ws.ID, u.ID); !errors.Is(err, ErrInvalid) {
+	if err := s.RemoveWorkspaceMember(ctx, ws.ID, u.ID); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("remove owner err = %v", err)
 	}
-	if _, err := s.UpdateWorkspace(ctx, ws.ID, func(w *Workspace) error { w.OwnerID = v.ID; return nil }); !errors.Is(err, ErrInvalid) {
+	if _, err := s.UpdateWorkspace(ctx, ws.ID, func(w *store.Workspace) error { w.OwnerID = v.ID; return nil }); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("non-admin new owner err = %v", err)
 	}
-	if err := s.SetWorkspaceMember(ctx, ws.ID, v.ID, LevelAdmin); err != nil {
+	if err := s.SetWorkspaceMember(ctx, ws.ID, v.ID, store.LevelAdmin); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpdateWorkspace(ctx, ws.ID, func(w *Workspace) error { w.OwnerID = v.ID; return nil }); err != nil {
+	if _, err := s.UpdateWorkspace(ctx, ws.ID, func(w *store.Workspace) error { w.OwnerID = v.ID; return nil }); err != nil {
 		t.Errorf("admin new owner err = %v", err)
 	}
 }
@@ -195,32 +196,32 @@ func TestWorkspaceLeavingOrgDropsItsGrants(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	u := mustUser(t, s, "o@x.io")
-	org := &Org{Name: "O"}
+	org := &store.Org{Name: "O"}
 	if err := s.CreateOrg(ctx, org, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	leaving := NewWorkspace("leaving", u.ID, org.ID)
-	staying := NewWorkspace("staying", u.ID, org.ID)
-	for _, ws := range []*Workspace{leaving, staying} {
+	leaving := store.NewWorkspace("leaving", u.ID, org.ID)
+	staying := store.NewWorkspace("staying", u.ID, org.ID)
+	for _, ws := range []*store.Workspace{leaving, staying} {
 		if err := s.CreateWorkspace(ctx, ws); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wf := &Workflow{WorkspaceID: leaving.ID, Name: "wf"}
+	wf := &store.Workflow{WorkspaceID: leaving.ID, Name: "wf"}
 	if err := s.CreateWorkflow(ctx, wf); err != nil {
 		t.Fatal(err)
 	}
-	key := &APIKey{Type: KeyOrganization, OrgID: org.ID, Name: "k", Digest: []byte("d1"), Ciphertext: []byte("c"),
-		Grants: []Grant{
-			{TargetWorkspace, leaving.ID, LevelRead},
-			{TargetWorkflow, wf.ID, LevelAdmin},
-			{TargetWorkspace, staying.ID, LevelWrite},
+	key := &store.APIKey{Type: store.KeyOrganization, OrgID: org.ID, Name: "k", Digest: []byte("d1"), Ciphertext: []byte("c"),
+		Grants: []store.Grant{
+			{TargetType: store.TargetWorkspace, TargetID: leaving.ID, Level: store.LevelRead},
+			{TargetType: store.TargetWorkflow, TargetID: wf.ID, Level: store.LevelAdmin},
+			{TargetType: store.TargetWorkspace, TargetID: staying.ID, Level: store.LevelWrite},
 		}}
 	if err := s.CreateKey(ctx, key); err != nil {
 		t.Fatal(err)
 	}
 	before := s.AuthEpoch()
-	if _, err := s.UpdateWorkspace(ctx, leaving.ID, func(w *Workspace) error { w.OrgID = ""; return nil }); err != nil {
+	if _, err := s.UpdateWorkspace(ctx, leaving.ID, func(w *store.Workspace) error { w.OrgID = ""; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if s.AuthEpoch() <= before {
@@ -233,7 +234,7 @@ func TestWorkspaceLeavingOrgDropsItsGrants(t *testing.T) {
 	if len(got.Grants) != 1 || got.Grants[0].TargetID != staying.ID {
 		t.Fatalf("grants after leave = %+v, want only the staying workspace", got.Grants)
 	}
-	s.View(ctx, func(r *Reader) error {
+	s.view(ctx, func(r *Reader) error {
 		for _, tgt := range []string{leaving.ID, wf.ID} {
 			if ids, _ := r.KeysTargeting(tgt); len(ids) != 0 {
 				t.Errorf("index still lists keys for %s: %v", tgt, ids)
@@ -242,9 +243,9 @@ func TestWorkspaceLeavingOrgDropsItsGrants(t *testing.T) {
 		return nil
 	})
 	// Grants cannot be re-created on a workspace outside the org.
-	err = s.CreateKey(ctx, &APIKey{Type: KeyOrganization, OrgID: org.ID, Name: "k2", Digest: []byte("d2"), Ciphertext: []byte("c"),
-		Grants: []Grant{{TargetWorkspace, leaving.ID, LevelRead}}})
-	if !errors.Is(err, ErrInvalid) {
+	err = s.CreateKey(ctx, &store.APIKey{Type: store.KeyOrganization, OrgID: org.ID, Name: "k2", Digest: []byte("d2"), Ciphertext: []byte("c"),
+		Grants: []store.Grant{{TargetType: store.TargetWorkspace, TargetID: leaving.ID, Level: store.LevelRead}}})
+	if !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("grant outside org err = %v, want ErrInvalid", err)
 	}
 }
@@ -253,25 +254,25 @@ func TestKeyNamesUniquePerOwner(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	u := mustUser(t, s, "o@x.io")
-	k := &APIKey{Type: KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("a"), Ciphertext: []byte("c")}
+	k := &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("a"), Ciphertext: []byte("c")}
 	if err := s.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	err := s.CreateKey(ctx, &APIKey{Type: KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("b"), Ciphertext: []byte("c")})
-	if !errors.Is(err, ErrConflict) {
+	err := s.CreateKey(ctx, &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("b"), Ciphertext: []byte("c")})
+	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate name err = %v", err)
 	}
 	if _, err := s.RevokeKey(ctx, k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateKey(ctx, &APIKey{Type: KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("b"), Ciphertext: []byte("c")}); err != nil {
+	if err := s.CreateKey(ctx, &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("b"), Ciphertext: []byte("c")}); err != nil {
 		t.Fatalf("name of a revoked key should be free: %v", err)
 	}
 	long := make([]byte, 101)
 	for i := range long {
 		long[i] = 'x'
 	}
-	if err := s.CreateKey(ctx, &APIKey{Type: KeyPersonal, UserID: u.ID, Name: string(long), Digest: []byte("z"), Ciphertext: []byte("c")}); !errors.Is(err, ErrInvalid) {
+	if err := s.CreateKey(ctx, &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: string(long), Digest: []byte("z"), Ciphertext: []byte("c")}); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("101-char name err = %v", err)
 	}
 }
@@ -280,12 +281,12 @@ func TestRotateKeepsOldUntilGrace(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	u := mustUser(t, s, "o@x.io")
-	old := &APIKey{Type: KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("a"), Ciphertext: []byte("c")}
+	old := &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("a"), Ciphertext: []byte("c")}
 	if err := s.CreateKey(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	grace := time.Now().Add(time.Hour)
-	nk := &APIKey{Digest: []byte("b"), Ciphertext: []byte("c2")}
+	nk := &store.APIKey{Digest: []byte("b"), Ciphertext: []byte("c2")}
 	if err := s.RotateKey(ctx, old.ID, nk, grace); err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +294,7 @@ func TestRotateKeepsOldUntilGrace(t *testing.T) {
 	if got.GraceUntil == nil || !got.GraceUntil.Equal(grace.UTC()) || got.RotatedTo != nk.ID {
 		t.Fatalf("old key after rotate = %+v", got)
 	}
-	if nk.Name != "ci" || nk.Type != KeyPersonal || nk.UserID != u.ID {
+	if nk.Name != "ci" || nk.Type != store.KeyPersonal || nk.UserID != u.ID {
 		t.Fatalf("new key = %+v", nk)
 	}
 }
@@ -302,7 +303,7 @@ func TestConcurrentReadersDuringWrites(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	u := mustUser(t, s, "o@x.io")
-	ws := NewWorkspace("W", u.ID, "")
+	ws := store.NewWorkspace("W", u.ID, "")
 	if err := s.CreateWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestConcurrentReadersDuringWrites(t *testing.T) {
 					return
 				default:
 				}
-				err := s.View(ctx, func(r *Reader) error {
+				err := s.view(ctx, func(r *Reader) error {
 					ids, err := r.WorkspaceWorkflowIDs(ws.ID)
 					for _, id := range ids {
 						if _, err := r.Workflow(id); err != nil {
@@ -335,7 +336,7 @@ func TestConcurrentReadersDuringWrites(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 50; i++ {
-		if err := s.CreateWorkflow(ctx, &Workflow{WorkspaceID: ws.ID, Name: "wf"}); err != nil {
+		if err := s.CreateWorkflow(ctx, &store.Workflow{WorkspaceID: ws.ID, Name: "wf"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -351,9 +352,9 @@ func TestDeployVersions(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	u := mustUser(t, s, "o@x.io")
-	ws := NewWorkspace("W", u.ID, "")
+	ws := store.NewWorkspace("W", u.ID, "")
 	s.CreateWorkspace(ctx, ws)
-	wf := &Workflow{WorkspaceID: ws.ID, Name: "wf", Draft: []byte(`{"a":1}`)}
+	wf := &store.Workflow{WorkspaceID: ws.ID, Name: "wf", Draft: []byte(`{"a":1}`)}
 	if err := s.CreateWorkflow(ctx, wf); err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +374,7 @@ func TestDeployVersions(t *testing.T) {
 	if err != nil || got.ActiveVersion != 1 || string(dep.Definition) != `{"v":1}` {
 		t.Fatalf("active = %+v %+v %v", got, dep, err)
 	}
-	if _, err := s.ActivateVersion(ctx, wf.ID, 9); !errors.Is(err, ErrNotFound) {
+	if _, err := s.ActivateVersion(ctx, wf.ID, 9); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("activate missing version err = %v", err)
 	}
 	if _, err := s.Undeploy(ctx, wf.ID); err != nil {

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // TestLogRecordRoundTrip fills every field of Execution with a non-zero value and reads
@@ -16,7 +17,7 @@ import (
 func TestLogRecordRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openLogs(t, LogOptions{})
-	e := &Execution{}
+	e := &store.Execution{}
 	v := reflect.ValueOf(e).Elem()
 	end := logBase.Add(1500 * time.Millisecond)
 	for i := range v.NumField() {
@@ -43,7 +44,7 @@ func TestLogRecordRoundTrip(t *testing.T) {
 			t.Fatalf("field %s of type %s: teach this test and the record encoding (appendBody) about it", name, f.Type())
 		}
 	}
-	e.Status, e.Level = StatusCompleted, "info"
+	e.Status, e.Level = store.StatusCompleted, "info"
 	mustPut(t, l, e)
 	got, err := l.Get(ctx, e.ID)
 	if err != nil {
@@ -54,7 +55,7 @@ func TestLogRecordRoundTrip(t *testing.T) {
 	if string(want) != string(have) {
 		t.Errorf("round trip:\n got %s\nwant %s", have, want)
 	}
-	page, err := l.List(ctx, LogQuery{WorkspaceID: e.WorkspaceID})
+	page, err := l.List(ctx, store.LogQuery{WorkspaceID: e.WorkspaceID})
 	if err != nil || len(page.Items) != 1 {
 		t.Fatalf("list = %+v, %v", page, err)
 	}
@@ -68,14 +69,14 @@ func TestLogRecordRoundTrip(t *testing.T) {
 func TestLogRecordJSONStillReads(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openLogs(t, LogOptions{})
-	e := newExec("ws", "wf", logBase, StatusCompleted)
+	e := newExec("ws", "wf", logBase, store.StatusCompleted)
 	e.Output, e.KeyID = json.RawMessage(`{"ok":true}`), "key1"
 	js, _ := json.Marshal(e)
 	hb := headOf(e)
 	head := hb.appendFull(nil)
 	val := append(binary.AppendUvarint(nil, uint64(len(head))), head...)
 	val = append(val, js...)
-	if err := l.db.Update(func(tx *bolt.Tx) error {
+	if err := l.db.Update(func(tx *bbolt.Tx) error {
 		return writeExecution(tx, &putReq{id: e.ID, h: hb, data: val})
 	}); err != nil {
 		t.Fatal(err)
@@ -88,7 +89,7 @@ func TestLogRecordJSONStillReads(t *testing.T) {
 
 func TestLogRecordRejectsInvalidJSON(t *testing.T) {
 	l, _ := openLogs(t, LogOptions{})
-	e := newExec("ws", "wf", logBase, StatusCompleted)
+	e := newExec("ws", "wf", logBase, store.StatusCompleted)
 	e.Output = json.RawMessage(`{"ok":`)
 	if err := l.Put(context.Background(), e); err == nil {
 		t.Fatal("Put accepted an output that is not JSON")

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"encoding/binary"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/steelengine/steelengine/store"
 )
 
 // head is the binary prefix of a stored record.
@@ -25,7 +26,7 @@ type head struct {
 
 const summaryVersion = 1
 
-func headOf(e *Execution) head {
+func headOf(e *store.Execution) head {
 	return head{
 		WorkspaceID: e.WorkspaceID, WorkflowID: e.WorkflowID, RunID: e.RunID,
 		Trigger: e.Trigger, Status: e.Status, Level: e.Level,
@@ -93,13 +94,13 @@ func decodeHead(v []byte) (*head, error) {
 const bodyCompact = 0x02
 
 // decodeRecord decodes the stored value v of the execution with id.
-func decodeRecord(id, v []byte) (*Execution, error) {
+func decodeRecord(id, v []byte) (*store.Execution, error) {
 	n, sz := binary.Uvarint(v)
 	if sz <= 0 || n > uint64(len(v)-sz) {
 		return nil, errors.New("corrupt execution record")
 	}
 	body := v[sz+int(n):]
-	e := new(Execution)
+	e := new(store.Execution)
 	if len(body) == 0 || body[0] != bodyCompact {
 		if err := json.Unmarshal(body, e); err != nil {
 			return nil, fmt.Errorf("decode execution record: %w", err)
@@ -152,7 +153,7 @@ func rawOrNil(b []byte) json.RawMessage {
 
 // appendBody appends e's fields that the head does not hold (see bodyCompact), before
 // compression.
-func appendBody(b []byte, e *Execution) []byte {
+func appendBody(b []byte, e *store.Execution) []byte {
 	var flags uint64
 	var ended int64
 	if e.EndedAt != nil {
@@ -180,7 +181,7 @@ func appendBody(b []byte, e *Execution) []byte {
 
 // jsonSize bounds the size of e's JSON as the logs API serves it: what MaxRecordBytes
 // caps. Strings may need escaping, so they count twice.
-func jsonSize(e *Execution) int {
+func jsonSize(e *store.Execution) int {
 	n := 512 // names, ids, times, numbers
 	for _, f := range [...][]byte{e.Input, e.Output, e.BlockLogs, e.TraceSpans} {
 		n += len(f)
@@ -195,7 +196,7 @@ func jsonSize(e *Execution) int {
 // e to limit (MaxRecordBytes, measured as jsonSize) if needed: first without BlockLogs
 // and TraceSpans, then with Output and Input replaced by a note and Error cut. The raw
 // JSON fields must be valid JSON: the logs API serves them as they are.
-func encodeExecution(dst []byte, e *Execution, limit int) ([]byte, error) {
+func encodeExecution(dst []byte, e *store.Execution, limit int) ([]byte, error) {
 	for _, f := range [...]struct {
 		name string
 		v    json.RawMessage
@@ -228,7 +229,7 @@ func encodeExecution(dst []byte, e *Execution, limit int) ([]byte, error) {
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // shrink returns a copy of e cut down to limit (see encodeExecution).
-func shrink(e *Execution, limit int) *Execution {
+func shrink(e *store.Execution, limit int) *store.Execution {
 	c := *e
 	c.Truncated = true
 	c.BlockLogs, c.TraceSpans = nil, nil

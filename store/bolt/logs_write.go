@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -6,14 +6,15 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/steelengine/steelengine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // Put inserts or replaces (same ID) an execution. It returns after the transaction
 // holding the record committed and synced, so an acknowledged record survives a crash.
 // A cancelled ctx fails the call only if the record was not yet handed to the writer.
 // Put encodes e before returning and never keeps or modifies it.
-func (l *LogDB) Put(ctx context.Context, e *Execution) error {
+func (l *LogDB) Put(ctx context.Context, e *store.Execution) error {
 	r, err := l.request(ctx, e)
 	if err != nil {
 		return err
@@ -29,7 +30,7 @@ func (l *LogDB) Put(ctx context.Context, e *Execution) error {
 // Mark queues e for the next group commit and returns without waiting for it: a start
 // marker, so that a run in flight when the process dies is found at the next start
 // (as interrupted) instead of nowhere. A later Put of the same id replaces it.
-func (l *LogDB) Mark(ctx context.Context, e *Execution) error {
+func (l *LogDB) Mark(ctx context.Context, e *store.Execution) error {
 	r, err := l.request(ctx, e)
 	if err != nil {
 		return err
@@ -38,7 +39,7 @@ func (l *LogDB) Mark(ctx context.Context, e *Execution) error {
 }
 
 // request validates and encodes e.
-func (l *LogDB) request(ctx context.Context, e *Execution) (*putReq, error) {
+func (l *LogDB) request(ctx context.Context, e *store.Execution) (*putReq, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -146,7 +147,7 @@ func (l *LogDB) collect(batch *[]*putReq, timer *time.Timer) {
 // so one bad record cannot fail the others.
 func (l *LogDB) commit(batch []*putReq) {
 	l.commits.Add(1)
-	err := l.update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bbolt.Tx) error {
 		for _, r := range batch {
 			if err := writeExecution(tx, r); err != nil {
 				return err
@@ -156,7 +157,7 @@ func (l *LogDB) commit(batch []*putReq) {
 	})
 	if err != nil && len(batch) > 1 {
 		for _, r := range batch {
-			r.done <- l.update(func(tx *bolt.Tx) error { return writeExecution(tx, r) })
+			r.done <- l.update(func(tx *bbolt.Tx) error { return writeExecution(tx, r) })
 		}
 		return
 	}
@@ -167,10 +168,10 @@ func (l *LogDB) commit(batch []*putReq) {
 
 // update runs fn in one write transaction and reports a failed commit (not fn's own
 // error) to the store's health as a storage failure.
-func (l *LogDB) update(fn func(tx *bolt.Tx) error) error {
+func (l *LogDB) update(fn func(tx *bbolt.Tx) error) error {
 	var fnErr error
 	err := safely(func() error {
-		return l.db.Update(func(tx *bolt.Tx) error { fnErr = fn(tx); return fnErr })
+		return l.db.Update(func(tx *bbolt.Tx) error { fnErr = fn(tx); return fnErr })
 	})
 	switch {
 	case err != nil && fnErr == nil:
@@ -182,20 +183,20 @@ func (l *LogDB) update(fn func(tx *bolt.Tx) error) error {
 }
 
 // writeExecution stores one record with its index and rollup changes.
-func writeExecution(tx *bolt.Tx, r *putReq) error {
+func writeExecution(tx *bbolt.Tx, r *putReq) error {
 	execs := tx.Bucket(bExecutions)
 	wsIdx, wfIdx, tIdx, runIdx := tx.Bucket(bIdxWsTime), tx.Bucket(bIdxWfTime), tx.Bucket(bIdxTime), tx.Bucket(bIdxRun)
 	// Keys of these buckets grow with time (ULIDs, start times), so almost every insert
 	// lands at the right edge of a page: bbolt's default split at half a page would leave
 	// every page half empty forever. Older pages are not written again.
-	for _, b := range [...]*bolt.Bucket{execs, wsIdx, wfIdx, tIdx} {
+	for _, b := range [...]*bbolt.Bucket{execs, wsIdx, wfIdx, tIdx} {
 		b.FillPercent = appendFill
 	}
 	id := []byte(r.id)
 	h := &r.h
 	if h.RunID != "" {
 		if v := runIdx.Get(ckey(h.WorkflowID, h.RunID)); v != nil && string(v) != r.id {
-			return fmt.Errorf("run id %q of workflow %q belongs to execution %s: %w", h.RunID, h.WorkflowID, v, ErrConflict)
+			return fmt.Errorf("run id %q of workflow %q belongs to execution %s: %w", h.RunID, h.WorkflowID, v, store.ErrConflict)
 		}
 	}
 	if old := execs.Get(id); old != nil {
@@ -260,7 +261,7 @@ func writeExecution(tx *bolt.Tx, r *putReq) error {
 // appendFill is the page fill for the time-ordered buckets (see writeExecution).
 const appendFill = 0.95
 
-func deleteRunIdx(runIdx *bolt.Bucket, h *head, id string) error {
+func deleteRunIdx(runIdx *bbolt.Bucket, h *head, id string) error {
 	k := ckey(h.WorkflowID, h.RunID)
 	if v := runIdx.Get(k); v != nil && string(v) == id {
 		return runIdx.Delete(k)
@@ -269,5 +270,5 @@ func deleteRunIdx(runIdx *bolt.Bucket, h *head, id string) error {
 }
 
 func finished(status string) bool {
-	return status == StatusCompleted || status == StatusFailed || status == StatusCancelled
+	return status == store.StatusCompleted || status == store.StatusFailed || status == store.StatusCancelled
 }

@@ -1,0 +1,20 @@
+package postgres
+
+import (
+	"testing"
+
+	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/postgres/pgtest"
+	"github.com/steelengine/steelengine/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := OpenStore(t.Context(), pgtest.URL(t), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -1,0 +1,7 @@
+package storetest
+
+import "testing"
+
+func testEnvVars(t *testing.T, open Opener) {
+	t.Skip("not written yet")
+}

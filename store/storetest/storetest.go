@@ -1,0 +1,56 @@
+// Package storetest is the storage conformance suite: the contract of the interfaces in
+// package store, run against every backend (store/bolt and store/postgres each call Run
+// from a test). A behaviour a use case relies on belongs here, not in one backend's tests.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/steelengine/steelengine/store"
+)
+
+// Opener returns a new, empty store; the backend closes it when t ends.
+type Opener func(t *testing.T) store.Store
+
+// suite is one domain's part of the contract.
+type suite struct {
+	name string
+	run  func(t *testing.T, open Opener)
+}
+
+// suites lists every domain, in the order store.Store embeds them.
+var suites = []suite{
+	{"Users", testUsers},
+	{"Sessions", testSessions},
+	{"Orgs", testOrgs},
+	{"Workspaces", testWorkspaces},
+	{"Workflows", testWorkflows},
+	{"Keys", testKeys},
+	{"Audit", testAudit},
+	{"Invitations", testInvitations},
+	{"MCPServers", testMCPServers},
+	{"EnvVars", testEnvVars},
+	{"Providers", testProviders},
+	{"Conversations", testConversations},
+	{"ExternalMCP", testExternalMCP},
+	{"Schedules", testSchedules},
+	{"PausedRuns", testPausedRuns},
+	{"OAuth", testOAuth},
+	{"Logs", testLogs},
+}
+
+// Run runs the whole suite against the backend open returns.
+func Run(t *testing.T, open Opener) {
+	for _, s := range suites {
+		t.Run(s.name, func(t *testing.T) { s.run(t, open) })
+	}
+}
+
+// ctx is the context every call of the suite uses.
+var ctx = context.Background()
+
+// t0 is a fixed instant the suite's records are dated from (UTC, whole microseconds:
+// PostgreSQL keeps microseconds, so times compare equal after a round trip).
+var t0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)

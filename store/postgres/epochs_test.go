@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,12 +115,13 @@ func TestEpochRolledBackBumpsNothing(t *testing.T) {
 }
 
 // With its notification connection killed, a replica still sees a bump within 1 s by
-// polling, and the listener comes back. The reconnect delay is held above a second so that
-// it is the polling, not a quick reconnect's re-read, that delivers the bump.
+// polling, and the listener comes back. The reconnect delay (1.5 to 3 s with jitter) is
+// held above the second allowed, so it is the polling, not a quick reconnect's re-read,
+// that delivers the bump.
 func TestEpochListenerKilled(t *testing.T) {
 	url := pgtest.URL(t)
 	a := open(t, url, Options{})
-	b := open(t, url, Options{ReconnectMin: 2 * time.Second, ReconnectMax: 2 * time.Second})
+	b := open(t, url, Options{ReconnectMin: 3 * time.Second, ReconnectMax: 3 * time.Second})
 	eventually(t, 5*time.Second, "b listening", func() bool { return b.listener.up.Load() })
 	pid := b.listener.pid.Load()
 
@@ -139,7 +141,7 @@ func TestEpochListenerKilled(t *testing.T) {
 		t.Fatal("listener already back: the test cannot tell polling from the re-read")
 	}
 
-	eventually(t, 5*time.Second, "b's listener reconnects", func() bool {
+	eventually(t, 10*time.Second, "b's listener reconnects", func() bool {
 		p := b.listener.pid.Load()
 		return b.listener.up.Load() && p != 0 && p != pid
 	})
@@ -166,4 +168,41 @@ func TestEpochNotificationPayload(t *testing.T) {
 	if e.auth.Load() != 3 {
 		t.Fatalf("epoch went back to %d", e.auth.Load())
 	}
+}
+
+// Replicas bumping at once: no bump is lost and every replica ends on the table's value.
+func TestEpochConcurrentBumps(t *testing.T) {
+	url := pgtest.URL(t)
+	dbs := []*DB{open(t, url, Options{}), open(t, url, Options{})}
+	const workers, each = 8, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db := dbs[i%len(dbs)]
+			for range each {
+				err := db.InTx(context.Background(), func(tx pgx.Tx) error {
+					return BumpEpoch(context.Background(), tx, EpochAuth)
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	const want = workers * each
+	if got := tableEpoch(t, dbs[0], EpochAuth); got != want {
+		t.Fatalf("table auth = %d, want %d", got, want)
+	}
+	eventually(t, time.Second, "both replicas at the final value", func() bool {
+		return dbs[0].AuthEpoch() == want && dbs[1].AuthEpoch() == want
+	})
 }

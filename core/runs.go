@@ -173,14 +173,12 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 func (s *Service) runAndRecord(ctx context.Context, comp *compiled, exec *store.Execution, in engine.RunInput, secrets []string) (*engine.Result, error) {
 	defer s.untrack(exec)
 	s.mu.Lock()
+	queued := exec.Status == store.StatusQueued
 	exec.Status = store.StatusRunning
-	marker := copyExec(exec)
 	s.mu.Unlock()
-	// Not waited on: the run starts now, the marker lands with the next group commit.
-	if err := s.st.Logs().Mark(context.WithoutCancel(ctx), marker); err != nil {
-		s.log.Warn("record run start", "execution", exec.ID, "err", err)
-	}
+	stopMark := s.markStart(ctx, exec, queued)
 	res := comp.plan.Run(ctx, in)
+	stopMark()
 	if cause := context.Cause(ctx); res.ErrorCode == engine.CodeCancelled && errors.Is(cause, errShutdown) {
 		res.Error = "Execution cancelled: server shutting down"
 	}
@@ -195,6 +193,38 @@ func (s *Service) runAndRecord(ctx context.Context, comp *compiled, exec *store.
 		s.cfg.OnFinish(exec)
 	}
 	return res, nil
+}
+
+// markAfter is how long a sync run goes without a start marker in the log.
+const markAfter = 500 * time.Millisecond
+
+// markStart records that exec started, so that a crash while it runs leaves it marked
+// interrupted at the next start (Recover) instead of nowhere. A queued job's record
+// says "queued" and would run again after a crash, so its marker is queued at once. A
+// sync run that has told nobody anything yet gets one only when it outlives markAfter:
+// most finish sooner, and then their final record is their one write. The marker is
+// not waited on; stop, called when the run returned and before its final record,
+// makes sure a marker in progress is queued ahead of that record.
+func (s *Service) markStart(ctx context.Context, exec *store.Execution, now bool) (stop func()) {
+	mark := func() {
+		s.mu.Lock()
+		marker := copyExec(exec)
+		s.mu.Unlock()
+		if err := s.st.Logs().Mark(context.WithoutCancel(ctx), marker); err != nil {
+			s.log.Warn("record run start", "execution", exec.ID, "err", err)
+		}
+	}
+	if now {
+		mark()
+		return func() {}
+	}
+	marked := make(chan struct{})
+	t := time.AfterFunc(markAfter, func() { defer close(marked); mark() })
+	return func() {
+		if !t.Stop() {
+			<-marked
+		}
+	}
 }
 
 // finish copies a result into the execution record.

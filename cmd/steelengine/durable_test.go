@@ -454,3 +454,32 @@ func TestFullDiskAnswers507AndRecovers(t *testing.T) {
 	}
 	stopServer(t, srv)
 }
+
+// A sync run writes no start marker while it is short (its final record is its one
+// write), but one that outlives core's markAfter (500 ms) has one: killed then, it is
+// found at the next start and marked interrupted.
+func TestLongSyncRunKilledIsMarkedInterrupted(t *testing.T) {
+	srv, w, data := freshInstance(t, "30")
+	client := &http.Client{Timeout: 40 * time.Second}
+	go call(client, "POST", srv.url+"/api/workflows/"+w.wait+"/execute", map[string]string{"X-API-Key": w.key}, map[string]any{})
+	time.Sleep(1500 * time.Millisecond)
+	srv.cmd.Process.Signal(syscall.SIGKILL)
+	srv.cmd.Wait()
+
+	ctx := context.Background()
+	st, err := store.Open(ctx, data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := st.Logs().Unfinished(ctx)
+	st.Close()
+	if err != nil || len(open) != 1 || open[0].WorkflowID != w.wait || open[0].Status != store.StatusRunning {
+		t.Fatalf("unfinished after the kill = %+v, %v; want the wait run, running", open, err)
+	}
+	srv = startServer(t, data)
+	_, out, _ := call(client, "GET", srv.url+"/api/workflows/"+w.wait+"/executions/"+open[0].ID, map[string]string{"X-API-Key": w.key}, nil)
+	if msg, _ := out["error"].(string); out["status"] != "failed" || !strings.Contains(msg, "interrupted") {
+		t.Fatalf("sync run in flight at the kill: %v, want failed/interrupted", out)
+	}
+	stopServer(t, srv)
+}

@@ -22,3 +22,16 @@ type Orgs interface {
 	// ListOrgs lists every organization.
 	ListOrgs(ctx context.Context) (os []*Org, err error)
 }
+
+// Rank orders roles: member < admin < owner; an unknown role ranks as none.
+func (r OrgRole) Rank() int {
+	switch r {
+	case RoleOwner:
+		return 3
+	case RoleAdmin:
+		return 2
+	case RoleMember:
+		return 1
+	}
+	return 0
+}

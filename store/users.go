@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Users holds user accounts.
 type Users interface {
@@ -23,4 +26,13 @@ type Users interface {
 	// DisableUser marks the user disabled: their sessions end and their personal keys stop
 	// resolving at once.
 	DisableUser(ctx context.Context, id string, disabled bool) (*User, error)
+}
+
+// NormEmail is the form an email is unique and looked up in: trimmed, lower case.
+func NormEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+// ValidEmail reports whether e looks like an address (the store checks no more than an @).
+func ValidEmail(e string) bool {
+	e = strings.TrimSpace(e)
+	return e != "" && strings.Contains(e, "@")
 }

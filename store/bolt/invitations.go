@@ -25,7 +25,7 @@ func (s *Store) PutInvitation(ctx context.Context, inv *store.Invitation) error 
 	default:
 		return invalid("invitation target %q must be workspace or organization", inv.TargetType)
 	}
-	inv.Email = normEmail(inv.Email)
+	inv.Email = store.NormEmail(inv.Email)
 	return s.update(ctx, func(w *writer) error {
 		if inv.TargetType == store.TargetWorkspace {
 			if _, err := w.Workspace(inv.TargetID); err != nil {
@@ -86,7 +86,7 @@ func (s *Store) GetInvitation(ctx context.Context, id string, now time.Time) (in
 
 // InvitationsForEmail lists the live invitations sent to email, oldest first.
 func (s *Store) InvitationsForEmail(ctx context.Context, email string, now time.Time) ([]*store.Invitation, error) {
-	return s.invitationsUnder(ctx, bInvByEmail, normEmail(email), now)
+	return s.invitationsUnder(ctx, bInvByEmail, store.NormEmail(email), now)
 }
 
 // InvitationsForTarget lists the live invitations to a workspace or organization.
@@ -131,7 +131,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, id, userID string, now tim
 		if err != nil {
 			return err
 		}
-		if !now.Before(inv.ExpiresAt) || normEmail(u.Email) != inv.Email {
+		if !now.Before(inv.ExpiresAt) || store.NormEmail(u.Email) != inv.Email {
 			return notFound("invitation", id)
 		}
 		switch inv.TargetType {
@@ -148,7 +148,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, id, userID string, now tim
 			if _, err := w.Org(inv.TargetID); err != nil {
 				return err
 			}
-			if cur, _ := w.OrgRole(inv.TargetID, userID); cur == "" || orgRoleRank(cur) < orgRoleRank(inv.Role) {
+			if cur, _ := w.OrgRole(inv.TargetID, userID); cur == "" || cur.Rank() < inv.Role.Rank() {
 				if err := w.setOrgMember(inv.TargetID, userID, inv.Role); err != nil {
 					return err
 				}
@@ -160,18 +160,6 @@ func (s *Store) AcceptInvitation(ctx context.Context, id, userID string, now tim
 		return nil, err
 	}
 	return inv, nil
-}
-
-func orgRoleRank(r store.OrgRole) int {
-	switch r {
-	case store.RoleOwner:
-		return 3
-	case store.RoleAdmin:
-		return 2
-	case store.RoleMember:
-		return 1
-	}
-	return 0
 }
 
 func (w *writer) deleteInvitation(id string) error {

@@ -170,7 +170,7 @@ func (r *Reader) FindOrg(ref string) (*store.Org, error) {
 	if err != nil {
 		return nil, err
 	}
-	return findByName(all, ref, "organization", func(o *store.Org) string { return o.Name })
+	return store.FindByName(all, ref, "organization", func(o *store.Org) string { return o.Name })
 }
 
 // GetOrg returns the organization with id.
@@ -183,21 +183,4 @@ func (s *Store) GetOrg(ctx context.Context, id string) (o *store.Org, err error)
 func (s *Store) ListOrgs(ctx context.Context) (os []*store.Org, err error) {
 	err = s.view(ctx, func(r *Reader) error { os, err = r.Orgs(); return err })
 	return os, err
-}
-
-// findByName returns the single item whose name equals ref (case-insensitively).
-func findByName[T any](items []*T, ref, kind string, name func(*T) string) (*T, error) {
-	var found *T
-	for _, it := range items {
-		if strings.EqualFold(name(it), ref) {
-			if found != nil {
-				return nil, invalid("%s name %q is ambiguous; use the id", kind, ref)
-			}
-			found = it
-		}
-	}
-	if found == nil {
-		return nil, notFound(kind, ref)
-	}
-	return found, nil
 }

@@ -9,12 +9,10 @@ import (
 	"github.com/steelengine/steelengine/store"
 )
 
-func normEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
-
 // CreateUser stores a new user. Email is unique, case-insensitively.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	u.Email = strings.TrimSpace(u.Email)
-	if u.Email == "" || !strings.Contains(u.Email, "@") {
+	if !store.ValidEmail(u.Email) {
 		return invalid("user email %q must be an address", u.Email)
 	}
 	if u.ID == "" {
@@ -25,10 +23,10 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	}
 	return s.update(ctx, func(w *writer) error {
 		byEmail := w.tx.Bucket(bUsersByEmail)
-		if byEmail.Get([]byte(normEmail(u.Email))) != nil {
+		if byEmail.Get([]byte(store.NormEmail(u.Email))) != nil {
 			return fmt.Errorf("user email %q: %w", u.Email, store.ErrConflict)
 		}
-		if err := byEmail.Put([]byte(normEmail(u.Email)), []byte(u.ID)); err != nil {
+		if err := byEmail.Put([]byte(store.NormEmail(u.Email)), []byte(u.ID)); err != nil {
 			return err
 		}
 		return putJSON(w.tx.Bucket(bUsers), []byte(u.ID), u)
@@ -46,7 +44,7 @@ func (r *Reader) User(id string) (*store.User, error) {
 
 // UserByEmail returns the user with that email, case-insensitively.
 func (r *Reader) UserByEmail(email string) (*store.User, error) {
-	id := r.tx.Bucket(bUsersByEmail).Get([]byte(normEmail(email)))
+	id := r.tx.Bucket(bUsersByEmail).Get([]byte(store.NormEmail(email)))
 	if id == nil {
 		return nil, notFound("user", email)
 	}
@@ -83,13 +81,13 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *store.User
 		if err != nil {
 			return err
 		}
-		oldEmail, oldHash := normEmail(u.Email), u.PasswordHash
+		oldEmail, oldHash := store.NormEmail(u.Email), u.PasswordHash
 		if err := fn(u); err != nil {
 			return err
 		}
 		u.ID = id
-		if ne := normEmail(u.Email); ne != oldEmail {
-			if ne == "" || !strings.Contains(ne, "@") {
+		if ne := store.NormEmail(u.Email); ne != oldEmail {
+			if !store.ValidEmail(ne) {
 				return invalid("user email %q must be an address", u.Email)
 			}
 			byEmail := w.tx.Bucket(bUsersByEmail)

@@ -183,7 +183,7 @@ func (r *Reader) FindWorkspace(ref string) (*store.Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return findByName(all, ref, "workspace", func(w *store.Workspace) string { return w.Name })
+	return store.FindByName(all, ref, "workspace", func(w *store.Workspace) string { return w.Name })
 }
 
 // Membership returns userID's permission in wsID, or LevelNone when not a member.

@@ -7,13 +7,14 @@
 CREATE TABLE users (
     id             text PRIMARY KEY,
     email          text NOT NULL,
+    email_key      text NOT NULL, -- store.NormEmail(email): what is unique and looked up
     name           text NOT NULL DEFAULT '',
     password_hash  text NOT NULL DEFAULT '',
     instance_admin boolean NOT NULL DEFAULT false,
     created_at     timestamptz NOT NULL,
     disabled_at    timestamptz
 );
-CREATE UNIQUE INDEX users_email ON users (lower(email));
+CREATE UNIQUE INDEX users_email ON users (email_key);
 
 CREATE TABLE sessions (
     digest     bytea PRIMARY KEY,
@@ -30,7 +31,7 @@ CREATE TABLE orgs (
     created_at       timestamptz NOT NULL,
     max_key_lifetime bigint NOT NULL DEFAULT 0 -- nanoseconds (time.Duration)
 );
-CREATE UNIQUE INDEX orgs_name ON orgs (name);
+-- Names need not be unique (as in bbolt): FindOrg refuses an ambiguous one.
 
 CREATE TABLE org_members (
     org_id  text NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,

@@ -146,3 +146,45 @@ func (d *Dashboard) findKey(ctx context.Context, p *auth.Principal, f store.KeyF
 	}
 	return ks[i], nil
 }
+
+// keyPage is one page that lists and manages keys (workspace or organization settings):
+// how it finds a key it manages, where its list lives, and how it renders.
+type keyPage struct {
+	find   func(d *Dashboard, r *http.Request, v *visit) (*store.APIKey, error)
+	list   func(r *http.Request) string
+	render func(d *Dashboard, w http.ResponseWriter, r *http.Request, v *visit, status int, nk *newKey, formErr string) error
+}
+
+// revoke is the page's revoke action: back to the list with a notice.
+func (kp keyPage) revoke(d *Dashboard) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *visit) error {
+		k, err := kp.find(d, r, v)
+		if err != nil {
+			return err
+		}
+		if _, err := d.deps.Resolver.RevokeKey(r.Context(), v.P, k.ID); err != nil {
+			return err
+		}
+		redirect(w, r, kp.list(r), "revoked")
+		return nil
+	}
+}
+
+// rotate is the page's rotate action: the list again, with the successor shown once.
+func (kp keyPage) rotate(d *Dashboard) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *visit) error {
+		k, err := kp.find(d, r, v)
+		if err != nil {
+			return err
+		}
+		grace, err := parseGrace(r.PostFormValue("grace"))
+		if err != nil {
+			return err
+		}
+		nk, err := d.rotate(r, v.P, k, grace)
+		if err != nil {
+			return err
+		}
+		return kp.render(d, w, r, v, http.StatusOK, nk, "")
+	}
+}

@@ -16,8 +16,8 @@ func init() {
 	addRoute("POST /dashboard/organizations/{org}/workspaces/{ws}/remove", func(d *Dashboard) handlerFunc { return d.orgRemoveWorkspace })
 	addRoute("GET /dashboard/organizations/{org}/settings/api-keys", func(d *Dashboard) handlerFunc { return d.orgKeys })
 	addRoute("POST /dashboard/organizations/{org}/settings/api-keys", func(d *Dashboard) handlerFunc { return d.orgKeyCreate })
-	addRoute("POST /dashboard/organizations/{org}/settings/api-keys/{key}/revoke", func(d *Dashboard) handlerFunc { return d.orgKeyRevoke })
-	addRoute("POST /dashboard/organizations/{org}/settings/api-keys/{key}/rotate", func(d *Dashboard) handlerFunc { return d.orgKeyRotate })
+	addRoute("POST /dashboard/organizations/{org}/settings/api-keys/{key}/revoke", orgKeys.revoke)
+	addRoute("POST /dashboard/organizations/{org}/settings/api-keys/{key}/rotate", orgKeys.rotate)
 }
 
 type orgData struct {
@@ -200,30 +200,11 @@ func (d *Dashboard) orgKey(r *http.Request, v *visit) (*store.APIKey, error) {
 	return d.findKey(r.Context(), v.P, store.KeyFilter{Type: store.KeyOrganization, OrgID: o.Org.ID}, r.PathValue("key"))
 }
 
-func (d *Dashboard) orgKeyRevoke(w http.ResponseWriter, r *http.Request, v *visit) error {
-	k, err := d.orgKey(r, v)
-	if err != nil {
-		return err
-	}
-	if _, err := d.deps.Resolver.RevokeKey(r.Context(), v.P, k.ID); err != nil {
-		return err
-	}
-	redirect(w, r, "/dashboard/organizations/"+r.PathValue("org")+"/settings/api-keys", "revoked")
-	return nil
-}
-
-func (d *Dashboard) orgKeyRotate(w http.ResponseWriter, r *http.Request, v *visit) error {
-	k, err := d.orgKey(r, v)
-	if err != nil {
-		return err
-	}
-	grace, err := parseGrace(r.PostFormValue("grace"))
-	if err != nil {
-		return err
-	}
-	nk, err := d.rotate(r, v.P, k, grace)
-	if err != nil {
-		return err
-	}
-	return d.orgKeysPage(w, r, v, http.StatusOK, nk, "")
+// orgKeys is the organization's API keys page.
+var orgKeys = keyPage{
+	find: (*Dashboard).orgKey,
+	list: func(r *http.Request) string {
+		return "/dashboard/organizations/" + r.PathValue("org") + "/settings/api-keys"
+	},
+	render: (*Dashboard).orgKeysPage,
 }

@@ -15,8 +15,8 @@ import (
 func init() {
 	addRoute("GET /dashboard/workspaces/{ws}/settings/api-keys", func(d *Dashboard) handlerFunc { return d.wsKeys })
 	addRoute("POST /dashboard/workspaces/{ws}/settings/api-keys", func(d *Dashboard) handlerFunc { return d.wsKeyCreate })
-	addRoute("POST /dashboard/workspaces/{ws}/settings/api-keys/{key}/revoke", func(d *Dashboard) handlerFunc { return d.wsKeyRevoke })
-	addRoute("POST /dashboard/workspaces/{ws}/settings/api-keys/{key}/rotate", func(d *Dashboard) handlerFunc { return d.wsKeyRotate })
+	addRoute("POST /dashboard/workspaces/{ws}/settings/api-keys/{key}/revoke", wsKeys.revoke)
+	addRoute("POST /dashboard/workspaces/{ws}/settings/api-keys/{key}/rotate", wsKeys.rotate)
 	addRoute("POST /dashboard/workspaces/{ws}/settings/personal-keys", func(d *Dashboard) handlerFunc { return d.wsPersonalToggle })
 }
 
@@ -142,32 +142,13 @@ func (d *Dashboard) wsKey(r *http.Request, v *visit) (*store.APIKey, error) {
 	return d.findKey(r.Context(), v.P, store.KeyFilter{Type: store.KeyWorkspace, WorkspaceID: wsID}, id)
 }
 
-func (d *Dashboard) wsKeyRevoke(w http.ResponseWriter, r *http.Request, v *visit) error {
-	k, err := d.wsKey(r, v)
-	if err != nil {
-		return err
-	}
-	if _, err := d.deps.Resolver.RevokeKey(r.Context(), v.P, k.ID); err != nil {
-		return err
-	}
-	redirect(w, r, "/dashboard/workspaces/"+r.PathValue("ws")+"/settings/api-keys", "revoked")
-	return nil
-}
-
-func (d *Dashboard) wsKeyRotate(w http.ResponseWriter, r *http.Request, v *visit) error {
-	k, err := d.wsKey(r, v)
-	if err != nil {
-		return err
-	}
-	grace, err := parseGrace(r.PostFormValue("grace"))
-	if err != nil {
-		return err
-	}
-	nk, err := d.rotate(r, v.P, k, grace)
-	if err != nil {
-		return err
-	}
-	return d.wsKeysPage(w, r, v, http.StatusOK, nk, "")
+// wsKeys is the workspace's API keys page (its keys and the user's personal keys).
+var wsKeys = keyPage{
+	find: (*Dashboard).wsKey,
+	list: func(r *http.Request) string {
+		return "/dashboard/workspaces/" + r.PathValue("ws") + "/settings/api-keys"
+	},
+	render: (*Dashboard).wsKeysPage,
 }
 
 // rotate replaces k and returns the successor (shown once) with the old key's grace.

@@ -467,7 +467,7 @@ func TestLongSyncRunKilledIsMarkedInterrupted(t *testing.T) {
 	srv.cmd.Wait()
 
 	ctx := context.Background()
-	st, err := store.Open(ctx, data, store.Options{})
+	st, err := bolt.Open(ctx, data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

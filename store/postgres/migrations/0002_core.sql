@@ -79,14 +79,14 @@ CREATE TABLE workflows (
     workspace_id   text NOT NULL REFERENCES workspaces (id),
     name           text NOT NULL,
     description    text NOT NULL DEFAULT '',
-    draft          jsonb,
+    draft          bytea NOT NULL, -- the engine's JSON as bbolt returns it (compacted), byte for byte
     active_version bigint NOT NULL DEFAULT 0,
     latest_version bigint NOT NULL DEFAULT 0,
     deployed_at    timestamptz,
     created_at     timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL
 );
-CREATE INDEX workflows_workspace ON workflows (workspace_id);
+CREATE INDEX workflows_workspace ON workflows (workspace_id, id COLLATE "C");
 
 -- Deployed versions are immutable; the definition is stored once per version.
 CREATE TABLE deployments (

@@ -69,6 +69,73 @@ func newRedactor(secrets []string, allQuery bool) *redactor {
 // in key/keys (X-API-Key, apiKey, private_key; not "keyword"). Token counts such as
 // maxTokens are not credentials.
 func CredentialName(name string) bool {
+	// Names are short ASCII almost always, and this runs for every key of every logged
+	// block input and output: that case is answered without allocating.
+	if len(name) <= 64 && isASCII(name) {
+		return credentialNameASCII(name)
+	}
+	return credentialNameSlow(name)
+}
+
+// credentialNameASCII is CredentialName for short ASCII names, on a stack buffer.
+// TestCredentialNameFastPath holds it to credentialNameSlow.
+func credentialNameASCII(name string) bool {
+	var buf [64]byte
+	n := buf[:0]
+	for i := 0; i < len(name); i++ {
+		if c := lowerASCII(name[i]); isAlnumByte(c) {
+			n = append(n, c)
+		}
+	}
+	if len(n) == 0 {
+		return false
+	}
+	if credentialExact[string(n)] {
+		return true
+	}
+	for _, w := range credentialWordBytes {
+		if bytes.Contains(n, w) {
+			return true
+		}
+	}
+	if bytes.Contains(n, []byte("token")) && !bytes.HasSuffix(n, []byte("tokens")) {
+		return true
+	}
+	if bytes.HasSuffix(n, []byte("key")) || bytes.HasSuffix(n, []byte("keys")) {
+		return true
+	}
+	// "key" as one word of a longer name: api_key_id, X-Key-Name.
+	for i := 0; i < len(name); {
+		j := i
+		for j < len(name) && isAlnumByte(lowerASCII(name[j])) {
+			j++
+		}
+		if j-i == 3 && lowerASCII(name[i]) == 'k' && lowerASCII(name[i+1]) == 'e' && lowerASCII(name[i+2]) == 'y' {
+			return true
+		}
+		i = j + 1
+	}
+	return false
+}
+
+var credentialWordBytes = func() [][]byte {
+	out := make([][]byte, len(credentialWords))
+	for i, w := range credentialWords {
+		out[i] = []byte(w)
+	}
+	return out
+}()
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isAlnumByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func credentialNameSlow(name string) bool {
 	n := normName(name)
 	if n == "" {
 		return false

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -139,5 +140,30 @@ func BenchmarkRedactLargeOutput(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Redact(out, []string{"env-secret-1", "env-secret-2"})
+	}
+}
+
+// TestCredentialNameFastPath holds the allocation-free ASCII path to the general one on
+// generated names built from the fragments the rules look at.
+func TestCredentialNameFastPath(t *testing.T) {
+	parts := []string{"key", "Key", "KEYS", "token", "Tokens", "secret", "pass", "auth", "api", "x", "id",
+		"word", "sig", "cookie", "set", "-", "_", ".", " ", "1", "Private", "Session", "k", "ey", "s", "sign", "ature"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(5) {
+			b.WriteString(parts[rng.IntN(len(parts))])
+		}
+		name := b.String()
+		if fast, slow := credentialNameASCII(name), credentialNameSlow(name); fast != slow {
+			t.Fatalf("CredentialName(%q): fast path %v, general %v", name, fast, slow)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { CredentialName("X-Api-Key-Name") }); n != 0 {
+		t.Errorf("CredentialName allocates %v times for an ASCII name", n)
+	}
+	// Non-ASCII goes the general way: the Kelvin sign lowercases to k.
+	if !CredentialName("api_\u212aey") {
+		t.Error("api_\\u212aey (Kelvin sign) is not a credential name")
 	}
 }

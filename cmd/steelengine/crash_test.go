@@ -33,8 +33,15 @@ type server struct {
 // startServer runs `serve` on data (extra: serve flags) and waits until it listens.
 func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
+	return startServerBin(t, binPath, data, extra...)
+}
+
+// startServerBin is startServer with another steelengine binary (the load test's
+// comparison with an older build).
+func startServerBin(t *testing.T, bin, data string, extra ...string) *server {
+	t.Helper()
 	args := append([]string{"--data-dir", data, "--rate-limit", "1000000", "serve", "--addr", "127.0.0.1:0"}, extra...)
-	cmd := exec.Command(binPath, args...)
+	cmd := exec.Command(bin, args...)
 	s := &server{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	if err := cmd.Start(); err != nil {

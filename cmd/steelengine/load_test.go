@@ -29,7 +29,9 @@ import (
 //	STEELENGINE_LOAD=1 go test -run TestLoadRatio -v ./cmd/steelengine/
 //
 // STEELENGINE_LOAD_SECONDS, STEELENGINE_LOAD_CONC and STEELENGINE_LOAD_ROUNDS (default
-// 3) change the shape. Traffic goes to 127.0.0.1 only; every loop ends by itself.
+// 3) change the shape; STEELENGINE_LOAD_COMPARE_BIN=/path/to/older/steelengine drives
+// that build too, interleaved in the same rounds (a before/after on one noisy machine).
+// Traffic goes to 127.0.0.1 only; every loop ends by itself.
 func TestLoadRatio(t *testing.T) {
 	if os.Getenv("STEELENGINE_LOAD") == "" {
 		t.Skip("set STEELENGINE_LOAD=1 to run the load test")
@@ -47,17 +49,30 @@ func TestLoadRatio(t *testing.T) {
 	t.Setenv("STEELENGINE_MAX_RUNS", "100000")
 	t.Setenv("STEELENGINE_MAX_RUNS_PER_WORKSPACE", "100000")
 	t.Setenv("STEELENGINE_SANDBOX_QUEUE", strconv.Itoa(4*conc)) // the function block waits instead of 503
-	srv := startServer(t, filepath.Join(t.TempDir(), "data"))
-	w := &crashWorld{password: srv.stdoutMatch(passwordRE), key: srv.stdoutMatch(adminKeyRE), wsID: srv.stdoutMatch(defaultWSRE)}
-	w.login(t, srv.url)
-	client := &http.Client{Timeout: 20 * time.Second}
-	ids := map[string]string{}
-	for _, name := range []string{"trivial", "branchy"} {
-		id, err := w.importDeploy(client, srv.url, json.RawMessage(testenv.Workflow(t, name+".json")))
-		if err != nil {
-			t.Fatal(err)
+	bins := []string{binPath}
+	if old := os.Getenv("STEELENGINE_LOAD_COMPARE_BIN"); old != "" {
+		bins = append(bins, old)
+	}
+	type instance struct {
+		srv *server
+		key string
+		ids map[string]string
+	}
+	var insts []instance
+	for _, bin := range bins {
+		srv := startServerBin(t, bin, filepath.Join(t.TempDir(), "data"))
+		w := &crashWorld{password: srv.stdoutMatch(passwordRE), key: srv.stdoutMatch(adminKeyRE), wsID: srv.stdoutMatch(defaultWSRE)}
+		w.login(t, srv.url)
+		client := &http.Client{Timeout: 20 * time.Second}
+		ids := map[string]string{}
+		for _, name := range []string{"trivial", "branchy"} {
+			id, err := w.importDeploy(client, srv.url, json.RawMessage(testenv.Workflow(t, name+".json")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[name] = id
 		}
-		ids[name] = id
+		insts = append(insts, instance{srv, w.key, ids})
 	}
 
 	// The baseline: a bare net/http server on loopback answering constant JSON.
@@ -73,21 +88,29 @@ func TestLoadRatio(t *testing.T) {
 	go bare.Serve(ln)
 	t.Cleanup(func() { bare.Close() })
 
+	// With STEELENGINE_LOAD_COMPARE_BIN (an older build of this command), its server
+	// gets the same load interleaved in the same rounds: "trivial@compare" and so on.
 	targets := []loadTarget{
 		{name: "bare net/http", url: "http://" + ln.Addr().String() + "/api/workflows/x/execute", body: `{"name":"load"}`},
-		{name: "trivial", url: srv.url + "/api/workflows/" + ids["trivial"] + "/execute", body: `{"name":"load"}`, key: w.key},
-		{name: "branchy", url: srv.url + "/api/workflows/" + ids["branchy"] + "/execute", body: `{"n":7}`, key: w.key},
+	}
+	for i, in := range insts {
+		suffix := ""
+		if i > 0 {
+			suffix = "@compare"
+		}
+		targets = append(targets,
+			loadTarget{name: "trivial" + suffix, url: in.srv.url + "/api/workflows/" + in.ids["trivial"] + "/execute", body: `{"name":"load"}`, key: in.key, pid: in.srv.cmd.Process.Pid},
+			loadTarget{name: "branchy" + suffix, url: in.srv.url + "/api/workflows/" + in.ids["branchy"] + "/execute", body: `{"n":7}`, key: in.key, pid: in.srv.cmd.Process.Pid})
 	}
 	results := map[string][]loadResult{}
-	pid := srv.cmd.Process.Pid
 	for round := range rounds {
 		for _, tg := range targets {
-			cpu0 := processTreeCPU(pid)
+			cpu0 := processTreeCPU(tg.pid)
 			r := runLoad(tg, conc, dur)
-			if tg.key != "" && r.requests > 0 {
+			if tg.pid != 0 && r.requests > 0 {
 				// CPU time of the server and its sandbox workers per answered request:
 				// unlike rps, hardly moved by what else the machine runs.
-				r.cpuPerReq = (processTreeCPU(pid) - cpu0) / time.Duration(r.requests)
+				r.cpuPerReq = (processTreeCPU(tg.pid) - cpu0) / time.Duration(r.requests)
 			}
 			results[tg.name] = append(results[tg.name], r)
 			t.Logf("round %d %-14s %8.0f rps  p50 %6.2f ms  p99 %6.2f ms  errors %d  server CPU %4.0f µs/request", round+1, tg.name, r.rps, ms(r.p50), ms(r.p99), r.errors, float64(r.cpuPerReq)/1e3)
@@ -117,7 +140,10 @@ func TestLoadRatio(t *testing.T) {
 	}
 }
 
-type loadTarget struct{ name, url, body, key string }
+type loadTarget struct {
+	name, url, body, key string
+	pid                  int // the server's, for its CPU time; 0 for the bare baseline
+}
 
 type loadResult struct {
 	requests  int

@@ -286,6 +286,9 @@ func (l *LogDB) Unfinished(ctx context.Context) ([]*store.Execution, error) {
 			if err != nil {
 				return fmt.Errorf("execution %s: %w", k, err)
 			}
+			if !inFlight(e.Status) {
+				return nil // indexed by an older build, which indexed every unfinished status
+			}
 			out = append(out, e)
 			return nil
 		})

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -179,34 +178,12 @@ func appendBody(b []byte, e *store.Execution) []byte {
 	return appendStr(b, e.TriggerBlockID)
 }
 
-// jsonSize bounds the size of e's JSON as the logs API serves it: what MaxRecordBytes
-// caps. Strings may need escaping, so they count twice.
-func jsonSize(e *store.Execution) int {
-	n := 512 // names, ids, times, numbers
-	for _, f := range [...][]byte{e.Input, e.Output, e.BlockLogs, e.TraceSpans} {
-		n += len(f)
-	}
-	for _, s := range [...]string{e.Error, e.ErrorCode, e.KeyID, e.UserID, e.BilledTo, e.TriggerBlockID, e.RunID} {
-		n += 2 * len(s)
-	}
-	return n
-}
-
-// encodeExecution appends e's stored value (head and compressed body) to dst, shrinking
-// e to limit (MaxRecordBytes, measured as jsonSize) if needed: first without BlockLogs
-// and TraceSpans, then with Output and Input replaced by a note and Error cut. The raw
-// JSON fields must be valid JSON: the logs API serves them as they are.
+// encodeExecution appends e's stored value (head and compressed body) to dst, cut down
+// to limit (MaxRecordBytes) by store.FitExecution, which also checks its raw JSON.
 func encodeExecution(dst []byte, e *store.Execution, limit int) ([]byte, error) {
-	for _, f := range [...]struct {
-		name string
-		v    json.RawMessage
-	}{{"input", e.Input}, {"output", e.Output}, {"blockLogs", e.BlockLogs}, {"traceSpans", e.TraceSpans}} {
-		if len(f.v) > 0 && !json.Valid(f.v) {
-			return nil, fmt.Errorf("%s is not valid JSON", f.name)
-		}
-	}
-	if jsonSize(e) > limit {
-		e = shrink(e, limit)
+	e, err := store.FitExecution(e, limit)
+	if err != nil {
+		return nil, err
 	}
 	h := headOf(e)
 	hb := h.appendFull(nil)
@@ -227,42 +204,6 @@ func encodeExecution(dst []byte, e *store.Execution, limit int) ([]byte, error) 
 }
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-// shrink returns a copy of e cut down to limit (see encodeExecution).
-func shrink(e *store.Execution, limit int) *store.Execution {
-	c := *e
-	c.Truncated = true
-	c.BlockLogs, c.TraceSpans = nil, nil
-	steps := []func(){
-		func() {
-			if len(c.Output) > 0 {
-				c.Output = truncNote("output", len(e.Output), limit)
-			}
-		},
-		func() {
-			if len(c.Input) > 0 {
-				c.Input = truncNote("input", len(e.Input), limit)
-			}
-		},
-		func() {
-			if len(c.Error) > 4096 {
-				c.Error = strings.ToValidUTF8(c.Error[:4096], "") + " … [truncated]"
-			}
-		},
-	}
-	for _, step := range steps {
-		if jsonSize(&c) <= limit {
-			break
-		}
-		step()
-	}
-	return &c
-}
-
-func truncNote(what string, n, limit int) json.RawMessage {
-	b, _ := json.Marshal(fmt.Sprintf("[%s truncated: %d bytes exceeded the %d-byte record limit]", what, n, limit))
-	return b
-}
 
 func appendBytes(b, s []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))

@@ -115,49 +115,15 @@ func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-// histBuckets log-spaced duration buckets: bucket 0 is [0, 1 ms), buckets 1..n-2 split
-// [1 ms, 1 h) evenly on a log scale (ratio ≈ 1.13), bucket n-1 is [1 h, ∞). Changing
-// this changes the meaning of stored rollups: bump rollupVersion.
-const (
-	histBuckets   = 128
-	rollupVersion = 1
-	histMaxMs     = 3_600_000
-)
-
-var histEdges = func() (e [histBuckets - 1]float64) {
-	step := math.Log(histMaxMs) / float64(histBuckets-2)
-	for i := range e {
-		e[i] = math.Exp(float64(i) * step)
-	}
-	e[len(e)-1] = histMaxMs
-	return e
-}()
-
-func histIndex(ms int64) int {
-	d := float64(ms)
-	i, _ := slices.BinarySearch(histEdges[:], d) // first edge >= d
-	if i < len(histEdges) && histEdges[i] == d {
-		i++ // edges are inclusive lower bounds of the next bucket
-	}
-	return i
-}
-
-func histBounds(i int) (lo, hi float64) {
-	switch {
-	case i == 0:
-		return 0, histEdges[0]
-	case i >= len(histEdges):
-		return histEdges[len(histEdges)-1], histEdges[len(histEdges)-1]
-	default:
-		return histEdges[i-1], histEdges[i]
-	}
-}
+// rollupVersion is the encoding of stored rollups; the histogram's buckets are
+// store.DurationBucket's, so changing them needs a new version too.
+const rollupVersion = 1
 
 // rollup aggregates the finished executions of one workflow (or workspace) in one hour.
 type rollup struct {
 	Count, Errors int64
 	Cost          float64
-	Hist          [histBuckets]int64
+	Hist          store.DurationHistogram
 }
 
 func (r *rollup) merge(o *rollup) {
@@ -169,33 +135,7 @@ func (r *rollup) merge(o *rollup) {
 	}
 }
 
-// percentile estimates the p-quantile (nearest rank) by interpolating inside the
-// histogram bucket that holds it.
-func (r *rollup) percentile(p float64) float64 {
-	var n int64
-	for _, c := range r.Hist {
-		n += c
-	}
-	if n <= 0 {
-		return 0
-	}
-	rank := int64(math.Ceil(p * float64(n)))
-	rank = max(rank, 1)
-	var cum int64
-	for i, c := range r.Hist {
-		if c <= 0 {
-			continue
-		}
-		if cum+c >= rank {
-			lo, hi := histBounds(i)
-			frac := (float64(rank-cum) - 0.5) / float64(c)
-			return lo + (hi-lo)*frac
-		}
-		cum += c
-	}
-	lo, _ := histBounds(histBuckets - 1)
-	return lo
-}
+func (r *rollup) percentile(p float64) float64 { return r.Hist.Percentile(p) }
 
 // encode: version, varint count, errors, float64 cost, then (index, count) varint pairs
 // for the non-empty histogram buckets.
@@ -225,7 +165,7 @@ func (r *rollup) decode(b []byte) error {
 	for len(d.b) > 0 && d.err == nil {
 		i := d.uvarint()
 		c := d.varint()
-		if i >= histBuckets {
+		if i >= store.DurationBuckets {
 			return errors.New("rollup histogram index out of range")
 		}
 		r.Hist[i] = c
@@ -254,7 +194,7 @@ func addRollups(tx *bbolt.Tx, h *head, sign int64) error {
 			r.Errors += sign
 		}
 		r.Cost += float64(sign) * h.Cost
-		r.Hist[histIndex(max(h.DurationMs, 0))] += sign
+		r.Hist[store.DurationBucket(h.DurationMs)] += sign
 		if r.Count <= 0 {
 			if err := b.Delete(k); err != nil {
 				return err

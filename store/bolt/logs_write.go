@@ -249,10 +249,12 @@ func writeExecution(tx *bbolt.Tx, r *putReq) error {
 		if err := addRollups(tx, h, 1); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bIdxOpen).Delete(id); err != nil {
+	}
+	if inFlight(h.Status) {
+		if err := tx.Bucket(bIdxOpen).Put(id, nil); err != nil {
 			return err
 		}
-	} else if err := tx.Bucket(bIdxOpen).Put(id, nil); err != nil {
+	} else if err := tx.Bucket(bIdxOpen).Delete(id); err != nil {
 		return err
 	}
 	return execs.Put(id, r.data)
@@ -267,6 +269,12 @@ func deleteRunIdx(runIdx *bbolt.Bucket, h *head, id string) error {
 		return runIdx.Delete(k)
 	}
 	return nil
+}
+
+// inFlight reports whether a record is what Unfinished returns: a queued job or a run in
+// flight. A paused run is neither: it waits (for a person, a time) and survives a restart.
+func inFlight(status string) bool {
+	return status == store.StatusQueued || status == store.StatusRunning
 }
 
 func finished(status string) bool {

@@ -34,3 +34,16 @@ func mgmt[B any](a *API, fn func(r *http.Request, p *auth.Principal, body *B) (r
 		writeJSON(w, out.Status, out.Body)
 	}
 }
+
+// answer is the reply of a use case that returned err: status with body when it
+// succeeded. body may be built from results that are meaningless on error; it is
+// dropped then.
+func answer(status int, body any, err error) (reply, error) {
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{status, body}, nil
+}
+
+// success is the body of an action that has nothing else to say.
+var success = map[string]any{"success": true}

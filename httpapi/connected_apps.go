@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -11,9 +12,9 @@ import (
 // their own; workspace admins see which apps reach their workspace.
 func init() {
 	routeGroups = append(routeGroups, func(a *API) {
-		a.handle("GET /api/users/me/connected-apps", a.listMyConnectedApps)
-		a.handle("DELETE /api/users/me/connected-apps/{id}", a.revokeMyConnectedApp)
-		a.handle("GET /api/workspaces/{id}/connected-apps", a.listWorkspaceConnectedApps)
+		a.handle("GET /api/users/me/connected-apps", a.listMyConnectedApps())
+		a.handle("DELETE /api/users/me/connected-apps/{id}", a.revokeMyConnectedApp())
+		a.handle("GET /api/workspaces/{id}/connected-apps", a.listWorkspaceConnectedApps())
 	})
 }
 
@@ -46,41 +47,26 @@ func connectedAppViews(gs []*store.OAuthGrant) []connectedAppView {
 	return out
 }
 
-func (a *API) listMyConnectedApps(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	gs, err := a.deps.Resolver.ConnectedApps(r.Context(), p)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"connectedApps": connectedAppViews(gs)})
+func (a *API) listMyConnectedApps() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		gs, err := a.deps.Resolver.ConnectedApps(r.Context(), p)
+		return answer(http.StatusOK, map[string]any{"connectedApps": connectedAppViews(gs)}, err)
+	})
 }
 
-func (a *API) revokeMyConnectedApp(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	g, err := a.deps.Resolver.RevokeConnectedApp(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"connectedApp": connectedAppViews([]*store.OAuthGrant{g})[0]})
+func (a *API) revokeMyConnectedApp() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		g, err := a.deps.Resolver.RevokeConnectedApp(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{http.StatusOK, map[string]any{"connectedApp": connectedAppViews([]*store.OAuthGrant{g})[0]}}, nil
+	})
 }
 
-func (a *API) listWorkspaceConnectedApps(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	gs, err := a.deps.Resolver.WorkspaceConnectedApps(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"connectedApps": connectedAppViews(gs)})
+func (a *API) listWorkspaceConnectedApps() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		gs, err := a.deps.Resolver.WorkspaceConnectedApps(r.Context(), p, r.PathValue("id"))
+		return answer(http.StatusOK, map[string]any{"connectedApps": connectedAppViews(gs)}, err)
+	})
 }

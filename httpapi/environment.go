@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
 )
 
@@ -25,56 +26,29 @@ func wsEnvScope(r *http.Request) core.EnvScope { return core.EnvScope{WorkspaceI
 func personalEnvScope(*http.Request) core.EnvScope { return core.EnvScope{Personal: true} }
 
 func (a *API) listEnv(scope func(*http.Request) core.EnvScope) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.principal(w, r)
-		if !ok {
-			return
-		}
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
 		vars, err := a.deps.Service.ListEnv(r.Context(), p, scope(r))
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": vars})
-	}
+		return answer(http.StatusOK, map[string]any{"data": vars}, err)
+	})
+}
+
+type envSetBody struct {
+	Value *string `json:"value"`
 }
 
 func (a *API) setEnv(scope func(*http.Request) core.EnvScope) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.principal(w, r)
-		if !ok {
-			return
+	return mgmt(a, func(r *http.Request, p *auth.Principal, b *envSetBody) (reply, error) {
+		if b.Value == nil {
+			return reply{}, badRequest("value", "value is required (a string)")
 		}
-		var body struct {
-			Value *string `json:"value"`
-		}
-		if err := mgmtDecode(r, &body); err != nil {
-			writeError(w, r, err)
-			return
-		}
-		if body.Value == nil {
-			writeError(w, r, badRequest("value", "value is required (a string)"))
-			return
-		}
-		info, err := a.deps.Service.SetEnv(r.Context(), p, scope(r), r.PathValue("name"), *body.Value)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": info})
-	}
+		info, err := a.deps.Service.SetEnv(r.Context(), p, scope(r), r.PathValue("name"), *b.Value)
+		return answer(http.StatusOK, map[string]any{"data": info}, err)
+	})
 }
 
 func (a *API) unsetEnv(scope func(*http.Request) core.EnvScope) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.principal(w, r)
-		if !ok {
-			return
-		}
-		if err := a.deps.Service.UnsetEnv(r.Context(), p, scope(r), r.PathValue("name")); err != nil {
-			writeError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"success": true})
-	}
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		err := a.deps.Service.UnsetEnv(r.Context(), p, scope(r), r.PathValue("name"))
+		return answer(http.StatusOK, success, err)
+	})
 }

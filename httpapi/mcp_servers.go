@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -11,11 +12,11 @@ import (
 // /api/mcp/serve/{id}. Changes need admin on the workspace (decided in core).
 func init() {
 	routeGroups = append(routeGroups, func(a *API) {
-		a.handle("GET /api/workspaces/{id}/mcp-servers", a.listMCPServers)
-		a.handle("POST /api/workspaces/{id}/mcp-servers", a.createMCPServer)
-		a.handle("GET /api/mcp-servers/{id}", a.getMCPServer)
-		a.handle("PATCH /api/mcp-servers/{id}", a.updateMCPServer)
-		a.handle("DELETE /api/mcp-servers/{id}", a.deleteMCPServer)
+		a.handle("GET /api/workspaces/{id}/mcp-servers", a.listMCPServers())
+		a.handle("POST /api/workspaces/{id}/mcp-servers", a.createMCPServer())
+		a.handle("GET /api/mcp-servers/{id}", a.getMCPServer())
+		a.handle("PATCH /api/mcp-servers/{id}", a.updateMCPServer())
+		a.handle("DELETE /api/mcp-servers/{id}", a.deleteMCPServer())
 	})
 }
 
@@ -27,107 +28,82 @@ func mcpServerView(m *store.MCPServer) map[string]any {
 	}
 }
 
-func (a *API) listMCPServers(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	ms, err := a.deps.Service.ListMCPServers(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := make([]map[string]any, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, mcpServerView(m))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"servers": out})
-}
-
-func (a *API) createMCPServer(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	var body struct {
-		Name        string   `json:"name"`
-		Description string   `json:"description"`
-		WorkflowIDs []string `json:"workflowIds"`
-	}
-	if err := mgmtDecode(r, &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if strings.TrimSpace(body.Name) == "" {
-		writeError(w, r, badRequest("name", "name is required"))
-		return
-	}
-	m := &store.MCPServer{WorkspaceID: r.PathValue("id"), Name: strings.TrimSpace(body.Name), Description: body.Description, WorkflowIDs: nonNil(body.WorkflowIDs)}
-	if err := a.deps.Service.CreateMCPServer(r.Context(), p, m); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"server": mcpServerView(m)})
-}
-
-func (a *API) getMCPServer(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	m, err := a.deps.Service.GetMCPServer(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"server": mcpServerView(m)})
-}
-
-func (a *API) updateMCPServer(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	var body struct {
-		Name        *string   `json:"name"`
-		Description *string   `json:"description"`
-		WorkflowIDs *[]string `json:"workflowIds"`
-	}
-	if err := mgmtDecode(r, &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if body.Name != nil && strings.TrimSpace(*body.Name) == "" {
-		writeError(w, r, badRequest("name", "name must not be empty"))
-		return
-	}
-	m, err := a.deps.Service.UpdateMCPServer(r.Context(), p, r.PathValue("id"), func(m *store.MCPServer) error {
-		if body.Name != nil {
-			m.Name = strings.TrimSpace(*body.Name)
+func (a *API) listMCPServers() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		ms, err := a.deps.Service.ListMCPServers(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			return reply{}, err
 		}
-		if body.Description != nil {
-			m.Description = *body.Description
+		out := make([]map[string]any, 0, len(ms))
+		for _, m := range ms {
+			out = append(out, mcpServerView(m))
 		}
-		if body.WorkflowIDs != nil {
-			m.WorkflowIDs = nonNil(*body.WorkflowIDs)
-		}
-		return nil
+		return reply{http.StatusOK, map[string]any{"servers": out}}, nil
 	})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"server": mcpServerView(m)})
 }
 
-func (a *API) deleteMCPServer(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	if err := a.deps.Service.DeleteMCPServer(r.Context(), p, r.PathValue("id")); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+type mcpServerCreateBody struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	WorkflowIDs []string `json:"workflowIds"`
+}
+
+func (a *API) createMCPServer() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, b *mcpServerCreateBody) (reply, error) {
+		if strings.TrimSpace(b.Name) == "" {
+			return reply{}, badRequest("name", "name is required")
+		}
+		m := &store.MCPServer{WorkspaceID: r.PathValue("id"), Name: strings.TrimSpace(b.Name), Description: b.Description, WorkflowIDs: nonNil(b.WorkflowIDs)}
+		if err := a.deps.Service.CreateMCPServer(r.Context(), p, m); err != nil {
+			return reply{}, err
+		}
+		return reply{http.StatusCreated, map[string]any{"server": mcpServerView(m)}}, nil
+	})
+}
+
+func (a *API) getMCPServer() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		m, err := a.deps.Service.GetMCPServer(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{http.StatusOK, map[string]any{"server": mcpServerView(m)}}, nil
+	})
+}
+
+type mcpServerUpdateBody struct {
+	Name        *string   `json:"name"`
+	Description *string   `json:"description"`
+	WorkflowIDs *[]string `json:"workflowIds"`
+}
+
+func (a *API) updateMCPServer() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, b *mcpServerUpdateBody) (reply, error) {
+		if b.Name != nil && strings.TrimSpace(*b.Name) == "" {
+			return reply{}, badRequest("name", "name must not be empty")
+		}
+		m, err := a.deps.Service.UpdateMCPServer(r.Context(), p, r.PathValue("id"), func(m *store.MCPServer) error {
+			if b.Name != nil {
+				m.Name = strings.TrimSpace(*b.Name)
+			}
+			if b.Description != nil {
+				m.Description = *b.Description
+			}
+			if b.WorkflowIDs != nil {
+				m.WorkflowIDs = nonNil(*b.WorkflowIDs)
+			}
+			return nil
+		})
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{http.StatusOK, map[string]any{"server": mcpServerView(m)}}, nil
+	})
+}
+
+func (a *API) deleteMCPServer() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		err := a.deps.Service.DeleteMCPServer(r.Context(), p, r.PathValue("id"))
+		return answer(http.StatusOK, success, err)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
 )
 
@@ -12,91 +13,60 @@ import (
 // goes in on create and never comes back.
 func init() {
 	routeGroups = append(routeGroups, func(a *API) {
-		a.handle("GET /api/workspaces/{id}/model-providers", a.listModelProviders)
-		a.handle("POST /api/workspaces/{id}/model-providers", a.addModelProvider)
-		a.handle("DELETE /api/workspaces/{id}/model-providers/{providerId}", a.removeModelProvider)
-		a.handle("POST /api/workspaces/{id}/model-providers/{providerId}/test", a.testModelProvider)
+		a.handle("GET /api/workspaces/{id}/model-providers", a.listModelProviders())
+		a.handle("POST /api/workspaces/{id}/model-providers", a.addModelProvider())
+		a.handle("DELETE /api/workspaces/{id}/model-providers/{providerId}", a.removeModelProvider())
+		a.handle("POST /api/workspaces/{id}/model-providers/{providerId}/test", a.testModelProvider())
 	})
 }
 
-func (a *API) listModelProviders(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	ps, err := a.deps.Service.ListModelProviders(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"providers": ps})
+func (a *API) listModelProviders() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		ps, err := a.deps.Service.ListModelProviders(r.Context(), p, r.PathValue("id"))
+		return answer(http.StatusOK, map[string]any{"providers": ps}, err)
+	})
 }
 
-func (a *API) addModelProvider(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	var body struct {
-		Name         string   `json:"name"`
-		Kind         string   `json:"kind"`
-		BaseURL      string   `json:"baseUrl"`
-		APIKey       string   `json:"apiKey"`
-		DefaultModel string   `json:"defaultModel"`
-		Models       []string `json:"models"`
-		IsDefault    bool     `json:"isDefault"`
-		TimeoutMs    int64    `json:"timeoutMs"`
-	}
-	if err := mgmtDecode(r, &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if body.Name == "" {
-		writeError(w, r, badRequest("name", "name is required"))
-		return
-	}
-	if body.TimeoutMs < 0 {
-		writeError(w, r, badRequest("timeoutMs", "timeoutMs must not be negative"))
-		return
-	}
-	info, err := a.deps.Service.AddModelProvider(r.Context(), p, r.PathValue("id"), core.ModelProviderInput{Name: body.Name, Kind: body.Kind,
-		BaseURL: body.BaseURL, APIKey: body.APIKey, DefaultModel: body.DefaultModel, Models: body.Models, IsDefault: body.IsDefault,
-		Timeout: time.Duration(body.TimeoutMs) * time.Millisecond})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"provider": info})
+type modelProviderBody struct {
+	Name         string   `json:"name"`
+	Kind         string   `json:"kind"`
+	BaseURL      string   `json:"baseUrl"`
+	APIKey       string   `json:"apiKey"`
+	DefaultModel string   `json:"defaultModel"`
+	Models       []string `json:"models"`
+	IsDefault    bool     `json:"isDefault"`
+	TimeoutMs    int64    `json:"timeoutMs"`
 }
 
-func (a *API) removeModelProvider(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	if err := a.deps.Service.RemoveModelProvider(r.Context(), p, r.PathValue("id"), r.PathValue("providerId")); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+func (a *API) addModelProvider() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, b *modelProviderBody) (reply, error) {
+		if b.Name == "" {
+			return reply{}, badRequest("name", "name is required")
+		}
+		if b.TimeoutMs < 0 {
+			return reply{}, badRequest("timeoutMs", "timeoutMs must not be negative")
+		}
+		info, err := a.deps.Service.AddModelProvider(r.Context(), p, r.PathValue("id"), core.ModelProviderInput{Name: b.Name, Kind: b.Kind,
+			BaseURL: b.BaseURL, APIKey: b.APIKey, DefaultModel: b.DefaultModel, Models: b.Models, IsDefault: b.IsDefault,
+			Timeout: time.Duration(b.TimeoutMs) * time.Millisecond})
+		return answer(http.StatusCreated, map[string]any{"provider": info}, err)
+	})
 }
 
-func (a *API) testModelProvider(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	var body struct {
-		Model string `json:"model"`
-	}
-	if err := mgmtDecode(r, &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	res, err := a.deps.Service.TestModelProvider(r.Context(), p, r.PathValue("id"), r.PathValue("providerId"), body.Model)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+func (a *API) removeModelProvider() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		err := a.deps.Service.RemoveModelProvider(r.Context(), p, r.PathValue("id"), r.PathValue("providerId"))
+		return answer(http.StatusOK, success, err)
+	})
+}
+
+type modelProviderTestBody struct {
+	Model string `json:"model"`
+}
+
+func (a *API) testModelProvider() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, b *modelProviderTestBody) (reply, error) {
+		res, err := a.deps.Service.TestModelProvider(r.Context(), p, r.PathValue("id"), r.PathValue("providerId"), b.Model)
+		return answer(http.StatusOK, res, err)
+	})
 }

@@ -56,6 +56,6 @@ func (a *API) updateWorkspaceMember() http.HandlerFunc {
 func (a *API) removeWorkspaceMember() http.HandlerFunc {
 	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
 		err := a.deps.Service.RemoveWorkspaceMember(r.Context(), p, r.PathValue("id"), r.PathValue("userId"))
-		return reply{http.StatusOK, map[string]any{"success": true}}, err
+		return answer(http.StatusOK, success, err)
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -172,25 +171,14 @@ func testUsers(t *testing.T, open Opener) {
 
 	t.Run("ConcurrentSameEmail", func(t *testing.T) {
 		s := open(t)
-		const n = 8
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				// Differently cased, so only the case-insensitive rule can refuse them.
-				email := "race@example.com"
-				if i%2 == 1 {
-					email = strings.ToUpper(email)
-				}
-				errs[i] = s.CreateUser(ctx, &store.User{Email: email})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		// Differently cased, so only the case-insensitive rule can refuse them.
+		errs := race(8, func(i int) error {
+			email := "race@example.com"
+			if i%2 == 1 {
+				email = strings.ToUpper(email)
+			}
+			return s.CreateUser(ctx, &store.User{Email: email})
+		})
 		won := 0
 		for i, err := range errs {
 			switch {

@@ -71,8 +71,10 @@ CREATE TABLE invitations (
     created_at  timestamptz NOT NULL,
     expires_at  timestamptz NOT NULL
 );
-CREATE INDEX invitations_email ON invitations (lower(email));
-CREATE INDEX invitations_target ON invitations (target_id);
+-- email is stored as store.NormEmail gives it. One invitation per address and target:
+-- inviting again replaces it.
+CREATE INDEX invitations_email ON invitations (email);
+CREATE UNIQUE INDEX invitations_target ON invitations (target_id, email);
 
 CREATE TABLE workflows (
     id             text PRIMARY KEY,

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/steelengine/steelengine/app"
@@ -82,4 +84,48 @@ func BenchmarkCoreExecute(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkToolsCallVsHTTP alternates one MCP tools/call and one HTTP execute of Greet
+// (each op is one of each), so both see the same disk and CPU contention, and reports
+// each one's median latency and their ratio (the issue's goal: tools/call ≤ 1.2× HTTP
+// execute). Run with -benchtime=500x or more for a stable ratio.
+func BenchmarkToolsCallVsHTTP(b *testing.B) {
+	e := benchEnv(b)
+	c := connect(b, e.URL+"/mcp", e.WSKey)
+	call := mcp.CallToolRequest{}
+	call.Params.Name = "greet"
+	ctx := context.Background()
+	url := e.URL + "/api/workflows/" + e.Greet.ID + "/execute"
+	client := &http.Client{}
+	var mcpLat, httpLat []time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		res, err := c.CallTool(ctx, call)
+		if err != nil || res.IsError {
+			b.Fatalf("call: %v %+v", err, res)
+		}
+		t1 := time.Now()
+		req, _ := http.NewRequest("POST", url, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", e.WSKey)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("execute: %d", resp.StatusCode)
+		}
+		mcpLat, httpLat = append(mcpLat, t1.Sub(t0)), append(httpLat, time.Since(t1))
+	}
+	b.StopTimer()
+	med := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	m, h := med(mcpLat), med(httpLat)
+	b.ReportMetric(float64(m)/1e3, "mcp-µs")
+	b.ReportMetric(float64(h)/1e3, "http-µs")
+	b.ReportMetric(float64(m)/float64(h), "mcp/http")
 }

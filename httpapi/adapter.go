@@ -12,6 +12,10 @@ type reply struct {
 	Body   any
 }
 
+// secret is a reply body that shows a key's plaintext: the answer is kept out of
+// caches.
+type secret struct{ body any }
+
 // mgmt folds what every management handler repeats: resolve the principal (key or
 // session with CSRF), decode the JSON body into B, run the use case, write its answer
 // or its error in the one error shape. Handlers without a body use struct{}.
@@ -30,6 +34,10 @@ func mgmt[B any](a *API, fn func(r *http.Request, p *auth.Principal, body *B) (r
 		if err != nil {
 			writeError(w, r, err)
 			return
+		}
+		if s, ok := out.Body.(secret); ok {
+			w.Header().Set("Cache-Control", "no-store")
+			out.Body = s.body
 		}
 		writeJSON(w, out.Status, out.Body)
 	}

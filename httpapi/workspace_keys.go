@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -11,112 +12,60 @@ import (
 // workspace.
 func init() {
 	routeGroups = append(routeGroups, func(a *API) {
-		a.handle("GET /api/workspaces/{id}/api-keys", a.listWorkspaceKeys)
-		a.handle("POST /api/workspaces/{id}/api-keys", a.createWorkspaceKey)
-		a.handle("PUT /api/workspaces/{id}/api-keys/{keyId}", a.updateWorkspaceKey)
-		a.handle("DELETE /api/workspaces/{id}/api-keys/{keyId}", a.revokeWorkspaceKey)
-		a.handle("POST /api/workspaces/{id}/api-keys/{keyId}/rotate", a.rotateWorkspaceKey)
-		a.handle("GET /api/workspaces/{id}/organization-api-keys", a.listOrgKeysReachingWorkspace)
+		a.handle("GET /api/workspaces/{id}/api-keys", a.listKeysOf(workspaceKeys))
+		a.handle("POST /api/workspaces/{id}/api-keys", a.createKeyOf(workspaceKeys))
+		a.handle("PUT /api/workspaces/{id}/api-keys/{keyId}", a.updateWorkspaceKey())
+		a.handle("DELETE /api/workspaces/{id}/api-keys/{keyId}", a.revokeKeyOf(workspaceKeys))
+		a.handle("POST /api/workspaces/{id}/api-keys/{keyId}/rotate", a.rotateKeyOf(workspaceKeys))
+		a.handle("GET /api/workspaces/{id}/organization-api-keys", a.listOrgKeysReachingWorkspace())
 	})
 }
 
-func (a *API) listWorkspaceKeys(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	a.writeKeyList(w, r, p, store.KeyFilter{Type: store.KeyWorkspace, WorkspaceID: r.PathValue("id")})
+// workspaceKeys are the keys of the workspace {id}; {keyId} names the key.
+var workspaceKeys = keyScope{keyParam: "keyId", owner: func(r *http.Request, _ *auth.Principal) (store.KeyType, string, error) {
+	return store.KeyWorkspace, r.PathValue("id"), nil
+}}
+
+type workspaceKeyUpdateBody struct {
+	Name         *string   `json:"name"`
+	AllowedCIDRs *[]string `json:"allowedCidrs"`
+	RateLimit    *int      `json:"rateLimit"`
 }
 
-func (a *API) createWorkspaceKey(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	req, err := decodeKeyCreate(r, store.KeyWorkspace)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	req.WorkspaceID = r.PathValue("id")
-	a.createKey(w, r, p, req)
-}
-
-func (a *API) updateWorkspaceKey(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	var body struct {
-		Name         *string   `json:"name"`
-		AllowedCIDRs *[]string `json:"allowedCidrs"`
-		RateLimit    *int      `json:"rateLimit"`
-	}
-	if err := mgmtDecode(r, &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if body.Name != nil && strings.TrimSpace(*body.Name) == "" {
-		writeError(w, r, badRequest("name", "name must not be empty"))
-		return
-	}
-	if body.RateLimit != nil && *body.RateLimit < 0 {
-		writeError(w, r, badRequest("rateLimit", "rateLimit must not be negative"))
-		return
-	}
-	id := r.PathValue("keyId")
-	if err := a.keyOf(r.Context(), id, store.KeyWorkspace, r.PathValue("id")); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	k, err := a.deps.Resolver.UpdateKey(r.Context(), p, id, func(k *store.APIKey) error {
-		if body.Name != nil {
-			k.Name = strings.TrimSpace(*body.Name)
+func (a *API) updateWorkspaceKey() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, b *workspaceKeyUpdateBody) (reply, error) {
+		if b.Name != nil && strings.TrimSpace(*b.Name) == "" {
+			return reply{}, badRequest("name", "name must not be empty")
 		}
-		if body.AllowedCIDRs != nil {
-			k.AllowedCIDRs = *body.AllowedCIDRs
+		if b.RateLimit != nil && *b.RateLimit < 0 {
+			return reply{}, badRequest("rateLimit", "rateLimit must not be negative")
 		}
-		if body.RateLimit != nil {
-			k.RateLimit = *body.RateLimit
+		id, _, _, err := a.key(r, p, workspaceKeys)
+		if err != nil {
+			return reply{}, err
 		}
-		return nil
+		k, err := a.deps.Resolver.UpdateKey(r.Context(), p, id, func(k *store.APIKey) error {
+			if b.Name != nil {
+				k.Name = strings.TrimSpace(*b.Name)
+			}
+			if b.AllowedCIDRs != nil {
+				k.AllowedCIDRs = *b.AllowedCIDRs
+			}
+			if b.RateLimit != nil {
+				k.RateLimit = *b.RateLimit
+			}
+			return nil
+		})
+		if err != nil {
+			return reply{}, keyErr(err)
+		}
+		return reply{http.StatusOK, map[string]any{"key": keyView(k)}}, nil
 	})
-	if err != nil {
-		writeError(w, r, keyErr(err))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"key": keyView(k)})
 }
 
-func (a *API) revokeWorkspaceKey(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	a.revokeKeyOf(w, r, p, r.PathValue("keyId"), store.KeyWorkspace, r.PathValue("id"))
-}
-
-func (a *API) rotateWorkspaceKey(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	a.rotateKeyOf(w, r, p, r.PathValue("keyId"), store.KeyWorkspace, r.PathValue("id"))
-}
-
-func (a *API) listOrgKeysReachingWorkspace(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	ks, err := a.deps.Service.OrgKeysReachingWorkspace(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := make([]map[string]any, 0, len(ks))
-	for _, k := range ks {
-		out = append(out, keyView(k))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+func (a *API) listOrgKeysReachingWorkspace() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		ks, err := a.deps.Service.OrgKeysReachingWorkspace(r.Context(), p, r.PathValue("id"))
+		return answer(http.StatusOK, map[string]any{"keys": keyViews(ks)}, err)
+	})
 }

@@ -101,8 +101,10 @@ CREATE TABLE deployments (
     PRIMARY KEY (workflow_id, version)
 );
 
+-- Ids the store lists in order are COLLATE "C": bbolt orders them bytewise, and so must
+-- every server whatever its default collation.
 CREATE TABLE api_keys (
-    id            text PRIMARY KEY,
+    id            text COLLATE "C" PRIMARY KEY,
     type          text NOT NULL,
     name          text NOT NULL,
     user_id       text, -- personal: owner
@@ -131,20 +133,21 @@ CREATE INDEX api_keys_workspace ON api_keys (workspace_id) WHERE workspace_id IS
 CREATE INDEX api_keys_org ON api_keys (org_id) WHERE org_id IS NOT NULL;
 
 -- An organization key's grants: a level on one workspace or one workflow.
+-- One grant per (key, target), as bbolt keys them.
 CREATE TABLE key_grants (
-    key_id      text NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+    key_id      text COLLATE "C" NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
     target_type text NOT NULL,
-    target_id   text NOT NULL,
+    target_id   text COLLATE "C" NOT NULL,
     level       text NOT NULL,
-    PRIMARY KEY (key_id, target_type, target_id)
+    PRIMARY KEY (key_id, target_id)
 );
 CREATE INDEX key_grants_target ON key_grants (target_id);
 
 CREATE TABLE audit (
-    id           text PRIMARY KEY, -- ULID: time-ordered
+    id           text COLLATE "C" PRIMARY KEY, -- ULID: time-ordered
     time         timestamptz NOT NULL,
     action       text NOT NULL,
-    key_id       text NOT NULL DEFAULT '',
+    key_id       text COLLATE "C" NOT NULL DEFAULT '',
     actor_id     text NOT NULL DEFAULT '',
     workspace_id text NOT NULL DEFAULT '',
     org_id       text NOT NULL DEFAULT '',
@@ -255,7 +258,7 @@ CREATE INDEX paused_runs_workflow ON paused_runs (workflow_id, execution_id);
 CREATE INDEX paused_runs_due ON paused_runs (next_resume_at) WHERE status = 'paused' AND next_resume_at IS NOT NULL;
 
 CREATE TABLE oauth_clients (
-    id            text PRIMARY KEY,
+    id            text COLLATE "C" PRIMARY KEY,
     name          text NOT NULL,
     redirect_uris text[] NOT NULL DEFAULT '{}',
     created_at    timestamptz NOT NULL,
@@ -264,7 +267,7 @@ CREATE TABLE oauth_clients (
 CREATE INDEX oauth_clients_last_used ON oauth_clients (last_used_at);
 
 CREATE TABLE oauth_grants (
-    id            text PRIMARY KEY,
+    id            text COLLATE "C" PRIMARY KEY,
     client_id     text NOT NULL,
     client_name   text NOT NULL DEFAULT '',
     redirect_host text NOT NULL DEFAULT '',
@@ -278,13 +281,13 @@ CREATE TABLE oauth_grants (
     revoked_at    timestamptz,
     expires_at    timestamptz NOT NULL
 );
-CREATE INDEX oauth_grants_user ON oauth_grants (user_id);
-CREATE INDEX oauth_grants_workspace ON oauth_grants (workspace_id);
+CREATE INDEX oauth_grants_user ON oauth_grants (user_id, id);
+CREATE INDEX oauth_grants_workspace ON oauth_grants (workspace_id, id);
 CREATE INDEX oauth_grants_client ON oauth_grants (client_id);
 
 CREATE TABLE oauth_tokens (
     digest     bytea PRIMARY KEY,
-    grant_id   text NOT NULL REFERENCES oauth_grants (id) ON DELETE CASCADE,
+    grant_id   text COLLATE "C" NOT NULL REFERENCES oauth_grants (id) ON DELETE CASCADE,
     refresh    boolean NOT NULL DEFAULT false,
     expires_at timestamptz NOT NULL,
     rotated_at timestamptz

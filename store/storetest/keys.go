@@ -61,9 +61,7 @@ func newKeyWorld(t *testing.T, open Opener) *keyWorld {
 
 func (w *keyWorld) must(t *testing.T, what string, err error) {
 	t.Helper()
-	if err != nil && strings.Contains(err.Error(), "not implemented yet") {
-		t.Skipf("%s: %v (that domain is not on this backend yet)", what, err)
-	}
+	skipUnimplemented(t, what, err)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}

@@ -1,7 +1,466 @@
 package storetest
 
-import "testing"
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/steelengine/steelengine/store"
+)
 
 func testOAuth(t *testing.T, open Opener) {
-	t.Skip("not written yet")
+	t.Run("Clients", func(t *testing.T) { testOAuthClients(t, open) })
+	t.Run("Grants", func(t *testing.T) { testOAuthGrants(t, open) })
+	t.Run("Refresh", func(t *testing.T) { testOAuthRefresh(t, open) })
+	t.Run("Revoke", func(t *testing.T) { testOAuthRevoke(t, open) })
+	t.Run("ListNewestFirst", func(t *testing.T) { testOAuthList(t, open) })
+	t.Run("LastUsedKeepsEpoch", func(t *testing.T) { testOAuthLastUsed(t, open) })
+	t.Run("ConcurrentRefresh", func(t *testing.T) { testOAuthConcurrentRefresh(t, open) })
+}
+
+const day = 24 * time.Hour
+
+func oauthClient(id string, lastUsed time.Time) *store.OAuthClient {
+	return &store.OAuthClient{ID: id, Name: "client " + id, RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1:7777/cb"},
+		CreatedAt: lastUsed, LastUsedAt: lastUsed}
+}
+
+// oauthWorld is a keyWorld with one registered client.
+func oauthWorld(t *testing.T, open Opener) (*keyWorld, *store.OAuthClient) {
+	w := newKeyWorld(t, open)
+	c := oauthClient("client-1", t0)
+	w.must(t, "create oauth client", w.s.CreateOAuthClient(ctx, c, time.Time{}))
+	return w, c
+}
+
+func (w *keyWorld) grant(id string, c *store.OAuthClient, u *store.User, ws *store.Workspace, created time.Time) *store.OAuthGrant {
+	return &store.OAuthGrant{ID: id, ClientID: c.ID, ClientName: c.Name, RedirectHost: "app.example", UserID: u.ID,
+		WorkspaceID: ws.ID, Level: store.LevelWrite, Resource: "https://se.example/mcp", CreatedAt: created,
+		ExpiresAt: created.Add(30 * day)}
+}
+
+func token(digest string, refresh bool, expires time.Time) *store.OAuthToken {
+	return &store.OAuthToken{Digest: []byte(digest), Refresh: refresh, ExpiresAt: expires}
+}
+
+func (w *keyWorld) token(t *testing.T, digest string) (*store.OAuthToken, error) {
+	t.Helper()
+	var tok *store.OAuthToken
+	err := w.s.View(ctx, func(r store.Reader) error {
+		var err error
+		tok, err = r.OAuthToken([]byte(digest))
+		return err
+	})
+	return tok, err
+}
+
+func (w *keyWorld) getGrant(t *testing.T, id string) *store.OAuthGrant {
+	t.Helper()
+	g, err := w.s.GetOAuthGrant(ctx, id)
+	if err != nil {
+		t.Fatalf("get oauth grant %s: %v", id, err)
+	}
+	return g
+}
+
+func testOAuthClients(t *testing.T, open Opener) {
+	s := open(t)
+	c := oauthClient("client-a", t0)
+	skipUnimplemented(t, "CreateOAuthClient", s.CreateOAuthClient(ctx, c, time.Time{}))
+	epoch := s.AuthEpoch()
+	for name, bad := range map[string]*store.OAuthClient{
+		"no id":           {Name: "x", RedirectURIs: []string{"https://x/cb"}},
+		"no redirect URI": {ID: "x", Name: "x"},
+	} {
+		wantErrIs(t, name, s.CreateOAuthClient(ctx, bad, time.Time{}), store.ErrInvalid)
+	}
+	got, err := s.GetOAuthClient(ctx, c.ID)
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("GetOAuthClient = %+v, %v; want %+v", got, err, c)
+	}
+	err = s.View(ctx, func(r store.Reader) error {
+		got, err := r.OAuthClient(c.ID)
+		if err == nil && !reflect.DeepEqual(got, c) {
+			t.Errorf("Reader.OAuthClient = %+v", got)
+		}
+		_, err2 := r.OAuthClient("nope")
+		wantErrIs(t, "Reader.OAuthClient unknown", err2, store.ErrNotFound)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GetOAuthClient(ctx, "nope")
+	wantErrIs(t, "GetOAuthClient unknown", err, store.ErrNotFound)
+
+	// A registration forgets at most 100 clients idle since the cut-off, in id order.
+	idle := t0.Add(-40 * day)
+	for i := range 101 {
+		if err := s.CreateOAuthClient(ctx, oauthClient(fmt.Sprintf("idle-%03d", i), idle), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut := t0.Add(-30 * day)
+	if err := s.CreateOAuthClient(ctx, oauthClient("client-b", t0), cut); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		_, err := s.GetOAuthClient(ctx, fmt.Sprintf("idle-%03d", i))
+		wantErrIs(t, "pruned client", err, store.ErrNotFound)
+	}
+	for _, id := range []string{"idle-100", "client-a", "client-b"} {
+		if _, err := s.GetOAuthClient(ctx, id); err != nil {
+			t.Errorf("client %s: %v", id, err)
+		}
+	}
+	if err := s.CreateOAuthClient(ctx, oauthClient("client-c", t0), cut); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GetOAuthClient(ctx, "idle-100")
+	wantErrIs(t, "last idle client, next registration", err, store.ErrNotFound)
+	if s.AuthEpoch() != epoch {
+		t.Errorf("registering clients moved the auth epoch from %d to %d", epoch, s.AuthEpoch())
+	}
+}
+
+func testOAuthGrants(t *testing.T, open Opener) {
+	w, c := oauthWorld(t, open)
+	g := w.grant("grant-1", c, w.user, w.orgWS, t0.Add(time.Hour))
+	g.Workflows = []string{w.orgWF.ID}
+	cases := []struct {
+		name string
+		edit func(g *store.OAuthGrant)
+		want error
+	}{
+		{"no id", func(g *store.OAuthGrant) { g.ID = "" }, store.ErrInvalid},
+		{"no user", func(g *store.OAuthGrant) { g.UserID = "" }, store.ErrInvalid},
+		{"no workspace", func(g *store.OAuthGrant) { g.WorkspaceID = "" }, store.ErrInvalid},
+		{"no client", func(g *store.OAuthGrant) { g.ClientID = "" }, store.ErrInvalid},
+		{"unknown user", func(g *store.OAuthGrant) { g.UserID = "nope" }, store.ErrNotFound},
+		{"unknown workspace", func(g *store.OAuthGrant) { g.WorkspaceID = "nope" }, store.ErrNotFound},
+		{"unknown client", func(g *store.OAuthGrant) { g.ClientID = "nope" }, store.ErrNotFound},
+	}
+	for _, tc := range cases {
+		bad := *g
+		tc.edit(&bad)
+		before := w.s.AuthEpoch()
+		wantErrIs(t, tc.name, w.s.CreateOAuthGrant(ctx, &bad, token("bad-"+tc.name, true, t0.Add(day))), tc.want)
+		if w.s.AuthEpoch() != before {
+			t.Errorf("%s: a refused grant bumped the epoch", tc.name)
+		}
+		if _, err := w.token(t, "bad-"+tc.name); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: the refused grant's token was stored (%v)", tc.name, err)
+		}
+	}
+	access, refresh := token("at-1", false, t0.Add(2*time.Hour)), token("rt-1", true, g.ExpiresAt)
+	before := w.s.AuthEpoch()
+	if err := w.s.CreateOAuthGrant(ctx, g, access, refresh); err != nil {
+		t.Fatal(err)
+	}
+	if w.s.AuthEpoch() <= before {
+		t.Error("a new grant must bump the auth epoch (resolvers cache unknown token digests per epoch)")
+	}
+	if access.GrantID != g.ID || refresh.GrantID != g.ID {
+		t.Errorf("tokens not tied to the grant: %+v %+v", access, refresh)
+	}
+	if got := w.getGrant(t, g.ID); !reflect.DeepEqual(got, g) {
+		t.Fatalf("GetOAuthGrant:\n got %+v\nwant %+v", got, g)
+	}
+	if got, err := w.s.GetOAuthClient(ctx, c.ID); err != nil || !got.LastUsedAt.Equal(g.CreatedAt) {
+		t.Errorf("client last used = %+v, %v; want the grant's creation %v", got, err, g.CreatedAt)
+	}
+	err := w.s.View(ctx, func(r store.Reader) error {
+		got, err := r.OAuthGrant(g.ID)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, g) {
+			t.Errorf("Reader.OAuthGrant = %+v", got)
+		}
+		for _, want := range []*store.OAuthToken{access, refresh} {
+			got, err := r.OAuthToken(want.Digest)
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Reader.OAuthToken:\n got %+v\nwant %+v", got, want)
+			}
+		}
+		_, err = r.OAuthGrant("nope")
+		wantErrIs(t, "Reader.OAuthGrant unknown", err, store.ErrNotFound)
+		_, err = r.OAuthToken([]byte("nope"))
+		wantErrIs(t, "Reader.OAuthToken unknown", err, store.ErrNotFound)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.s.GetOAuthGrant(ctx, "nope")
+	wantErrIs(t, "GetOAuthGrant unknown", err, store.ErrNotFound)
+}
+
+func testOAuthRefresh(t *testing.T, open Opener) {
+	w, c := oauthWorld(t, open)
+	g := w.grant("grant-1", c, w.user, w.orgWS, t0)
+	oldAccess := token("at-old", false, t0.Add(time.Hour))
+	liveAccess := token("at-live", false, t0.Add(10*time.Hour))
+	shortRefresh := token("rt-short", true, t0.Add(time.Hour))
+	if err := w.s.CreateOAuthGrant(ctx, g, oldAccess, liveAccess, token("rt-1", true, g.ExpiresAt), shortRefresh); err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(2 * time.Hour)
+	t.Run("refused", func(t *testing.T) {
+		for name, digest := range map[string]string{
+			"unknown":         "nope",
+			"access token":    "at-live",
+			"expired refresh": "rt-short",
+		} {
+			before := w.s.AuthEpoch()
+			_, err := w.s.RotateOAuthRefresh(ctx, []byte(digest), t1, token("never-"+name, true, t1.Add(day)))
+			wantErrIs(t, name, err, store.ErrNotFound)
+			if w.s.AuthEpoch() != before {
+				t.Errorf("%s: a refused refresh bumped the epoch", name)
+			}
+			if _, err := w.token(t, "never-"+name); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: a refused refresh stored its new token", name)
+			}
+		}
+		// After the grant's own expiry even a fresh refresh token is dead.
+		_, err := w.s.RotateOAuthRefresh(ctx, []byte("rt-1"), g.ExpiresAt, token("never", true, g.ExpiresAt.Add(day)))
+		wantErrIs(t, "grant expired", err, store.ErrNotFound)
+	})
+
+	newExp := t1.Add(60 * day)
+	before := w.s.AuthEpoch()
+	got, err := w.s.RotateOAuthRefresh(ctx, []byte("rt-1"), t1, token("at-2", false, t1.Add(time.Hour)), token("rt-2", true, newExp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.s.AuthEpoch() <= before {
+		t.Error("a refresh must bump the auth epoch")
+	}
+	want := *g
+	want.ExpiresAt, want.LastUsedAt = newExp, &t1
+	if !reflect.DeepEqual(got, &want) {
+		t.Fatalf("rotated grant:\n got %+v\nwant %+v", got, &want)
+	}
+	if stored := w.getGrant(t, g.ID); !reflect.DeepEqual(stored, &want) {
+		t.Fatalf("stored grant after refresh:\n got %+v\nwant %+v", stored, &want)
+	}
+	if cl, err := w.s.GetOAuthClient(ctx, c.ID); err != nil || !cl.LastUsedAt.Equal(t1) {
+		t.Errorf("client last used = %+v, %v; want %v", cl, err, t1)
+	}
+	// The rotated token is kept (marked) so its reuse is recognised; expired tokens go;
+	// live ones and the new ones stay.
+	if old, err := w.token(t, "rt-1"); err != nil || old.RotatedAt == nil || !old.RotatedAt.Equal(t1) {
+		t.Fatalf("rotated refresh token = %+v, %v", old, err)
+	}
+	for _, d := range []string{"at-old", "rt-short"} {
+		if _, err := w.token(t, d); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("expired token %s kept (%v)", d, err)
+		}
+	}
+	for _, d := range []string{"at-live", "at-2", "rt-2"} {
+		if tok, err := w.token(t, d); err != nil || tok.GrantID != g.ID {
+			t.Errorf("token %s = %+v, %v", d, tok, err)
+		}
+	}
+
+	// The new refresh token works in turn.
+	t2 := t1.Add(time.Hour)
+	if _, err := w.s.RotateOAuthRefresh(ctx, []byte("rt-2"), t2, token("rt-3", true, t2.Add(60*day))); err != nil {
+		t.Fatalf("second refresh: %v", err)
+	}
+
+	// rt-1 again: it leaked. The grant is revoked, committed, and returned.
+	t3 := t2.Add(time.Hour)
+	before = w.s.AuthEpoch()
+	got, err = w.s.RotateOAuthRefresh(ctx, []byte("rt-1"), t3, token("rt-evil", true, t3.Add(day)))
+	wantErrIs(t, "reused refresh token", err, store.ErrRefreshReused)
+	if got == nil || got.ID != g.ID || got.RevokedAt == nil || !got.RevokedAt.Equal(t3) {
+		t.Fatalf("reuse returned grant %+v", got)
+	}
+	if w.s.AuthEpoch() <= before {
+		t.Error("revoking on reuse must bump the auth epoch")
+	}
+	if stored := w.getGrant(t, g.ID); stored.RevokedAt == nil || !stored.RevokedAt.Equal(t3) {
+		t.Fatalf("the revocation on reuse was not committed: %+v", stored)
+	}
+	for _, d := range []string{"rt-1", "rt-2", "rt-3", "at-live", "at-2", "rt-evil"} {
+		if _, err := w.token(t, d); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("token %s of the revoked grant kept (%v)", d, err)
+		}
+	}
+	_, err = w.s.RotateOAuthRefresh(ctx, []byte("rt-3"), t3, token("rt-4", true, t3.Add(day)))
+	wantErrIs(t, "refresh on a revoked grant", err, store.ErrNotFound)
+}
+
+func testOAuthRevoke(t *testing.T, open Opener) {
+	w, c := oauthWorld(t, open)
+	g := w.grant("grant-1", c, w.user, w.orgWS, t0)
+	if err := w.s.CreateOAuthGrant(ctx, g, token("at", false, t0.Add(time.Hour)), token("rt", true, g.ExpiresAt)); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Minute)
+	before := w.s.AuthEpoch()
+	got, err := w.s.RevokeOAuthGrant(ctx, g.ID, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RevokedAt == nil || !got.RevokedAt.Equal(at) || got.Live(at) {
+		t.Fatalf("revoked grant = %+v", got)
+	}
+	if w.s.AuthEpoch() <= before {
+		t.Error("revoking a grant must bump the auth epoch")
+	}
+	if !reflect.DeepEqual(w.getGrant(t, g.ID), got) {
+		t.Errorf("stored grant differs from the returned one")
+	}
+	for _, d := range []string{"at", "rt"} {
+		if _, err := w.token(t, d); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("token %s kept after revocation (%v)", d, err)
+		}
+	}
+	// Again: a no-op returning the grant as it was revoked.
+	before = w.s.AuthEpoch()
+	again, err := w.s.RevokeOAuthGrant(ctx, g.ID, at.Add(time.Hour))
+	if err != nil || !reflect.DeepEqual(again, got) {
+		t.Fatalf("second revoke = %+v, %v", again, err)
+	}
+	if w.s.AuthEpoch() != before {
+		t.Error("revoking a revoked grant bumped the epoch")
+	}
+	_, err = w.s.RevokeOAuthGrant(ctx, "nope", at)
+	wantErrIs(t, "unknown grant", err, store.ErrNotFound)
+}
+
+func testOAuthList(t *testing.T, open Opener) {
+	w, c := oauthWorld(t, open)
+	// Ids order the list (the store's ids are time-ordered ULIDs), not CreatedAt.
+	mine1 := w.grant("grant-1", c, w.user, w.orgWS, t0.Add(time.Hour))
+	theirs := w.grant("grant-2", c, w.other, w.orgWS, t0)
+	mine3 := w.grant("grant-3", c, w.user, w.solo, t0)
+	mine4 := w.grant("grant-4", c, w.user, w.orgWS, t0)
+	revoked := w.grant("grant-5", c, w.user, w.orgWS, t0)
+	expiring := w.grant("grant-6", c, w.user, w.orgWS, t0)
+	expiring.ExpiresAt = t0.Add(time.Hour)
+	for _, g := range []*store.OAuthGrant{mine1, theirs, mine3, mine4, revoked, expiring} {
+		if err := w.s.CreateOAuthGrant(ctx, g, token("rt-"+g.ID, true, g.ExpiresAt)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.s.RevokeOAuthGrant(ctx, revoked.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(gs []*store.OAuthGrant) []string {
+		out := []string{}
+		for _, g := range gs {
+			out = append(out, g.ID)
+		}
+		return out
+	}
+	at := t0.Add(time.Minute)
+	later := t0.Add(2 * time.Hour)
+	cases := []struct {
+		name string
+		f    store.OAuthGrantFilter
+		at   time.Time
+		want []string
+	}{
+		{"user", store.OAuthGrantFilter{UserID: w.user.ID}, at, []string{"grant-6", "grant-4", "grant-3", "grant-1"}},
+		{"user, later", store.OAuthGrantFilter{UserID: w.user.ID}, later, []string{"grant-4", "grant-3", "grant-1"}},
+		{"workspace", store.OAuthGrantFilter{WorkspaceID: w.orgWS.ID}, at, []string{"grant-6", "grant-4", "grant-2", "grant-1"}},
+		{"workspace and user", store.OAuthGrantFilter{WorkspaceID: w.orgWS.ID, UserID: w.other.ID}, at, []string{"grant-2"}},
+		{"other workspace", store.OAuthGrantFilter{WorkspaceID: w.orgWS2.ID}, at, []string{}},
+		{"no filter", store.OAuthGrantFilter{}, at, []string{}},
+	}
+	for _, tc := range cases {
+		got, err := w.s.ListOAuthGrants(ctx, tc.f, tc.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ids(got), tc.want) {
+			t.Errorf("ListOAuthGrants %s = %v, want newest first %v", tc.name, ids(got), tc.want)
+		}
+	}
+	got, _ := w.s.ListOAuthGrants(ctx, store.OAuthGrantFilter{UserID: w.other.ID}, at)
+	if len(got) != 1 || !reflect.DeepEqual(got[0], theirs) {
+		t.Errorf("listed grant differs: %+v", got)
+	}
+}
+
+func testOAuthLastUsed(t *testing.T, open Opener) {
+	w, c := oauthWorld(t, open)
+	a := w.grant("grant-a", c, w.user, w.orgWS, t0)
+	b := w.grant("grant-b", c, w.user, w.orgWS, t0)
+	for _, g := range []*store.OAuthGrant{a, b} {
+		if err := w.s.CreateOAuthGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := t0.Add(time.Minute)
+	before := w.s.AuthEpoch()
+	if err := w.s.SetOAuthGrantsLastUsed(ctx, map[string]time.Time{a.ID: at, b.ID: at.Add(time.Second), "gone": at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s.SetOAuthGrantsLastUsed(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s.SetOAuthGrantsLastUsed(ctx, map[string]time.Time{a.ID: at.Add(-time.Hour), b.ID: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if w.s.AuthEpoch() != before {
+		t.Error("recording grant use bumped the auth epoch")
+	}
+	for id, want := range map[string]time.Time{a.ID: at, b.ID: at.Add(time.Hour)} {
+		if got := w.getGrant(t, id); got.LastUsedAt == nil || !got.LastUsedAt.Equal(want) {
+			t.Errorf("grant %s last used %v, want %v (never backwards)", id, got.LastUsedAt, want)
+		}
+	}
+}
+
+func testOAuthConcurrentRefresh(t *testing.T, open Opener) {
+	w, c := oauthWorld(t, open)
+	g := w.grant("grant-1", c, w.user, w.orgWS, t0)
+	if err := w.s.CreateOAuthGrant(ctx, g, token("rt", true, g.ExpiresAt)); err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(time.Hour)
+	var (
+		wg    sync.WaitGroup
+		errs  [2]error
+		start = make(chan struct{})
+	)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = w.s.RotateOAuthRefresh(ctx, []byte("rt"), t1,
+				token(fmt.Sprintf("at-%d", i), false, t1.Add(time.Hour)), token(fmt.Sprintf("rt-%d", i), true, t1.Add(day)))
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok, reused := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, store.ErrRefreshReused):
+			reused++
+		default:
+			t.Errorf("racing refresh err = %v", err)
+		}
+	}
+	// Serialised, the second exchange presents a rotated token: a replay.
+	if ok != 1 || reused != 1 {
+		t.Fatalf("two racing refreshes of one token: %d succeeded, %d saw reuse; want 1 and 1", ok, reused)
+	}
+	if got := w.getGrant(t, g.ID); got.RevokedAt == nil {
+		t.Error("the replay did not revoke the grant")
+	}
 }

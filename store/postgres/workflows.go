@@ -29,6 +29,20 @@ func storedJSON(raw json.RawMessage) (json.RawMessage, error) {
 	return out, nil
 }
 
+// lockWorkspaceKey checks that workspace wsID exists and keeps it from being deleted (or
+// its id changed) until tx ends; ErrNotFound when there is none.
+func lockWorkspaceKey(ctx context.Context, tx dbtx, wsID string) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR KEY SHARE`, wsID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("workspace", wsID)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: read workspace %q: %w", wsID, err)
+	}
+	return nil
+}
+
 const workflowCols = `id, workspace_id, name, description, draft, active_version, latest_version, deployed_at, created_at, updated_at`
 
 func scanWorkflow(row pgx.Row) (*store.Workflow, error) {
@@ -133,14 +147,8 @@ func (s *Store) CreateWorkflow(ctx context.Context, wf *store.Workflow) error {
 		return fmt.Errorf("encode workflow draft: %w", err)
 	}
 	return s.InTx(ctx, func(tx pgx.Tx) error {
-		// KEY SHARE: the workspace cannot go away before this commits.
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR KEY SHARE`, wf.WorkspaceID).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("workspace %q: %w", wf.WorkspaceID, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("create workflow: %w", err)
+		if err := lockWorkspaceKey(ctx, tx, wf.WorkspaceID); err != nil {
+			return err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO workflows (id, workspace_id, name, description, draft, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,

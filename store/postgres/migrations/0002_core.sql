@@ -194,9 +194,12 @@ CREATE TABLE model_providers (
     key_sealed    bytea,
     created_by    text NOT NULL DEFAULT '',
     created_at    timestamptz NOT NULL,
-    updated_at    timestamptz NOT NULL,
-    UNIQUE (workspace_id, name)
+    updated_at    timestamptz NOT NULL
 );
+-- Names are unique per workspace case-insensitively (bolt compares with EqualFold); at most
+-- one default. PutModelProvider checks both in Go under a per-workspace lock; these back it.
+CREATE UNIQUE INDEX model_providers_name ON model_providers (workspace_id, lower(name));
+CREATE UNIQUE INDEX model_providers_default ON model_providers (workspace_id) WHERE is_default;
 
 CREATE TABLE conversations (
     workspace_id text NOT NULL,
@@ -215,9 +218,9 @@ CREATE TABLE external_mcp_servers (
     header_names   text[] NOT NULL DEFAULT '{}',
     headers_sealed bytea,
     created_by     text NOT NULL DEFAULT '',
-    created_at     timestamptz NOT NULL,
-    UNIQUE (workspace_id, name)
+    created_at     timestamptz NOT NULL
 );
+CREATE UNIQUE INDEX external_mcp_servers_name ON external_mcp_servers (workspace_id, lower(name));
 
 CREATE TABLE schedules (
     workflow_id       text NOT NULL,

@@ -15,6 +15,6 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		return accountsShim{s}
+		return s
 	})
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,7 +21,7 @@ func (s *Store) AddAudit(ctx context.Context, evs ...*store.AuditEvent) error {
 			ev.ID = store.NewID()
 		}
 		if ev.Time.IsZero() {
-			ev.Time = keyNow()
+			ev.Time = pgTime(time.Now().UTC())
 		}
 		// An id stored again replaces the event, as a bbolt Put does.
 		b.Queue(`INSERT INTO audit (id, time, action, key_id, actor_id, workspace_id, org_id, reason, ip, transport)

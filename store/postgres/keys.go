@@ -9,17 +9,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/steelengine/steelengine/store"
 )
-
-// keyQuerier is what key reads need: the pool (one statement, one snapshot), a View's
-// read transaction or a write transaction.
-type keyQuerier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // keySelect reads a key with its grants in one statement (one round trip on the
 // resolver's cache-miss path): the grants come aggregated, ordered by target id as
@@ -51,12 +43,7 @@ func scanKey(row pgx.Row) (*store.APIKey, error) {
 	}
 	k.Type, k.Level = store.KeyType(typ), store.Level(level)
 	k.CreatedAt, k.UpdatedAt = k.CreatedAt.UTC(), k.UpdatedAt.UTC()
-	for _, p := range []**time.Time{&k.ExpiresAt, &k.RevokedAt, &k.GraceUntil, &k.LastUsedAt} {
-		if *p != nil {
-			t := (*p).UTC()
-			*p = &t
-		}
-	}
+	k.ExpiresAt, k.RevokedAt, k.GraceUntil, k.LastUsedAt = utcPtr(k.ExpiresAt), utcPtr(k.RevokedAt), utcPtr(k.GraceUntil), utcPtr(k.LastUsedAt)
 	// bbolt stores these omitempty: an empty list reads back as nil.
 	if len(k.Workflows) == 0 {
 		k.Workflows = nil
@@ -70,7 +57,7 @@ func scanKey(row pgx.Row) (*store.APIKey, error) {
 	return &k, nil
 }
 
-func queryKeys(ctx context.Context, q keyQuerier, sql string, args ...any) ([]*store.APIKey, error) {
+func queryKeys(ctx context.Context, q dbtx, sql string, args ...any) ([]*store.APIKey, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
@@ -87,14 +74,14 @@ func queryKeys(ctx context.Context, q keyQuerier, sql string, args ...any) ([]*s
 	return out, rows.Err()
 }
 
-func getKey(ctx context.Context, q keyQuerier, id string, lock bool) (*store.APIKey, error) {
+func getKey(ctx context.Context, q dbtx, id string, lock bool) (*store.APIKey, error) {
 	sql := keySelect + `WHERE k.id = $1`
 	if lock {
 		sql += ` FOR UPDATE OF k`
 	}
 	k, err := scanKey(q.QueryRow(ctx, sql, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("api key %q: %w", id, store.ErrNotFound)
+		return nil, notFound("api key", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get api key %q: %w", id, err)
@@ -102,7 +89,7 @@ func getKey(ctx context.Context, q keyQuerier, id string, lock bool) (*store.API
 	return k, nil
 }
 
-func listKeys(ctx context.Context, q keyQuerier, f store.KeyFilter) ([]*store.APIKey, error) {
+func listKeys(ctx context.Context, q dbtx, f store.KeyFilter) ([]*store.APIKey, error) {
 	var (
 		where []string
 		args  []any
@@ -141,19 +128,6 @@ func firstOf(ss ...string) string {
 	return ""
 }
 
-// keyNow is the store's clock, at PostgreSQL's precision so that a record the caller
-// holds equals the one read back.
-func keyNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-func keyInvalid(format string, args ...any) error {
-	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), store.ErrInvalid)
-}
-
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
 // nullIfEmpty stores an unset owner column as NULL, so the partial owner indexes hold
 // only the keys they own.
 func nullIfEmpty(s string) any {
@@ -184,14 +158,14 @@ func createKey(ctx context.Context, tx pgx.Tx, k *store.APIKey, rotating bool) e
 		k.ID = store.NewID()
 	}
 	if k.CreatedAt.IsZero() {
-		k.CreatedAt = keyNow()
+		k.CreatedAt = pgTime(time.Now().UTC())
 	}
 	k.UpdatedAt = k.CreatedAt
 	if err := validateKey(ctx, tx, k, rotating); err != nil {
 		return err
 	}
 	if len(k.Digest) == 0 || len(k.Ciphertext) == 0 {
-		return keyInvalid("key %s has no digest or ciphertext", k.ID)
+		return invalid("key %s has no digest or ciphertext", k.ID)
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, type, name, user_id, workspace_id, org_id, created_by,
 		created_at, updated_at, expires_at, revoked_at, grace_until, rotated_to, last_used_at, last_used_via,
@@ -201,7 +175,7 @@ func createKey(ctx context.Context, tx pgx.Tx, k *store.APIKey, rotating bool) e
 		k.CreatedBy, k.CreatedAt, k.UpdatedAt, k.ExpiresAt, k.RevokedAt, k.GraceUntil, k.RotatedTo, k.LastUsedAt,
 		k.LastUsedVia, k.Suffix, k.Digest, k.Ciphertext, string(k.Level), orEmpty(k.Workflows),
 		orEmpty(k.AllowedCIDRs), k.RateLimit)
-	if isUniqueViolation(err) {
+	if isUnique(err) {
 		return fmt.Errorf("key digest or id: %w", store.ErrConflict)
 	}
 	if err != nil {
@@ -248,26 +222,26 @@ func insertGrants(ctx context.Context, tx pgx.Tx, keyID string, grants []store.G
 // an advisory lock, so two transactions cannot both take one name.
 func validateKey(ctx context.Context, tx pgx.Tx, k *store.APIKey, rotating bool) error {
 	if !k.Type.Valid() {
-		return keyInvalid("key type %q must be one of personal, workspace, organization", k.Type)
+		return invalid("key type %q must be one of personal, workspace, organization", k.Type)
 	}
 	if n := utf8.RuneCountInString(k.Name); n < 1 || n > 100 {
-		return keyInvalid("key name must be 1 to 100 characters")
+		return invalid("key name must be 1 to 100 characters")
 	}
 	switch k.Type {
 	case store.KeyPersonal:
-		if err := keyOwnerExists(ctx, tx, "users", "user", k.UserID); err != nil {
+		if err := rowExists(ctx, tx, "users", "user", k.UserID); err != nil {
 			return fmt.Errorf("personal key owner: %w", err)
 		}
 		k.WorkspaceID, k.OrgID, k.Level, k.Workflows, k.Grants = "", "", "", nil, nil
 	case store.KeyWorkspace:
-		if err := keyOwnerExists(ctx, tx, "workspaces", "workspace", k.WorkspaceID); err != nil {
+		if err := rowExists(ctx, tx, "workspaces", "workspace", k.WorkspaceID); err != nil {
 			return fmt.Errorf("workspace key owner: %w", err)
 		}
 		if k.Level == store.LevelNone {
 			k.Level = store.LevelWrite
 		}
 		if !k.Level.Valid() {
-			return keyInvalid("key level %q must be one of read, write, admin", k.Level)
+			return invalid("key level %q must be one of read, write, admin", k.Level)
 		}
 		for _, id := range k.Workflows {
 			wsID, err := workflowWorkspace(ctx, tx, id)
@@ -278,16 +252,16 @@ func validateKey(ctx context.Context, tx pgx.Tx, k *store.APIKey, rotating bool)
 				return err
 			}
 			if wsID != k.WorkspaceID {
-				return keyInvalid("workflow %s is not in workspace %s", id, k.WorkspaceID)
+				return invalid("workflow %s is not in workspace %s", id, k.WorkspaceID)
 			}
 		}
 		k.UserID, k.OrgID, k.Grants = "", "", nil
 	case store.KeyOrganization:
-		if err := keyOwnerExists(ctx, tx, "orgs", "organization", k.OrgID); err != nil {
+		if err := rowExists(ctx, tx, "orgs", "organization", k.OrgID); err != nil {
 			return fmt.Errorf("organization key owner: %w", err)
 		}
 		if len(k.Grants) == 0 {
-			return keyInvalid("an organization key needs at least one grant")
+			return invalid("an organization key needs at least one grant")
 		}
 		for _, g := range k.Grants {
 			if err := validateGrant(ctx, tx, k.OrgID, g); err != nil {
@@ -313,13 +287,13 @@ func validateKey(ctx context.Context, tx pgx.Tx, k *store.APIKey, rotating bool)
 	return nil
 }
 
-// keyOwnerExists checks that the owning row exists and keeps it from being deleted
+// rowExists checks that the row exists and keeps it from being deleted
 // until the transaction ends.
-func keyOwnerExists(ctx context.Context, tx pgx.Tx, table, kind, id string) error {
+func rowExists(ctx context.Context, tx pgx.Tx, table, kind, id string) error {
 	var one int
 	err := tx.QueryRow(ctx, `SELECT 1 FROM `+table+` WHERE id = $1 FOR KEY SHARE`, id).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s %q: %w", kind, id, store.ErrNotFound)
+		return notFound(kind, id)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: read %s %q: %w", kind, id, err)
@@ -331,7 +305,7 @@ func workflowWorkspace(ctx context.Context, tx pgx.Tx, id string) (string, error
 	var wsID string
 	err := tx.QueryRow(ctx, `SELECT workspace_id FROM workflows WHERE id = $1 FOR SHARE`, id).Scan(&wsID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("workflow %q: %w", id, store.ErrNotFound)
+		return "", notFound("workflow", id)
 	}
 	if err != nil {
 		return "", fmt.Errorf("postgres: read workflow %q: %w", id, err)
@@ -341,7 +315,7 @@ func workflowWorkspace(ctx context.Context, tx pgx.Tx, id string) (string, error
 
 func validateGrant(ctx context.Context, tx pgx.Tx, orgID string, g store.Grant) error {
 	if !g.Level.Valid() {
-		return keyInvalid("grant level %q must be one of read, write, admin", g.Level)
+		return invalid("grant level %q must be one of read, write, admin", g.Level)
 	}
 	wsID := g.TargetID
 	switch g.TargetType {
@@ -353,18 +327,18 @@ func validateGrant(ctx context.Context, tx pgx.Tx, orgID string, g store.Grant) 
 		}
 		wsID = id
 	default:
-		return keyInvalid("grant target type %q must be workspace or workflow", g.TargetType)
+		return invalid("grant target type %q must be workspace or workflow", g.TargetType)
 	}
 	var wsOrg string
 	err := tx.QueryRow(ctx, `SELECT coalesce(org_id, '') FROM workspaces WHERE id = $1 FOR SHARE`, wsID).Scan(&wsOrg)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("workspace %q: %w", wsID, store.ErrNotFound)
+		return notFound("workspace", wsID)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: read workspace %q: %w", wsID, err)
 	}
 	if wsOrg != orgID {
-		return keyInvalid("grant target %s is not in organization %s", g.TargetID, orgID)
+		return invalid("grant target %s is not in organization %s", g.TargetID, orgID)
 	}
 	return nil
 }
@@ -377,10 +351,10 @@ func (s *Store) SetKeyGrants(ctx context.Context, keyID string, grants []store.G
 			return err
 		}
 		if k.Type != store.KeyOrganization {
-			return keyInvalid("only organization keys have grants")
+			return invalid("only organization keys have grants")
 		}
 		if len(grants) == 0 {
-			return keyInvalid("an organization key needs at least one grant")
+			return invalid("an organization key needs at least one grant")
 		}
 		for _, g := range grants {
 			if err := validateGrant(ctx, tx, k.OrgID, g); err != nil {
@@ -435,7 +409,7 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(k *store.APIKe
 		if err := validateKey(ctx, tx, k, false); err != nil {
 			return err
 		}
-		k.UpdatedAt = keyNow()
+		k.UpdatedAt = pgTime(time.Now().UTC())
 		if err := saveKey(ctx, tx, k); err != nil {
 			return err
 		}
@@ -457,7 +431,7 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (*store.
 			return err
 		}
 		if k.RevokedAt == nil {
-			t := at.UTC().Truncate(time.Microsecond)
+			t := pgTime(at.UTC())
 			k.RevokedAt = &t
 			k.UpdatedAt = t
 			if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = $2, updated_at = $2 WHERE id = $1`, id, t); err != nil {
@@ -485,14 +459,14 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, newKey *store.APIKe
 			return err
 		}
 		if old.RevokedAt != nil {
-			return keyInvalid("key %s is revoked", oldID)
+			return invalid("key %s is revoked", oldID)
 		}
 		if old.RotatedTo != "" {
-			return keyInvalid("key %s was already rotated to %s; rotate that one", oldID, old.RotatedTo)
+			return invalid("key %s was already rotated to %s; rotate that one", oldID, old.RotatedTo)
 		}
-		g := graceUntil.UTC().Truncate(time.Microsecond)
+		g := pgTime(graceUntil.UTC())
 		old.GraceUntil = &g
-		old.UpdatedAt = keyNow()
+		old.UpdatedAt = pgTime(time.Now().UTC())
 		// The successor takes over the name; the old key is renamed so the owner's
 		// names stay unique while both exist.
 		newKey.Type, newKey.UserID, newKey.WorkspaceID, newKey.OrgID = old.Type, old.UserID, old.WorkspaceID, old.OrgID
@@ -539,7 +513,7 @@ func (s *Store) OrgKeysReachingWorkspace(ctx context.Context, wsID string) ([]*s
 	var one int
 	err := s.pool.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1`, wsID).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("workspace %q: %w", wsID, store.ErrNotFound)
+		return nil, notFound("workspace", wsID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read workspace %q: %w", wsID, err)

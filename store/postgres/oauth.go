@@ -18,7 +18,7 @@ const maxPrunedClients = 100
 // idleBefore (with their grants revoked).
 func (s *Store) CreateOAuthClient(ctx context.Context, c *store.OAuthClient, idleBefore time.Time) error {
 	if c.ID == "" || len(c.RedirectURIs) == 0 {
-		return keyInvalid("oauth client needs an id and redirect URIs")
+		return invalid("oauth client needs an id and redirect URIs")
 	}
 	return s.InTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `DELETE FROM oauth_clients WHERE id IN (
@@ -38,12 +38,12 @@ func (s *Store) CreateOAuthClient(ctx context.Context, c *store.OAuthClient, idl
 	})
 }
 
-func getOAuthClient(ctx context.Context, q keyQuerier, id string) (*store.OAuthClient, error) {
+func getOAuthClient(ctx context.Context, q dbtx, id string) (*store.OAuthClient, error) {
 	c := new(store.OAuthClient)
 	err := q.QueryRow(ctx, `SELECT id, name, redirect_uris, created_at, last_used_at FROM oauth_clients WHERE id = $1`, id).
 		Scan(&c.ID, &c.Name, &c.RedirectURIs, &c.CreatedAt, &c.LastUsedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("oauth client %q: %w", id, store.ErrNotFound)
+		return nil, notFound("oauth client", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get oauth client %q: %w", id, err)
@@ -72,26 +72,21 @@ func scanOAuthGrant(row pgx.Row) (*store.OAuthGrant, error) {
 	}
 	g.Level = store.Level(level)
 	g.CreatedAt, g.ExpiresAt = g.CreatedAt.UTC(), g.ExpiresAt.UTC()
-	for _, p := range []**time.Time{&g.LastUsedAt, &g.RevokedAt} {
-		if *p != nil {
-			t := (*p).UTC()
-			*p = &t
-		}
-	}
+	g.LastUsedAt, g.RevokedAt = utcPtr(g.LastUsedAt), utcPtr(g.RevokedAt)
 	if len(g.Workflows) == 0 {
 		g.Workflows = nil // omitempty in bbolt's record
 	}
 	return &g, nil
 }
 
-func getOAuthGrant(ctx context.Context, q keyQuerier, id string, lock bool) (*store.OAuthGrant, error) {
+func getOAuthGrant(ctx context.Context, q dbtx, id string, lock bool) (*store.OAuthGrant, error) {
 	sql := oauthGrantSelect + `WHERE id = $1`
 	if lock {
 		sql += ` FOR UPDATE`
 	}
 	g, err := scanOAuthGrant(q.QueryRow(ctx, sql, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("oauth grant %q: %w", id, store.ErrNotFound)
+		return nil, notFound("oauth grant", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get oauth grant %q: %w", id, err)
@@ -108,13 +103,13 @@ func (s *Store) GetOAuthGrant(ctx context.Context, id string) (*store.OAuthGrant
 // client used.
 func (s *Store) CreateOAuthGrant(ctx context.Context, g *store.OAuthGrant, tokens ...*store.OAuthToken) error {
 	if g.ID == "" || g.UserID == "" || g.WorkspaceID == "" || g.ClientID == "" {
-		return keyInvalid("oauth grant needs an id, a user, a workspace and a client")
+		return invalid("oauth grant needs an id, a user, a workspace and a client")
 	}
 	return s.InTx(ctx, func(tx pgx.Tx) error {
-		if err := keyOwnerExists(ctx, tx, "users", "user", g.UserID); err != nil {
+		if err := rowExists(ctx, tx, "users", "user", g.UserID); err != nil {
 			return err
 		}
-		if err := keyOwnerExists(ctx, tx, "workspaces", "workspace", g.WorkspaceID); err != nil {
+		if err := rowExists(ctx, tx, "workspaces", "workspace", g.WorkspaceID); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE oauth_clients SET last_used_at = $2 WHERE id = $1`, g.ClientID, g.CreatedAt)
@@ -122,14 +117,14 @@ func (s *Store) CreateOAuthGrant(ctx context.Context, g *store.OAuthGrant, token
 			return fmt.Errorf("postgres: mark oauth client used: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("oauth client %q: %w", g.ClientID, store.ErrNotFound)
+			return notFound("oauth client", g.ClientID)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO oauth_grants (id, client_id, client_name, redirect_host, user_id, workspace_id,
 			workflows, level, resource, created_at, last_used_at, revoked_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			g.ID, g.ClientID, g.ClientName, g.RedirectHost, g.UserID, g.WorkspaceID, orEmpty(g.Workflows),
 			string(g.Level), g.Resource, g.CreatedAt, g.LastUsedAt, g.RevokedAt, g.ExpiresAt)
-		if isUniqueViolation(err) {
+		if isUnique(err) {
 			return fmt.Errorf("oauth grant %q: %w", g.ID, store.ErrConflict)
 		}
 		if err != nil {
@@ -162,7 +157,7 @@ func insertOAuthTokens(ctx context.Context, tx pgx.Tx, grantID string, tokens []
 	return nil
 }
 
-func getOAuthToken(ctx context.Context, q keyQuerier, digest []byte, lock bool) (*store.OAuthToken, error) {
+func getOAuthToken(ctx context.Context, q dbtx, digest []byte, lock bool) (*store.OAuthToken, error) {
 	sql := `SELECT grant_id, refresh, expires_at, rotated_at FROM oauth_tokens WHERE digest = $1`
 	if lock {
 		sql += ` FOR UPDATE`
@@ -176,10 +171,7 @@ func getOAuthToken(ctx context.Context, q keyQuerier, digest []byte, lock bool) 
 		return nil, fmt.Errorf("postgres: get oauth token: %w", err)
 	}
 	t.ExpiresAt = t.ExpiresAt.UTC()
-	if t.RotatedAt != nil {
-		r := t.RotatedAt.UTC()
-		t.RotatedAt = &r
-	}
+	t.RotatedAt = utcPtr(t.RotatedAt)
 	return t, nil
 }
 
@@ -187,7 +179,7 @@ func getOAuthToken(ctx context.Context, q keyQuerier, digest []byte, lock bool) 
 // tokens, at t. A token already rotated revokes its grant (committed) and returns
 // ErrRefreshReused with the grant; an unknown, expired or dead one is ErrNotFound.
 func (s *Store) RotateOAuthRefresh(ctx context.Context, digest []byte, t time.Time, newTokens ...*store.OAuthToken) (*store.OAuthGrant, error) {
-	t = t.Truncate(time.Microsecond)
+	t = pgTime(t)
 	var (
 		g      *store.OAuthGrant
 		reused bool
@@ -255,7 +247,7 @@ func (s *Store) RotateOAuthRefresh(ctx context.Context, digest []byte, t time.Ti
 
 // revokeOAuthGrant ends g (locked by the caller) and deletes its tokens.
 func revokeOAuthGrant(ctx context.Context, tx pgx.Tx, g *store.OAuthGrant, t time.Time) error {
-	t = t.UTC().Truncate(time.Microsecond)
+	t = pgTime(t.UTC())
 	g.RevokedAt = &t
 	if _, err := tx.Exec(ctx, `UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1`, g.ID, t); err != nil {
 		return fmt.Errorf("postgres: revoke oauth grant %s: %w", g.ID, err)

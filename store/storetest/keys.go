@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,9 +25,7 @@ type keyWorld struct {
 	digests                      atomic.Int64
 }
 
-// newKeyWorld opens a store and fills it. A backend whose users, organizations,
-// workspaces or workflows are not written yet skips the test (its error says "not
-// implemented yet").
+// newKeyWorld opens a store and fills it.
 func newKeyWorld(t *testing.T, open Opener) *keyWorld {
 	t.Helper()
 	w := &keyWorld{s: open(t)}
@@ -61,7 +58,6 @@ func newKeyWorld(t *testing.T, open Opener) *keyWorld {
 
 func (w *keyWorld) must(t *testing.T, what string, err error) {
 	t.Helper()
-	skipUnimplemented(t, what, err)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
@@ -107,13 +103,6 @@ func (w *keyWorld) get(t *testing.T, id string) *store.APIKey {
 	return k
 }
 
-func wantErrIs(t *testing.T, what string, err, want error) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Fatalf("%s: err = %v, want %v", what, err, want)
-	}
-}
-
 // sortedGrants is how a key's grants read back: by target id.
 func sortedGrants(gs []store.Grant) []store.Grant {
 	out := slices.Clone(gs)
@@ -154,6 +143,7 @@ func testKeys(t *testing.T, open Opener) {
 	t.Run("LastUsedKeepsEpoch", func(t *testing.T) { testKeyLastUsed(t, open) })
 	t.Run("ConcurrentSameName", func(t *testing.T) { testKeyConcurrentName(t, open) })
 	t.Run("ConcurrentRotate", func(t *testing.T) { testKeyConcurrentRotate(t, open) })
+	t.Run("GrantRacesOrgLeave", func(t *testing.T) { testKeyGrantRacesOrgLeave(t, open) })
 }
 
 func testKeyCreateAndRead(t *testing.T, open Opener) {
@@ -240,16 +230,16 @@ func testKeyCreateAndRead(t *testing.T, open Opener) {
 			t.Errorf("KeysTargeting(untargeted) = %v, %v", ids, err)
 		}
 		_, err = r.Key("nope")
-		wantErrIs(t, "Reader.Key unknown", err, store.ErrNotFound)
+		wantErr(t, "Reader.Key unknown", err, store.ErrNotFound)
 		_, err = r.KeyByDigest([]byte("nope"))
-		wantErrIs(t, "KeyByDigest unknown", err, store.ErrNotFound)
+		wantErr(t, "KeyByDigest unknown", err, store.ErrNotFound)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = w.s.GetKey(ctx, "nope")
-	wantErrIs(t, "GetKey unknown", err, store.ErrNotFound)
+	wantErr(t, "GetKey unknown", err, store.ErrNotFound)
 }
 
 func testKeyValidation(t *testing.T, open Opener) {
@@ -309,13 +299,13 @@ func testKeyValidation(t *testing.T, open Opener) {
 		t.Run(c.name, func(t *testing.T) {
 			before := w.s.AuthEpoch()
 			k := c.key()
-			wantErrIs(t, "CreateKey", w.s.CreateKey(ctx, k), c.want)
+			wantErr(t, "CreateKey", w.s.CreateKey(ctx, k), c.want)
 			if w.s.AuthEpoch() != before {
 				t.Error("a refused key bumped the auth epoch")
 			}
 			if k.ID != "" {
 				_, err := w.s.GetKey(ctx, k.ID)
-				wantErrIs(t, "refused key stored", err, store.ErrNotFound)
+				wantErr(t, "refused key stored", err, store.ErrNotFound)
 			}
 		})
 	}
@@ -323,7 +313,7 @@ func testKeyValidation(t *testing.T, open Opener) {
 		first := w.create(t, w.personal("first"))
 		dup := w.personal("second")
 		dup.Digest = first.Digest
-		wantErrIs(t, "CreateKey", w.s.CreateKey(ctx, dup), store.ErrConflict)
+		wantErr(t, "CreateKey", w.s.CreateKey(ctx, dup), store.ErrConflict)
 		if got := w.get(t, first.ID); got.Name != "first" {
 			t.Errorf("digest owner is now %q", got.Name)
 		}
@@ -336,22 +326,22 @@ func testKeyValidation(t *testing.T, open Opener) {
 func testKeyNames(t *testing.T, open Opener) {
 	w := newKeyWorld(t, open)
 	ci := w.create(t, w.personal("ci"))
-	wantErrIs(t, "same name, same owner", w.s.CreateKey(ctx, w.personal("ci")), store.ErrConflict)
+	wantErr(t, "same name, same owner", w.s.CreateKey(ctx, w.personal("ci")), store.ErrConflict)
 	// Names are per owner: another user, a workspace and an organization may use it.
 	other := w.personal("ci")
 	other.UserID = w.other.ID
 	w.create(t, other)
 	w.create(t, w.workspaceKey("ci"))
 	w.create(t, w.orgKey("ci"))
-	wantErrIs(t, "same name, same workspace", w.s.CreateKey(ctx, w.workspaceKey("ci")), store.ErrConflict)
-	wantErrIs(t, "same name, same org", w.s.CreateKey(ctx, w.orgKey("ci")), store.ErrConflict)
+	wantErr(t, "same name, same workspace", w.s.CreateKey(ctx, w.workspaceKey("ci")), store.ErrConflict)
+	wantErr(t, "same name, same org", w.s.CreateKey(ctx, w.orgKey("ci")), store.ErrConflict)
 	// Case matters, as bbolt compares names exactly.
 	w.create(t, w.personal("CI"))
 
 	// Renaming into a taken name is refused too; keeping one's own name is not a clash.
 	nightly := w.create(t, w.personal("nightly"))
 	_, err := w.s.UpdateKey(ctx, nightly.ID, func(k *store.APIKey) error { k.Name = "ci"; return nil })
-	wantErrIs(t, "rename to a taken name", err, store.ErrConflict)
+	wantErr(t, "rename to a taken name", err, store.ErrConflict)
 	if _, err := w.s.UpdateKey(ctx, nightly.ID, func(k *store.APIKey) error { k.RateLimit = 5; return nil }); err != nil {
 		t.Fatalf("update keeping the name: %v", err)
 	}
@@ -398,15 +388,15 @@ func testKeyUpdate(t *testing.T, open Opener) {
 	boom := errors.New("boom")
 	before = w.s.AuthEpoch()
 	_, err = w.s.UpdateKey(ctx, k.ID, func(u *store.APIKey) error { u.Name = "changed"; return boom })
-	wantErrIs(t, "fn error", err, boom)
+	wantErr(t, "fn error", err, boom)
 	if w.get(t, k.ID).Name != "deploy-2" || w.s.AuthEpoch() != before {
 		t.Error("a failed update changed the key or the epoch")
 	}
 	// The record is still validated.
 	_, err = w.s.UpdateKey(ctx, k.ID, func(u *store.APIKey) error { u.Name = ""; return nil })
-	wantErrIs(t, "empty name", err, store.ErrInvalid)
+	wantErr(t, "empty name", err, store.ErrInvalid)
 	_, err = w.s.UpdateKey(ctx, "nope", func(*store.APIKey) error { return nil })
-	wantErrIs(t, "unknown key", err, store.ErrNotFound)
+	wantErr(t, "unknown key", err, store.ErrNotFound)
 
 	// An organization key keeps its grants through an update.
 	o := w.create(t, w.orgKey("org"))
@@ -458,7 +448,7 @@ func testKeyRevoke(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	_, err = w.s.RevokeKey(ctx, "nope", at)
-	wantErrIs(t, "unknown key", err, store.ErrNotFound)
+	wantErr(t, "unknown key", err, store.ErrNotFound)
 }
 
 func testKeyRotate(t *testing.T, open Opener) {
@@ -496,7 +486,7 @@ func testKeyRotate(t *testing.T, open Opener) {
 		}
 		// Rotate the old one again: refused, it has a successor.
 		err := w.s.RotateKey(ctx, old.ID, &store.APIKey{Digest: w.digest(), Ciphertext: []byte("c")}, grace)
-		wantErrIs(t, "rotate a rotated key", err, store.ErrInvalid)
+		wantErr(t, "rotate a rotated key", err, store.ErrInvalid)
 		// The successor rotates on; the second "(rotated)" name does not clash.
 		nk2 := &store.APIKey{Digest: w.digest(), Ciphertext: []byte("c")}
 		if err := w.s.RotateKey(ctx, nk.ID, nk2, grace); err != nil {
@@ -551,7 +541,7 @@ func testKeyRotate(t *testing.T, open Opener) {
 		taken := w.create(t, w.personal("taken-digest"))
 		before := w.s.AuthEpoch()
 		err := w.s.RotateKey(ctx, old.ID, &store.APIKey{Digest: taken.Digest, Ciphertext: []byte("c")}, t0)
-		wantErrIs(t, "successor with a taken digest", err, store.ErrConflict)
+		wantErr(t, "successor with a taken digest", err, store.ErrConflict)
 		sameKey(t, "old key after a failed rotation", w.get(t, old.ID), old)
 		if w.s.AuthEpoch() != before {
 			t.Error("a failed rotation bumped the epoch")
@@ -563,9 +553,9 @@ func testKeyRotate(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 		err := w.s.RotateKey(ctx, revoked.ID, &store.APIKey{Digest: w.digest(), Ciphertext: []byte("c")}, t0)
-		wantErrIs(t, "rotate a revoked key", err, store.ErrInvalid)
+		wantErr(t, "rotate a revoked key", err, store.ErrInvalid)
 		err = w.s.RotateKey(ctx, "nope", &store.APIKey{Digest: w.digest(), Ciphertext: []byte("c")}, t0)
-		wantErrIs(t, "rotate an unknown key", err, store.ErrNotFound)
+		wantErr(t, "rotate an unknown key", err, store.ErrNotFound)
 	})
 }
 
@@ -613,7 +603,7 @@ func testKeySetGrants(t *testing.T, open Opener) {
 	}
 	for _, c := range cases {
 		before := w.s.AuthEpoch()
-		wantErrIs(t, c.name, w.s.SetKeyGrants(ctx, c.id, c.grants), c.want)
+		wantErr(t, c.name, w.s.SetKeyGrants(ctx, c.id, c.grants), c.want)
 		if w.s.AuthEpoch() != before {
 			t.Errorf("%s: refused grants bumped the epoch", c.name)
 		}
@@ -711,7 +701,7 @@ func testOrgKeysReaching(t *testing.T, open Opener) {
 		t.Errorf("workspace in no org: %v, %v", keyIDs(got), err)
 	}
 	_, err = w.s.OrgKeysReachingWorkspace(ctx, "nope")
-	wantErrIs(t, "unknown workspace", err, store.ErrNotFound)
+	wantErr(t, "unknown workspace", err, store.ErrNotFound)
 }
 
 func testKeyLastUsed(t *testing.T, open Opener) {
@@ -757,22 +747,12 @@ func testKeyLastUsed(t *testing.T, open Opener) {
 func testKeyConcurrentName(t *testing.T, open Opener) {
 	w := newKeyWorld(t, open)
 	const n = 8
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		k := w.personal("race")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = w.s.CreateKey(ctx, k)
-		}()
+	keys := make([]*store.APIKey, n)
+	for i := range keys {
+		keys[i] = w.personal("race")
 	}
-	close(start)
-	wg.Wait()
 	won := 0
-	for _, err := range errs {
+	for _, err := range race(n, func(i int) error { return w.s.CreateKey(ctx, keys[i]) }) {
 		switch {
 		case err == nil:
 			won++
@@ -792,22 +772,12 @@ func testKeyConcurrentRotate(t *testing.T, open Opener) {
 	w := newKeyWorld(t, open)
 	old := w.create(t, w.personal("rotate-me"))
 	const n = 4
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		nk := &store.APIKey{Digest: w.digest(), Ciphertext: []byte("c")}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = w.s.RotateKey(ctx, old.ID, nk, t0)
-		}()
+	successors := make([]*store.APIKey, n)
+	for i := range successors {
+		successors[i] = &store.APIKey{Digest: w.digest(), Ciphertext: []byte("c")}
 	}
-	close(start)
-	wg.Wait()
 	won := 0
-	for _, err := range errs {
+	for _, err := range race(n, func(i int) error { return w.s.RotateKey(ctx, old.ID, successors[i], t0) }) {
 		switch {
 		case err == nil:
 			won++
@@ -820,5 +790,38 @@ func testKeyConcurrentRotate(t *testing.T, open Opener) {
 	}
 	if ks, _ := w.s.ListKeys(ctx, store.KeyFilter{UserID: w.user.ID}); len(ks) != 2 {
 		t.Fatalf("%d keys after the race, want the old one and one successor", len(ks))
+	}
+}
+
+// testKeyGrantRacesOrgLeave races an organization key's creation with a grant on a
+// workspace against that workspace leaving the organization: whichever commits first,
+// no grant may be left on a workspace outside the key's organization.
+func testKeyGrantRacesOrgLeave(t *testing.T, open Opener) {
+	w := newKeyWorld(t, open)
+	for round := range 5 {
+		ws := store.NewWorkspace(fmt.Sprintf("leaving-%d", round), w.user.ID, w.org.ID)
+		w.must(t, "create workspace", w.s.CreateWorkspace(ctx, ws))
+		k := w.orgKey(fmt.Sprintf("k-%d", round),
+			store.Grant{TargetType: store.TargetWorkspace, TargetID: ws.ID, Level: store.LevelRead},
+			store.Grant{TargetType: store.TargetWorkspace, TargetID: w.orgWS2.ID, Level: store.LevelRead})
+		errs := race(2, func(i int) error {
+			if i == 0 {
+				return w.s.CreateKey(ctx, k)
+			}
+			_, err := w.s.UpdateWorkspace(ctx, ws.ID, func(ws *store.Workspace) error { ws.OrgID = ""; return nil })
+			return err
+		})
+		if errs[1] != nil {
+			t.Fatalf("leaving the org: %v", errs[1])
+		}
+		if errs[0] != nil && !errors.Is(errs[0], store.ErrInvalid) {
+			t.Fatalf("create key: %v, want success or ErrInvalid", errs[0])
+		}
+		view(t, w.s, func(r store.Reader) error {
+			if ids, err := r.KeysTargeting(ws.ID); err != nil || len(ids) != 0 {
+				t.Errorf("round %d: org keys %v still target a workspace that left the org (%v)", round, ids, err)
+			}
+			return nil
+		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,13 +68,15 @@ func (w *keyWorld) getGrant(t *testing.T, id string) *store.OAuthGrant {
 func testOAuthClients(t *testing.T, open Opener) {
 	s := open(t)
 	c := oauthClient("client-a", t0)
-	skipUnimplemented(t, "CreateOAuthClient", s.CreateOAuthClient(ctx, c, time.Time{}))
+	if err := s.CreateOAuthClient(ctx, c, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
 	epoch := s.AuthEpoch()
 	for name, bad := range map[string]*store.OAuthClient{
 		"no id":           {Name: "x", RedirectURIs: []string{"https://x/cb"}},
 		"no redirect URI": {ID: "x", Name: "x"},
 	} {
-		wantErrIs(t, name, s.CreateOAuthClient(ctx, bad, time.Time{}), store.ErrInvalid)
+		wantErr(t, name, s.CreateOAuthClient(ctx, bad, time.Time{}), store.ErrInvalid)
 	}
 	got, err := s.GetOAuthClient(ctx, c.ID)
 	if err != nil || !reflect.DeepEqual(got, c) {
@@ -87,14 +88,14 @@ func testOAuthClients(t *testing.T, open Opener) {
 			t.Errorf("Reader.OAuthClient = %+v", got)
 		}
 		_, err2 := r.OAuthClient("nope")
-		wantErrIs(t, "Reader.OAuthClient unknown", err2, store.ErrNotFound)
+		wantErr(t, "Reader.OAuthClient unknown", err2, store.ErrNotFound)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.GetOAuthClient(ctx, "nope")
-	wantErrIs(t, "GetOAuthClient unknown", err, store.ErrNotFound)
+	wantErr(t, "GetOAuthClient unknown", err, store.ErrNotFound)
 
 	// A registration forgets at most 100 clients idle since the cut-off, in id order.
 	idle := t0.Add(-40 * day)
@@ -109,7 +110,7 @@ func testOAuthClients(t *testing.T, open Opener) {
 	}
 	for i := range 100 {
 		_, err := s.GetOAuthClient(ctx, fmt.Sprintf("idle-%03d", i))
-		wantErrIs(t, "pruned client", err, store.ErrNotFound)
+		wantErr(t, "pruned client", err, store.ErrNotFound)
 	}
 	for _, id := range []string{"idle-100", "client-a", "client-b"} {
 		if _, err := s.GetOAuthClient(ctx, id); err != nil {
@@ -120,7 +121,7 @@ func testOAuthClients(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	_, err = s.GetOAuthClient(ctx, "idle-100")
-	wantErrIs(t, "last idle client, next registration", err, store.ErrNotFound)
+	wantErr(t, "last idle client, next registration", err, store.ErrNotFound)
 	if s.AuthEpoch() != epoch {
 		t.Errorf("registering clients moved the auth epoch from %d to %d", epoch, s.AuthEpoch())
 	}
@@ -147,7 +148,7 @@ func testOAuthGrants(t *testing.T, open Opener) {
 		bad := *g
 		tc.edit(&bad)
 		before := w.s.AuthEpoch()
-		wantErrIs(t, tc.name, w.s.CreateOAuthGrant(ctx, &bad, token("bad-"+tc.name, true, t0.Add(day))), tc.want)
+		wantErr(t, tc.name, w.s.CreateOAuthGrant(ctx, &bad, token("bad-"+tc.name, true, t0.Add(day))), tc.want)
 		if w.s.AuthEpoch() != before {
 			t.Errorf("%s: a refused grant bumped the epoch", tc.name)
 		}
@@ -190,16 +191,16 @@ func testOAuthGrants(t *testing.T, open Opener) {
 			}
 		}
 		_, err = r.OAuthGrant("nope")
-		wantErrIs(t, "Reader.OAuthGrant unknown", err, store.ErrNotFound)
+		wantErr(t, "Reader.OAuthGrant unknown", err, store.ErrNotFound)
 		_, err = r.OAuthToken([]byte("nope"))
-		wantErrIs(t, "Reader.OAuthToken unknown", err, store.ErrNotFound)
+		wantErr(t, "Reader.OAuthToken unknown", err, store.ErrNotFound)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = w.s.GetOAuthGrant(ctx, "nope")
-	wantErrIs(t, "GetOAuthGrant unknown", err, store.ErrNotFound)
+	wantErr(t, "GetOAuthGrant unknown", err, store.ErrNotFound)
 }
 
 func testOAuthRefresh(t *testing.T, open Opener) {
@@ -220,7 +221,7 @@ func testOAuthRefresh(t *testing.T, open Opener) {
 		} {
 			before := w.s.AuthEpoch()
 			_, err := w.s.RotateOAuthRefresh(ctx, []byte(digest), t1, token("never-"+name, true, t1.Add(day)))
-			wantErrIs(t, name, err, store.ErrNotFound)
+			wantErr(t, name, err, store.ErrNotFound)
 			if w.s.AuthEpoch() != before {
 				t.Errorf("%s: a refused refresh bumped the epoch", name)
 			}
@@ -230,7 +231,7 @@ func testOAuthRefresh(t *testing.T, open Opener) {
 		}
 		// After the grant's own expiry even a fresh refresh token is dead.
 		_, err := w.s.RotateOAuthRefresh(ctx, []byte("rt-1"), g.ExpiresAt, token("never", true, g.ExpiresAt.Add(day)))
-		wantErrIs(t, "grant expired", err, store.ErrNotFound)
+		wantErr(t, "grant expired", err, store.ErrNotFound)
 	})
 
 	newExp := t1.Add(60 * day)
@@ -279,7 +280,7 @@ func testOAuthRefresh(t *testing.T, open Opener) {
 	t3 := t2.Add(time.Hour)
 	before = w.s.AuthEpoch()
 	got, err = w.s.RotateOAuthRefresh(ctx, []byte("rt-1"), t3, token("rt-evil", true, t3.Add(day)))
-	wantErrIs(t, "reused refresh token", err, store.ErrRefreshReused)
+	wantErr(t, "reused refresh token", err, store.ErrRefreshReused)
 	if got == nil || got.ID != g.ID || got.RevokedAt == nil || !got.RevokedAt.Equal(t3) {
 		t.Fatalf("reuse returned grant %+v", got)
 	}
@@ -295,7 +296,7 @@ func testOAuthRefresh(t *testing.T, open Opener) {
 		}
 	}
 	_, err = w.s.RotateOAuthRefresh(ctx, []byte("rt-3"), t3, token("rt-4", true, t3.Add(day)))
-	wantErrIs(t, "refresh on a revoked grant", err, store.ErrNotFound)
+	wantErr(t, "refresh on a revoked grant", err, store.ErrNotFound)
 }
 
 func testOAuthRevoke(t *testing.T, open Opener) {
@@ -334,7 +335,7 @@ func testOAuthRevoke(t *testing.T, open Opener) {
 		t.Error("revoking a revoked grant bumped the epoch")
 	}
 	_, err = w.s.RevokeOAuthGrant(ctx, "nope", at)
-	wantErrIs(t, "unknown grant", err, store.ErrNotFound)
+	wantErr(t, "unknown grant", err, store.ErrNotFound)
 }
 
 func testOAuthList(t *testing.T, open Opener) {
@@ -429,22 +430,11 @@ func testOAuthConcurrentRefresh(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	t1 := t0.Add(time.Hour)
-	var (
-		wg    sync.WaitGroup
-		errs  [2]error
-		start = make(chan struct{})
-	)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = w.s.RotateOAuthRefresh(ctx, []byte("rt"), t1,
-				token(fmt.Sprintf("at-%d", i), false, t1.Add(time.Hour)), token(fmt.Sprintf("rt-%d", i), true, t1.Add(day)))
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := race(2, func(i int) error {
+		_, err := w.s.RotateOAuthRefresh(ctx, []byte("rt"), t1,
+			token(fmt.Sprintf("at-%d", i), false, t1.Add(time.Hour)), token(fmt.Sprintf("rt-%d", i), true, t1.Add(day)))
+		return err
+	})
 	ok, reused := 0, 0
 	for _, err := range errs {
 		switch {

@@ -189,8 +189,9 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("recover unfinished executions: %w", err)
 	}
-	if rec.Resumed > 0 || rec.Interrupted > 0 {
-		a.log.Warn("settled executions left by the previous process", "resumed_jobs", rec.Resumed, "interrupted", rec.Interrupted)
+	if rec.Resumed > 0 || rec.Interrupted > 0 || rec.Paused > 0 {
+		a.log.Warn("settled executions left by the previous process", "resumed_jobs", rec.Resumed, "interrupted", rec.Interrupted,
+			"paused_runs", rec.Paused)
 	}
 	bgCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBg = stop

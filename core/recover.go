@@ -19,6 +19,7 @@ const ErrorCodeInterrupted = "interrupted"
 type Recovery struct {
 	Resumed     int // queued jobs started again
 	Interrupted int // runs in flight at the stop, now failed
+	Paused      int // paused runs still waiting for their resume
 }
 
 // Recover settles the executions a previous process left unfinished: queued async jobs
@@ -31,9 +32,19 @@ func (s *Service) Recover(ctx context.Context) (Recovery, error) {
 	if err != nil {
 		return rec, fmt.Errorf("list unfinished executions: %w", err)
 	}
+	paused, err := s.settlePaused(ctx, open)
+	if err != nil {
+		return rec, err
+	}
 	var errs []error
 	for _, exec := range open {
-		if exec.Status == store.StatusQueued {
+		if paused[exec.ID] {
+			rec.Paused++ // waits for its resume; time waits resume on the scheduler's tick
+			continue
+		}
+		if exec.Status == store.StatusPaused {
+			fail(exec, "Execution could not be resumed after a restart: its paused state is gone")
+		} else if exec.Status == store.StatusQueued {
 			if err := s.resume(ctx, exec); err == nil {
 				rec.Resumed++
 				continue

@@ -39,6 +39,9 @@ type RunRequest struct {
 	// before decoding the body; the run takes it over. Nil: Execute reserves the size
 	// of the input itself.
 	Reservation *Reservation
+	// BaseURL makes the resume links of a run that pauses absolute (the server's
+	// public URL as the front door knows it); empty → links relative to the server.
+	BaseURL string
 }
 
 // Run is an execution: its log record, and for sync runs the engine's result.
@@ -132,6 +135,7 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	}
 	in := s.runInput(p, wf.WorkspaceID, env, models, secrets, append(append([]string(nil), req.Via...), wf.ID), !req.Draft)
 	in.Input, in.Hooks, in.Timeout = req.Input, req.Hooks, timeout
+	in.ExecutionID, in.WorkflowID, in.BaseURL, in.Now = exec.ID, wf.ID, req.BaseURL, s.cfg.Now
 	if req.Async {
 		exec.Status = store.StatusQueued
 		runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -185,9 +189,26 @@ func (s *Service) runAndRecord(ctx context.Context, comp *compiled, exec *store.
 	s.mu.Lock()
 	finish(exec, res, secrets)
 	s.mu.Unlock()
+	if res.Paused != nil {
+		// The pause state first: a record saying paused always has a state to resume.
+		if err := s.savePause(ctx, exec, res.Paused); err != nil {
+			s.log.Error("save paused run", "execution", exec.ID, "err", err)
+			res.Success, res.Paused = false, nil
+			res.Error, res.ErrorCode = "Execution paused but its state could not be saved: "+err.Error(), "pause_failed"
+			s.mu.Lock()
+			finish(exec, res, secrets)
+			s.mu.Unlock()
+		}
+	}
 	if err := s.st.Logs().Put(context.WithoutCancel(ctx), exec); err != nil {
 		s.log.Error("record execution", "execution", exec.ID, "err", err)
 		return res, fmt.Errorf("record execution: %w", err)
+	}
+	if in.Resume != nil && res.Paused == nil {
+		// Finished: nothing is left to resume.
+		if err := s.st.DeletePausedRun(context.WithoutCancel(ctx), exec.ID); err != nil {
+			s.log.Error("delete paused run", "execution", exec.ID, "err", err)
+		}
 	}
 	if s.cfg.OnFinish != nil {
 		s.cfg.OnFinish(exec)
@@ -235,6 +256,7 @@ func finish(exec *store.Execution, res *engine.Result, secrets []string) {
 	}
 	exec.EndedAt = &end
 	exec.DurationMs = end.Sub(exec.StartedAt).Milliseconds()
+	exec.Error, exec.ErrorCode = "", ""
 	if res.ErrorCode == engine.CodeOverloaded {
 		// Refused for load: a small record, not one bloated by the logs of a retry storm.
 		exec.Output = json.RawMessage(`{}`)
@@ -244,6 +266,9 @@ func finish(exec *store.Execution, res *engine.Result, secrets []string) {
 		exec.TraceSpans = mustJSON(res.TraceSpans)
 	}
 	switch {
+	case res.Paused != nil:
+		// Not over: no end time until the run completes after its resume.
+		exec.Status, exec.Level, exec.EndedAt = store.StatusPaused, "info", nil
 	case res.Success:
 		exec.Status, exec.Level = store.StatusCompleted, "info"
 	case res.ErrorCode == engine.CodeCancelled:

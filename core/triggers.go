@@ -191,13 +191,17 @@ func (s *Service) RunDueSchedules(ctx context.Context) ([]*store.Execution, erro
 	return out, errors.Join(errs...)
 }
 
-// RunScheduler fires due schedules every interval until ctx ends.
+// RunScheduler fires due schedules and resumes due async waits every interval until
+// ctx ends; its first tick (at start) takes what fell due while the server was down.
 func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if _, err := s.RunDueSchedules(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("run schedules", "err", err)
+		}
+		if _, err := s.ResumeDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("resume due waits", "err", err)
 		}
 		select {
 		case <-ctx.Done():

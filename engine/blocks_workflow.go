@@ -83,6 +83,10 @@ func (x *execCtx) runChild(ctx context.Context, wfID string, input map[string]an
 		return nil, &BudgetError{Msg: res.Error}
 	}
 	out := map[string]any{"success": res.Success, "childWorkflowName": cr.Name, "childWorkflowId": wfID, "result": res.Output}
+	if res.Paused != nil {
+		// The child's pause state would be lost inside the parent's: refuse plainly.
+		return nil, &outputError{err: fmt.Errorf("%q paused at a human_in_the_loop or async wait block; a child workflow cannot pause", cr.Name), out: out}
+	}
 	if !res.Success {
 		msg := res.Error
 		if msg == "" {

@@ -90,6 +90,7 @@ func init() {
 		TypeResponse:      responseType,
 		TypeVariables:     variablesType,
 		TypeWait:          waitType,
+		TypeHITL:          hitlType,
 		TypeAgent:         agentType,
 		TypeRouter:        routerType,
 		TypeRouterV2:      routerType,

@@ -210,8 +210,8 @@ func TestInputFormatUnsupportedOutbound(t *testing.T) {
 	startBlock(b, map[string]any{"name": "q", "type": "string", "description": "query"},
 		map[string]any{"name": "n", "type": "number", "value": 3}).
 		block("api", TypeAPI, "Call", map[string]any{"url": "https://example.com"}, nil).
-		block("hitl", TypeHITL, "Approve", nil, nil).
-		edge("start", "api", "source").edge("api", "hitl", "source")
+		block("slack", "slack", "Approve", nil, nil).
+		edge("start", "api", "source").edge("api", "slack", "source")
 	w, err := Import(b.json())
 	if err != nil {
 		t.Fatal(err)

@@ -108,6 +108,14 @@ type RunInput struct {
 
 	// Secrets are redacted from logged inputs and outputs in addition to Env values.
 	Secrets []string
+
+	// ExecutionID and WorkflowID name the run in the resume links a human_in_the_loop
+	// block hands out (none when empty); BaseURL makes them absolute.
+	ExecutionID, WorkflowID, BaseURL string
+	// Now is the clock for pause times; nil → time.Now.
+	Now func() time.Time
+	// Resume continues a paused run (see PauseState) instead of starting afresh.
+	Resume *Resume
 }
 
 // Defaults.
@@ -196,4 +204,7 @@ type Result struct {
 	Duration     time.Duration             `json:"-"`
 	DurationMs   int64                     `json:"totalDuration"`
 	BlockOutputs map[string]map[string]any `json:"blockOutputs,omitempty"`
+	// Paused is set when the run suspended at human_in_the_loop blocks or async waits
+	// (Success is true, Output is what the pause blocks show, as Sim's paused result).
+	Paused *PauseState `json:"-"`
 }

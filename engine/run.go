@@ -80,6 +80,14 @@ type run struct {
 	rootFrame *frame
 	bud       *Budget
 	ownBudget bool // not a child's borrowed budget: this run adds the truncation markers
+
+	// Pause and resume (pause.go). replay holds the recorded outputs of top-level blocks
+	// a resumed run does not run again; pending the pause points still open; pauses the
+	// points this run stopped at.
+	replay  map[string]map[string]any
+	resumed string // block id of the resumed pause point
+	pending map[string]*PausePoint
+	pauses  []PausePoint
 }
 
 // blockFailure is an unhandled block error that fails the run.
@@ -104,6 +112,9 @@ func (e *blockFailure) blockName() string {
 func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 	started := time.Now()
 	res = &Result{StartedAt: started.UTC()}
+	if in.Resume != nil && in.Input == nil {
+		in.Input = in.Resume.State.Input
+	}
 	if in.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, in.Timeout)
@@ -142,6 +153,14 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 
 	root := newFrame(nil, nil)
 	r.rootFrame = root
+	if in.Resume != nil {
+		if err := r.restore(root, in.Resume); err != nil {
+			res.Error, res.ErrorCode = err.Error(), CodeBlockError
+			res.EndedAt = time.Now().UTC()
+			res.BlockLogs, res.TraceSpans, res.Output = []BlockLog{}, []TraceSpan{}, map[string]any{}
+			return res
+		}
+	}
 	var err error
 	func() {
 		defer func() {
@@ -205,6 +224,10 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 		}
 	default:
 		res.Success = true
+		if len(r.pauses) > 0 {
+			res.Paused = r.pauseState(root)
+			res.Output = pauseOutput(r.pauses)
+		}
 	}
 	return res
 }
@@ -275,6 +298,9 @@ func (r *run) runScope(ctx context.Context, fr *frame, sc *scope) error {
 	for inflight > 0 {
 		res := <-results
 		inflight--
+		if res.fatal == errPaused {
+			continue // recorded; what follows it waits for the resume
+		}
 		if res.fatal != nil {
 			if firstErr == nil {
 				firstErr = res.fatal
@@ -354,6 +380,9 @@ func (r *run) isStopped() bool {
 // execNode runs one node and records its output. It returns a non-nil error only when
 // the run must fail (unhandled block error, cancellation).
 func (r *run) execNode(ctx context.Context, fr *frame, n *node) (map[string]any, error) {
+	if out, ok := r.replayed(fr, n); ok {
+		return out, nil
+	}
 	if err := r.countExecution(); err != nil {
 		r.halt()
 		return nil, err
@@ -386,6 +415,24 @@ func (r *run) execNode(ctx context.Context, fr *frame, n *node) (map[string]any,
 		}
 	}
 	endedAt := time.Now()
+	if err == nil && x.pause != nil {
+		if fr != r.rootFrame {
+			err = fmt.Errorf("a %s block cannot pause inside a loop or parallel", n.typ)
+		} else {
+			if r.pending[x.pause.ContextID] != nil {
+				// Still waiting from before this resume: logged when it first paused.
+				r.mu.Lock()
+				fr.outputs[n.id] = out
+				r.mu.Unlock()
+			} else {
+				r.record(fr, n, x, startedAt, endedAt, out, "", false, tries)
+			}
+			r.mu.Lock()
+			r.pauses = append(r.pauses, *x.pause)
+			r.mu.Unlock()
+			return out, errPaused
+		}
+	}
 	if errors.Is(err, ErrOverloaded) || isBudgetError(err) {
 		// Not the block's fault and not for an error edge: the run fails as overloaded
 		// or over budget (a child workflow spent the shared budget).
@@ -563,6 +610,7 @@ type execCtx struct {
 
 	mu         sync.Mutex
 	childSpans []TraceSpan // child workflow traces nested under this block's span
+	pause      *PausePoint // set by a block that pauses the run (pause.go)
 }
 
 func (x *execCtx) spans() []TraceSpan {
@@ -575,6 +623,7 @@ func (x *execCtx) exec(ctx context.Context) (map[string]any, error) {
 	x.mu.Lock()
 	x.childSpans = nil
 	x.mu.Unlock()
+	x.pause = nil
 	in, err := x.resolveParams()
 	x.input = in
 	if err != nil {

@@ -36,7 +36,8 @@ var catalogue = []BlockTypeInfo{
 	{TypeRouterV2, "Router", "block", ""},
 	{TypeResponse, "Response", "block", ""},
 	{TypeVariables, "Variables", "block", ""},
-	{TypeWait, "Wait", "block", "in-process waits only"},
+	{TypeWait, "Wait", "block", "in-process up to 10 minutes; async mode pauses the run durably for up to 30 days (top level only)"},
+	{TypeHITL, "Human in the loop", "block", "pauses the run durably until POST /api/resume/{workflowId}/{executionId}/{contextId} (top level only; no notification tools)"},
 	{TypeNote, "Note", "block", "annotation, never runs"},
 	{TypeLoop, "Loop", "container", "for, forEach, while, doWhile"},
 	{TypeParallel, "Parallel", "container", "count and collection"},
@@ -153,8 +154,6 @@ func unsupportedProblem(b *Block) BlockProblem {
 		p.Code = ProblemUnsupportedTrigger
 		p.Message = "trigger \"" + b.Type + "\" cannot be fired by SteelEngine"
 		p.Hint = "disable this trigger, or replace it with a Webhook trigger (generic_webhook) the service calls, a Schedule, or the API"
-	case b.Type == TypeHITL:
-		p.Hint = "remove the approval step or disable the block"
 	case b.Type == TypeEvaluator || b.Type == TypeWorkflow || b.Type == TypeWorkflowInput:
 		p.Hint = "disable the block, or replace it with an agent or api block"
 	default:

@@ -24,7 +24,7 @@ func jobStatus(s string) string {
 	case store.StatusRunning:
 		return "processing"
 	}
-	return s // completed | failed | cancelled
+	return s // paused | completed | failed | cancelled
 }
 
 func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +56,10 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 	}
 	if e.Error != "" {
 		out["error"] = e.Error
+	}
+	if pv := a.pausedOf(r, p, e); pv != nil {
+		// Paused: the output so far (what the pause blocks show) and where to resume.
+		out["output"], out["paused"] = rawJSON(e.Output), pv
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -245,7 +245,7 @@ func (a *API) executeLegacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := core.RunRequest{WorkflowID: wfID, Input: legacyInput(body), Trigger: triggerFor(p),
-		Async: async, RunID: execID, Timeout: timeout, Via: via, Reservation: resv}
+		Async: async, RunID: execID, Timeout: timeout, Via: via, Reservation: resv, BaseURL: a.baseURL(r)}
 
 	if async {
 		run, err := a.deps.Service.Execute(r.Context(), p, req)
@@ -295,6 +295,12 @@ func (a *API) executeLegacy(w http.ResponseWriter, r *http.Request) {
 	if len(selected) > 0 {
 		sels := parseSelectors(selected, indexBlocks(res.BlockLogs))
 		out["output"] = selectOutputs(sels, blockOutputsOf(res))
+	}
+	if pv := pausedView(a.baseURL(r), e.WorkflowID, e.ID, resultPausePoints(res)); pv != nil {
+		// Sim's paused result (executor/execution/engine.ts buildPausedResult) is a
+		// success whose output is the pause blocks' response; status and where to
+		// resume are added so a caller need not dig them out of the output.
+		out["status"], out["paused"], out["resumeUrl"] = store.StatusPaused, pv, pv["resumeUrl"]
 	}
 	status := http.StatusOK
 	if !res.Success {
@@ -570,7 +576,9 @@ func (a *API) executionStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	writeJSON(w, http.StatusOK, executionView(e, q.Get("includeOutput") == "true", csvParam(q.Get("selectedOutputs"))))
+	v := executionView(e, q.Get("includeOutput") == "true", csvParam(q.Get("selectedOutputs")))
+	v["paused"] = a.pausedOf(r, p, e)
+	writeJSON(w, http.StatusOK, v)
 }
 
 // cancelView is Sim's cancel answer; SteelEngine cancels in process, so the run is

@@ -153,7 +153,7 @@ func (a *API) executeV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := core.RunRequest{WorkflowID: wfID, Input: body.Input, Trigger: store.TriggerAPI,
-		Async: body.Async, RunID: r.Header.Get("X-Run-Id"), Via: via, Reservation: resv}
+		Async: body.Async, RunID: r.Header.Get("X-Run-Id"), Via: via, Reservation: resv, BaseURL: a.baseURL(r)}
 	if req.Input == nil {
 		req.Input = map[string]any{}
 	}
@@ -198,11 +198,15 @@ func (a *API) executeV2(w http.ResponseWriter, r *http.Request) {
 		}
 		runErr = ev
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
+	data := map[string]any{
 		"runId": runID(e), "executionId": e.ID, "workflowId": e.WorkflowID, "status": e.Status,
 		"output": output, "error": runErr, "startedAt": e.StartedAt,
 		"endedAt": e.EndedAt, "durationMs": e.DurationMs,
-	}})
+	}
+	if pv := pausedView(a.baseURL(r), e.WorkflowID, e.ID, resultPausePoints(res)); pv != nil {
+		data["paused"] = pv
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 }
 
 // runView is the v2 run shape.
@@ -237,7 +241,7 @@ func (a *API) getRunV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := runView(e)
-	v["paused"] = nil
+	v["paused"] = a.pausedOf(r, p, e)
 	v["error"] = nil
 	if e.Error != "" {
 		v["error"] = map[string]any{"message": e.Error, "code": v2ErrorCode(e.ErrorCode)}
@@ -305,9 +309,9 @@ func (a *API) listRunsV2(w http.ResponseWriter, r *http.Request) {
 		Statuses: csvParam(q.Get("status")), Triggers: csvParam(q.Get("trigger"))}
 	for _, st := range lq.Statuses {
 		switch st {
-		case store.StatusQueued, store.StatusRunning, store.StatusCompleted, store.StatusFailed, store.StatusCancelled:
+		case store.StatusQueued, store.StatusRunning, store.StatusPaused, store.StatusCompleted, store.StatusFailed, store.StatusCancelled:
 		default:
-			writeV2Error(w, r, badRequest("status", "status must be one of queued, running, completed, failed, cancelled"))
+			writeV2Error(w, r, badRequest("status", "status must be one of queued, running, paused, completed, failed, cancelled"))
 			return
 		}
 	}

@@ -1,0 +1,346 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/engine"
+	"github.com/steelengine/steelengine/store"
+)
+
+// Paused runs (Sim's human-in-the-loop and async waits; apps/sim/lib/workflows/
+// executor/human-in-the-loop-manager.ts, apps/sim/app/api/resume/**).
+//
+// A run that pauses is recorded twice: its execution record (logs.db) says "paused"
+// with the pause blocks' output, and a PausedRun (core.db) keeps the engine's state,
+// sealed with the master key since it holds unredacted block outputs, together with
+// the version, trigger and principal it runs as. The PausedRun is written first and is
+// the authority: a resume claims it (paused → resuming) in one transaction, so a
+// pause point is resumed at most once; the second answer gets 409. When the continued
+// run completes, fails or is cancelled its record is written and the PausedRun
+// deleted; if it pauses again, the PausedRun is replaced.
+//
+// Human pauses resume through Resume (write on the workflow, decided by Authorize).
+// Time pauses (async waits) resume through ResumeDue, which the scheduler loop calls
+// every few seconds with the service's clock. After a restart, waits that fell due
+// while the server was down resume at the first tick after start, once each.
+
+var (
+	errPausedNotFound = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "Paused execution not found or already resumed"}
+	errPointNotFound  = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "Pause point not found for execution"}
+	errNotResumable   = &Error{Status: http.StatusConflict, Code: "not_resumable", Message: "Paused execution is not resumable"}
+	errPointTaken     = &Error{Status: http.StatusConflict, Code: "already_resumed", Message: "Pause point already resumed or in progress"}
+)
+
+// ResumeRequest answers one pause point of a paused run.
+type ResumeRequest struct {
+	WorkflowID  string
+	ExecutionID string
+	ContextID   string
+	// Input is the approval payload; it becomes the block's submission (Sim's merge).
+	Input any
+	// BaseURL makes resume links of later pauses absolute (see RunRequest.BaseURL).
+	BaseURL string
+}
+
+func sealAAD(execID string) string { return "paused-run:" + execID }
+
+// savePause stores the state of a run that just paused. Caller holds no locks.
+func (s *Service) savePause(ctx context.Context, exec *store.Execution, st *engine.PauseState) error {
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode paused state: %w", err)
+	}
+	sealed, err := s.sec.Seal(sealAAD(exec.ID), raw)
+	if err != nil {
+		return fmt.Errorf("seal paused state: %w", err)
+	}
+	pr := &store.PausedRun{ExecutionID: exec.ID, WorkflowID: exec.WorkflowID, WorkspaceID: exec.WorkspaceID,
+		Version: exec.Version, Trigger: exec.Trigger, TriggerBlockID: exec.TriggerBlockID, KeyID: exec.KeyID,
+		UserID: exec.UserID, BilledTo: exec.BilledTo, Status: store.PausedWaiting, PausedAt: s.now(), State: sealed}
+	for _, p := range st.Points {
+		pr.PausePoints = append(pr.PausePoints, store.PausePoint{ContextID: p.ContextID, BlockID: p.BlockID,
+			BlockName: p.BlockName, Kind: p.Kind, PausedAt: p.PausedAt.UTC(), ResumeAt: p.ResumeAt})
+	}
+	return s.st.PutPausedRun(context.WithoutCancel(ctx), pr)
+}
+
+// PausedRun returns the pause state of execution execID of workflow wfID for a caller
+// with read on the workflow (status views, the paused-runs listing).
+func (s *Service) PausedRun(ctx context.Context, p *auth.Principal, wfID, execID string) (*store.PausedRun, error) {
+	if err := s.authorize(ctx, p, workflowTarget(wfID), store.LevelRead); err != nil {
+		return nil, err
+	}
+	pr, err := s.st.PausedRun(ctx, execID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && pr.WorkflowID != wfID) {
+		return nil, errPausedNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	pr.State = nil // sealed engine state is for resuming only
+	return pr, nil
+}
+
+// PausedRuns lists the paused runs of workflow wfID for a caller with read on it.
+func (s *Service) PausedRuns(ctx context.Context, p *auth.Principal, wfID string) ([]*store.PausedRun, error) {
+	if err := s.authorize(ctx, p, workflowTarget(wfID), store.LevelRead); err != nil {
+		return nil, err
+	}
+	list, err := s.st.PausedRuns(ctx, wfID)
+	if err != nil {
+		return nil, err
+	}
+	for _, pr := range list {
+		pr.State = nil
+	}
+	return list, nil
+}
+
+// Resume answers a human pause point of a paused run and continues the run until it
+// completes, fails or pauses again; the caller needs write on the workflow (the same
+// Authorize decision as Execute). It returns the run as Execute does for sync runs.
+func (s *Service) Resume(ctx context.Context, p *auth.Principal, req ResumeRequest) (*Run, error) {
+	if err := s.authorize(ctx, p, workflowTarget(req.WorkflowID), store.LevelWrite); err != nil {
+		return nil, err
+	}
+	if err := checkInput(map[string]any{"input": req.Input}); err != nil {
+		return nil, err
+	}
+	pr, err := s.st.PausedRun(ctx, req.ExecutionID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && pr.WorkflowID != req.WorkflowID) {
+		// Gone because it already finished: a second answer is a conflict, as Sim's
+		// "not resumable"; never seen: not found.
+		if exec, lerr := s.st.Logs().Get(ctx, req.ExecutionID); lerr == nil && exec.WorkflowID == req.WorkflowID {
+			return nil, errNotResumable
+		}
+		return nil, errPausedNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	pt := pr.Point(req.ContextID)
+	if pt == nil {
+		return nil, errPointNotFound
+	}
+	if pt.Kind != store.PauseHuman {
+		return nil, newError(http.StatusBadRequest, "invalid_pause_kind",
+			"Pause kind '%s' is not allowed for this resume endpoint (allowed: human)", pt.Kind)
+	}
+	pr, err = s.claim(ctx, pr.ExecutionID, req.ContextID)
+	if err != nil {
+		return nil, err
+	}
+	res, exec, err := s.continueRun(ctx, p, pr, req.ContextID, req.Input, req.BaseURL, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Run{Execution: exec, Result: res}, nil
+}
+
+func (s *Service) claim(ctx context.Context, execID, contextID string) (*store.PausedRun, error) {
+	pr, err := s.st.ClaimPausedRun(ctx, execID, contextID)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return nil, errPointTaken
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errPointNotFound
+	case err != nil:
+		return nil, fmt.Errorf("claim paused run: %w", err)
+	}
+	return pr, nil
+}
+
+// release hands a claimed pause back when its run could not start (run limits, the
+// store): it may be resumed again.
+func (s *Service) release(ctx context.Context, pr *store.PausedRun) {
+	pr.Status, pr.ResumingContext = store.PausedWaiting, ""
+	if err := s.st.PutPausedRun(context.WithoutCancel(ctx), pr); err != nil {
+		s.log.Error("release paused run", "execution", pr.ExecutionID, "err", err)
+	}
+}
+
+// continueRun runs a claimed paused run on from contextID. The run executes the version
+// it started with, sees the environment of the user it started as, and starts child
+// workflows as p (the person who resumed it; nil for time resumes, which then cannot).
+// async runs it in the background (time resumes); otherwise it waits for the result.
+func (s *Service) continueRun(ctx context.Context, p *auth.Principal, pr *store.PausedRun, contextID string, input any, baseURL string, async bool) (*engine.Result, *store.Execution, error) {
+	exec, err := s.st.Logs().Get(ctx, pr.ExecutionID)
+	if err != nil {
+		s.release(ctx, pr)
+		return nil, nil, fmt.Errorf("read paused execution: %w", err)
+	}
+	fail := func(msg string) (*engine.Result, *store.Execution, error) {
+		// The state cannot be run any more: the run ends failed, and is never retried.
+		end := s.now()
+		exec.EndedAt, exec.DurationMs = &end, end.Sub(exec.StartedAt).Milliseconds()
+		exec.Status, exec.Level, exec.Error, exec.ErrorCode = store.StatusFailed, "error", msg, "resume_failed"
+		if err := s.st.Logs().Put(context.WithoutCancel(ctx), exec); err != nil {
+			return nil, nil, fmt.Errorf("record execution: %w", err)
+		}
+		if err := s.st.DeletePausedRun(context.WithoutCancel(ctx), pr.ExecutionID); err != nil {
+			s.log.Error("delete paused run", "execution", pr.ExecutionID, "err", err)
+		}
+		return nil, nil, newError(http.StatusConflict, "resume_failed", "%s", msg)
+	}
+	raw, err := s.sec.Open(sealAAD(pr.ExecutionID), pr.State)
+	if err != nil {
+		return fail("Paused execution snapshot is invalid")
+	}
+	var st engine.PauseState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return fail("Paused execution snapshot is invalid")
+	}
+	var comp *compiled
+	err = s.st.View(ctx, func(r *store.Reader) error {
+		wf, err := r.Workflow(pr.WorkflowID)
+		if err != nil {
+			return err
+		}
+		if pr.Version == 0 {
+			comp, err = compileDefinitionFrom(wf.Draft, pr.TriggerBlockID)
+			return err
+		}
+		dep, err := r.Deployment(pr.WorkflowID, pr.Version)
+		if err != nil {
+			return err
+		}
+		comp, err = s.plan.getFrom(dep, pr.TriggerBlockID)
+		return err
+	})
+	var ve *engine.ValidationError
+	if errors.Is(err, store.ErrNotFound) || errors.As(err, &ve) {
+		return fail("Paused execution cannot resume: its workflow version is gone or invalid")
+	}
+	if err != nil {
+		s.release(ctx, pr)
+		return nil, nil, fmt.Errorf("resume execution %s: %w", pr.ExecutionID, err)
+	}
+	env, secrets, err := s.runEnv(ctx, pr.WorkspaceID, pr.UserID)
+	if err == nil {
+		var models engine.ModelResolver
+		var keys []string
+		models, keys, err = s.modelResolver(ctx, pr.WorkspaceID)
+		if err == nil {
+			secrets = append(secrets, keys...)
+			in := s.runInput(p, pr.WorkspaceID, env, models, secrets, []string{pr.WorkflowID}, pr.Version > 0)
+			in.Timeout, in.ExecutionID, in.WorkflowID, in.BaseURL, in.Now = s.cfg.ExecutionTimeout, pr.ExecutionID, pr.WorkflowID, baseURL, s.cfg.Now
+			in.Resume = &engine.Resume{State: &st, ContextID: contextID, Input: input, ExecutionID: pr.ExecutionID}
+			return s.startResumed(ctx, comp, exec, in, secrets, pr, async)
+		}
+	}
+	s.release(ctx, pr)
+	return nil, nil, fmt.Errorf("resume execution %s: %w", pr.ExecutionID, err)
+}
+
+func (s *Service) startResumed(ctx context.Context, comp *compiled, exec *store.Execution, in engine.RunInput, secrets []string, pr *store.PausedRun, async bool) (*engine.Result, *store.Execution, error) {
+	exec.Status = store.StatusRunning
+	if async {
+		runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		// The wait was accepted long ago: it counts against the caps, never refused.
+		_ = s.trackRun(exec, cancel, false, nil)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer cancel(nil)
+			s.runAndRecord(runCtx, comp, exec, in, secrets)
+		}()
+		return nil, exec, nil
+	}
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	if err := s.track(exec, cancel, nil); err != nil {
+		s.release(ctx, pr)
+		return nil, nil, err
+	}
+	res, err := s.runAndRecord(runCtx, comp, exec, in, secrets)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, exec, nil
+}
+
+// ResumeDue resumes every time pause (async wait) whose time has come by the service's
+// clock, in the background, and returns the executions it resumed. The scheduler loop
+// calls it; tests call it with an injected clock.
+func (s *Service) ResumeDue(ctx context.Context) ([]string, error) {
+	now := s.now()
+	due, err := s.st.DuePausedRuns(ctx, now, 100)
+	if err != nil {
+		return nil, fmt.Errorf("read due paused runs: %w", err)
+	}
+	var out []string
+	var errs []error
+	for _, pr := range due {
+		var ctxID string
+		for _, pt := range pr.PausePoints {
+			if pt.Kind == store.PauseTime && pt.ResumeAt != nil && !pt.ResumeAt.After(now) {
+				ctxID = pt.ContextID
+				break
+			}
+		}
+		if ctxID == "" {
+			continue
+		}
+		claimed, err := s.claim(ctx, pr.ExecutionID, ctxID)
+		if errors.Is(err, errPointTaken) || errors.Is(err, errPointNotFound) {
+			continue // taken by another resume in the meantime
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, _, err := s.continueRun(ctx, nil, claimed, ctxID, nil, "", true); err != nil {
+			s.log.Warn("resume due wait", "execution", pr.ExecutionID, "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, pr.ExecutionID)
+	}
+	return out, errors.Join(errs...)
+}
+
+// settlePaused reconciles paused runs with their execution records at start (see
+// Recover): a record still marked running or queued whose run had already saved its
+// pause is paused; a resume cut off by the stop leaves its run interrupted (never run
+// twice) and its pause state is dropped, as is the state of a run already finished.
+// It returns the ids of executions whose record it settled as paused.
+func (s *Service) settlePaused(ctx context.Context, open []*store.Execution) (map[string]bool, error) {
+	all, err := s.st.PausedRuns(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("list paused runs: %w", err)
+	}
+	openByID := make(map[string]*store.Execution, len(open))
+	for _, e := range open {
+		openByID[e.ID] = e
+	}
+	paused := map[string]bool{}
+	var errs []error
+	for _, pr := range all {
+		exec := openByID[pr.ExecutionID]
+		switch {
+		case pr.Status == store.PausedWaiting && exec != nil:
+			if exec.Status != store.StatusPaused {
+				// Saved its pause, stopped before its record said so.
+				exec.Status, exec.Level = store.StatusPaused, "info"
+				if err := s.st.Logs().Put(ctx, exec); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			paused[pr.ExecutionID] = true
+		case pr.Status == store.PausedWaiting && exec == nil:
+			if e, err := s.st.Logs().Get(ctx, pr.ExecutionID); err == nil && e.Status != store.StatusPaused {
+				// Finished (its record written) before the state was dropped.
+				errs = append(errs, s.st.DeletePausedRun(ctx, pr.ExecutionID))
+			}
+		default: // resuming when the process stopped: Recover marks the run interrupted
+			errs = append(errs, s.st.DeletePausedRun(ctx, pr.ExecutionID))
+		}
+	}
+	return paused, errors.Join(errs...)
+}

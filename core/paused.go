@@ -196,7 +196,7 @@ func (s *Service) continueRun(ctx context.Context, p *auth.Principal, pr *store.
 		return fail("Paused execution snapshot is invalid")
 	}
 	var comp *compiled
-	err = s.st.View(ctx, func(r *store.Reader) error {
+	err = s.st.View(ctx, func(r store.Reader) error {
 		wf, err := r.Workflow(pr.WorkflowID)
 		if err != nil {
 			return err

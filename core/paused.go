@@ -339,8 +339,43 @@ func (s *Service) settlePaused(ctx context.Context, open []*store.Execution) (ma
 				errs = append(errs, s.st.DeletePausedRun(ctx, pr.ExecutionID))
 			}
 		default: // resuming when the process stopped: Recover marks the run interrupted
+			if exec != nil && exec.Status == store.StatusPaused {
+				exec.Status = store.StatusRunning // its start marker had not landed yet
+			}
 			errs = append(errs, s.st.DeletePausedRun(ctx, pr.ExecutionID))
 		}
 	}
 	return paused, errors.Join(errs...)
+}
+
+// ErrorCodePausedCancelled marks a run cancelled while it was paused (Sim's
+// pausedCancelled).
+const ErrorCodePausedCancelled = "cancelled_while_paused"
+
+// cancelPaused cancels a paused run: it takes the run from its pause points (so a
+// resume racing the cancel gets 409, or the cancel does) and records it cancelled.
+// Who may cancel is auth.AuthorizeCancel's decision, as for running runs.
+func (s *Service) cancelPaused(ctx context.Context, p *auth.Principal, exec *store.Execution) (*store.Execution, error) {
+	if err := s.az.AuthorizeCancel(ctx, p, exec.WorkflowID, exec.KeyID, exec.UserID); err != nil {
+		return nil, err
+	}
+	pr, err := s.st.PausedRun(ctx, exec.ID)
+	if err != nil || len(pr.PausePoints) == 0 {
+		return exec, errNotCancellable
+	}
+	if _, err := s.claim(ctx, exec.ID, pr.PausePoints[0].ContextID); err != nil {
+		return exec, errNotCancellable // being resumed right now
+	}
+	end := s.now()
+	exec.EndedAt, exec.DurationMs = &end, end.Sub(exec.StartedAt).Milliseconds()
+	exec.Status, exec.Level = store.StatusCancelled, "info"
+	exec.Error, exec.ErrorCode = "Execution cancelled while paused", ErrorCodePausedCancelled
+	if err := s.st.Logs().Put(context.WithoutCancel(ctx), exec); err != nil {
+		s.release(ctx, pr)
+		return nil, fmt.Errorf("record execution: %w", err)
+	}
+	if err := s.st.DeletePausedRun(context.WithoutCancel(ctx), exec.ID); err != nil {
+		s.log.Error("delete paused run", "execution", exec.ID, "err", err)
+	}
+	return exec, nil
 }

@@ -189,3 +189,39 @@ func TestAsyncWaitResumesOnTime(t *testing.T) {
 		t.Fatalf("overdue wait after restart: %+v", ex)
 	}
 }
+
+// A resume cut off by a crash (claimed, not finished) leaves the run failed as
+// interrupted at the next start, never run twice, and its pause state gone.
+func TestRecoverSettlesAResumeCutOff(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{}
+	clock.Set("2026-11-29T10:00:00Z")
+	ctx := context.Background()
+	a := openAt(t, dir, clock)
+	wf := deployFixture(t, a, "approval.json")
+	run, err := a.Service.Execute(ctx, auth.Operator(), core.RunRequest{WorkflowID: wf.ID})
+	if err != nil || run.Execution.Status != store.StatusPaused {
+		t.Fatalf("%v %+v", err, run)
+	}
+	id := run.Execution.ID
+	if _, err := a.Store.ClaimPausedRun(ctx, id, "approval"); err != nil {
+		t.Fatal(err)
+	}
+	closeApp(t, a)
+	a = openAt(t, dir, clock)
+	defer closeApp(t, a)
+	rec, err := a.Service.Recover(ctx)
+	if err != nil || rec.Interrupted != 1 || rec.Paused != 0 {
+		t.Fatalf("recover %+v %v", rec, err)
+	}
+	ex, _ := a.Store.Logs().Get(ctx, id)
+	if ex.Status != store.StatusFailed || ex.ErrorCode != core.ErrorCodeInterrupted {
+		t.Fatalf("record %+v", ex)
+	}
+	if _, err := a.Store.PausedRun(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("pause state left: %v", err)
+	}
+	if _, err := a.Service.Resume(ctx, auth.Operator(), core.ResumeRequest{WorkflowID: wf.ID, ExecutionID: id, ContextID: "approval"}); codeOf(err) != "not_resumable" {
+		t.Fatalf("resume after: %v", err)
+	}
+}

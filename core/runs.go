@@ -368,6 +368,9 @@ func (s *Service) Cancel(ctx context.Context, p *auth.Principal, wfID, execID st
 		if err != nil || exec.WorkflowID != wfID {
 			return nil, newError(http.StatusNotFound, "not_found", "Execution not found")
 		}
+		if exec.Status == store.StatusPaused {
+			return s.cancelPaused(ctx, p, exec)
+		}
 		return exec, errNotCancellable
 	}
 	if running.Status != store.StatusQueued && running.Status != store.StatusRunning {

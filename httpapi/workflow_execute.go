@@ -595,6 +595,12 @@ func (a *API) cancelRun(r *http.Request, p *auth.Principal, wfID, id string) (ma
 	e, err := a.deps.Service.Cancel(r.Context(), p, wfID, id)
 	if err == nil {
 		// A run that finished but is still being recorded is no longer cancelled.
+		switch {
+		case e.Status == store.StatusCancelled && e.ErrorCode == core.ErrorCodePausedCancelled:
+			v := cancelView(e, "recorded")
+			v["locallyAborted"], v["pausedCancelled"] = false, true
+			return v, nil
+		}
 		switch e.Status {
 		case store.StatusCancelled:
 			return cancelView(e, "already_cancelled"), nil

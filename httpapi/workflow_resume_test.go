@@ -147,4 +147,18 @@ func TestPauseAndResumeThroughHTTP(t *testing.T) {
 	if code != 409 || out["error"].(map[string]any)["code"] != "not_resumable" {
 		t.Fatalf("v2 second resume: %d %v", code, out)
 	}
+
+	// A paused run can be cancelled (Sim's pausedCancelled); it cannot be resumed after.
+	code, out = callJSON(t, "POST", e.URL+"/api/workflows/"+wf.ID+"/execute", e.WSKey, map[string]any{"amount": 1})
+	execID = out["executionId"].(string)
+	code, out = callJSON(t, "POST", e.URL+"/api/workflows/"+wf.ID+"/executions/"+execID+"/cancel", e.WSKey, nil)
+	if code != 200 || out["pausedCancelled"] != true || out["reason"] != "recorded" {
+		t.Fatalf("cancel paused: %d %v", code, out)
+	}
+	if code, body := callJSON(t, "POST", e.URL+"/api/resume/"+wf.ID+"/"+execID+"/approval", e.WSKey, approve); code != 409 {
+		t.Fatalf("resume after cancel: %d %v", code, body)
+	}
+	if _, st := callJSON(t, "GET", e.URL+"/api/jobs/"+execID, e.WSKey, nil); st["status"] != "cancelled" {
+		t.Fatalf("cancelled paused run: %v", st)
+	}
 }

@@ -305,47 +305,65 @@ func (s *Service) ResumeDue(ctx context.Context) ([]string, error) {
 }
 
 // settlePaused reconciles paused runs with their execution records at start (see
-// Recover): a record still marked running or queued whose run had already saved its
-// pause is paused; a resume cut off by the stop leaves its run interrupted (never run
+// Recover). A paused record waits: it is not among the unfinished runs, and is counted.
+// A record still marked running or queued whose run had already saved its pause is
+// set to paused. A resume cut off by the stop leaves its run interrupted (never run
 // twice) and its pause state is dropped, as is the state of a run already finished.
-// It returns the ids of executions whose record it settled as paused.
-func (s *Service) settlePaused(ctx context.Context, open []*store.Execution) (map[string]bool, error) {
+// It returns the open records it settled (Recover leaves them), how many runs wait,
+// and how many it marked interrupted.
+func (s *Service) settlePaused(ctx context.Context, open []*store.Execution) (map[string]bool, int, int, error) {
 	all, err := s.st.PausedRuns(ctx, "")
 	if err != nil {
-		return nil, fmt.Errorf("list paused runs: %w", err)
+		return nil, 0, 0, fmt.Errorf("list paused runs: %w", err)
 	}
 	openByID := make(map[string]*store.Execution, len(open))
 	for _, e := range open {
 		openByID[e.ID] = e
 	}
-	paused := map[string]bool{}
+	settled := map[string]bool{}
+	waiting, interrupted := 0, 0
 	var errs []error
 	for _, pr := range all {
 		exec := openByID[pr.ExecutionID]
+		if exec == nil {
+			if e, err := s.st.Logs().Get(ctx, pr.ExecutionID); err == nil {
+				exec = e
+			} else if !errors.Is(err, store.ErrNotFound) {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		switch {
-		case pr.Status == store.PausedWaiting && exec != nil:
-			if exec.Status != store.StatusPaused {
-				// Saved its pause, stopped before its record said so.
-				exec.Status, exec.Level = store.StatusPaused, "info"
+		case exec == nil: // its record was pruned: nothing to resume into
+			errs = append(errs, s.st.DeletePausedRun(ctx, pr.ExecutionID))
+		case pr.Status == store.PausedWaiting && exec.Status == store.StatusPaused:
+			waiting++
+		case pr.Status == store.PausedWaiting && (exec.Status == store.StatusRunning || exec.Status == store.StatusQueued):
+			// Saved its pause, stopped before its record said so.
+			exec.Status, exec.Level, exec.EndedAt = store.StatusPaused, "info", nil
+			if err := s.st.Logs().Put(ctx, exec); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			settled[exec.ID] = true
+			waiting++
+		case pr.Status == store.PausedWaiting: // finished before its state was dropped
+			errs = append(errs, s.st.DeletePausedRun(ctx, pr.ExecutionID))
+		default: // resuming when the process stopped
+			if exec.Status == store.StatusPaused {
+				// Its start marker had not landed: marked interrupted here, as Recover
+				// marks the open ones.
+				fail(exec, "Execution interrupted: the server stopped while it was running")
 				if err := s.st.Logs().Put(ctx, exec); err != nil {
 					errs = append(errs, err)
 					continue
 				}
-			}
-			paused[pr.ExecutionID] = true
-		case pr.Status == store.PausedWaiting && exec == nil:
-			if e, err := s.st.Logs().Get(ctx, pr.ExecutionID); err == nil && e.Status != store.StatusPaused {
-				// Finished (its record written) before the state was dropped.
-				errs = append(errs, s.st.DeletePausedRun(ctx, pr.ExecutionID))
-			}
-		default: // resuming when the process stopped: Recover marks the run interrupted
-			if exec != nil && exec.Status == store.StatusPaused {
-				exec.Status = store.StatusRunning // its start marker had not landed yet
+				interrupted++
 			}
 			errs = append(errs, s.st.DeletePausedRun(ctx, pr.ExecutionID))
 		}
 	}
-	return paused, errors.Join(errs...)
+	return settled, waiting, interrupted, errors.Join(errs...)
 }
 
 // ErrorCodePausedCancelled marks a run cancelled while it was paused (Sim's

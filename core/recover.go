@@ -32,19 +32,18 @@ func (s *Service) Recover(ctx context.Context) (Recovery, error) {
 	if err != nil {
 		return rec, fmt.Errorf("list unfinished executions: %w", err)
 	}
-	paused, err := s.settlePaused(ctx, open)
+	// Paused runs wait for their resume (time waits resume on the scheduler's first tick).
+	settled, waiting, interrupted, err := s.settlePaused(ctx, open)
 	if err != nil {
 		return rec, err
 	}
+	rec.Paused, rec.Interrupted = waiting, interrupted
 	var errs []error
 	for _, exec := range open {
-		if paused[exec.ID] {
-			rec.Paused++ // waits for its resume; time waits resume on the scheduler's tick
+		if settled[exec.ID] {
 			continue
 		}
-		if exec.Status == store.StatusPaused {
-			fail(exec, "Execution could not be resumed after a restart: its paused state is gone")
-		} else if exec.Status == store.StatusQueued {
+		if exec.Status == store.StatusQueued {
 			if err := s.resume(ctx, exec); err == nil {
 				rec.Resumed++
 				continue

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -74,6 +73,3 @@ type reader struct {
 	ctx context.Context
 	tx  pgx.Tx
 }
-
-// errTODO marks a domain not yet moved to PostgreSQL. It goes away with the last one.
-var errTODO = errors.New("postgres: not implemented yet")

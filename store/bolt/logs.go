@@ -19,7 +19,7 @@ import (
 // sign bit flipped, so byte order equals time order even before 1970):
 //
 //	meta         schema → uint32
-//	executions   id → uvarint(len(head)) + head + JSON record
+//	executions   id → uvarint(len(head)) + head + body (JSON before bodyCompact, see logs_encoding.go)
 //	idx_ws_time  wsID 0x00 startedAt(ns) id → summary (status, level, trigger, duration)
 //	idx_wf_time  wfID 0x00 startedAt(ns) id → summary
 //	idx_time     startedAt(ns) id → ∅ (drives Prune)
@@ -29,7 +29,7 @@ import (
 //	rollups_ws   wsID 0x00 hour(unix s) → rollup
 //
 // The head is a small binary copy of the fields the write path and Prune need, so
-// overwriting or pruning a record never parses its (up to MaxRecordBytes) JSON. The
+// overwriting or pruning a record never decodes its (up to MaxRecordBytes) body. The
 // summary in the time indexes lets List filter on status, level, trigger and duration
 // from the index alone and decode only the records it returns.
 var (

@@ -542,14 +542,21 @@ func (s *Store) SetKeysLastUsed(ctx context.Context, used map[string]store.LastU
 	for id, u := range used {
 		ids, ats, vias = append(ids, id), append(ats, u.At.UTC()), append(vias, u.Via)
 	}
-	// Keys deleted since have nothing to record; a time never moves back.
-	_, err := s.pool.Exec(ctx, `UPDATE api_keys k SET last_used_at = u.at, last_used_via = u.via
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u(id, at, via)
-		WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`, ids, ats, vias)
-	if err != nil {
-		return fmt.Errorf("postgres: set keys last used: %w", err)
-	}
-	return nil
+	// No epoch: when a key was last used decides nothing.
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		// Rows are locked in id order, so batches from two replicas cannot deadlock.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM api_keys WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids); err != nil {
+			return fmt.Errorf("postgres: lock keys for last use: %w", err)
+		}
+		// Keys deleted since have nothing to record; a time never moves back.
+		_, err := tx.Exec(ctx, `UPDATE api_keys k SET last_used_at = u.at, last_used_via = u.via
+			FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u(id, at, via)
+			WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`, ids, ats, vias)
+		if err != nil {
+			return fmt.Errorf("postgres: set keys last used: %w", err)
+		}
+		return nil
+	})
 }
 
 // Key returns the key with id, grants included.

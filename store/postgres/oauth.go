@@ -324,13 +324,19 @@ func (s *Store) SetOAuthGrantsLastUsed(ctx context.Context, used map[string]time
 		ids, ats = append(ids, id), append(ats, t)
 	}
 	// No epoch: when a grant was last used decides nothing.
-	_, err := s.pool.Exec(ctx, `UPDATE oauth_grants g SET last_used_at = u.at
-		FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-		WHERE g.id = u.id AND (g.last_used_at IS NULL OR g.last_used_at < u.at)`, ids, ats)
-	if err != nil {
-		return fmt.Errorf("postgres: set oauth grants last used: %w", err)
-	}
-	return nil
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		// Rows are locked in id order, so batches from two replicas cannot deadlock.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM oauth_grants WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids); err != nil {
+			return fmt.Errorf("postgres: lock oauth grants for last use: %w", err)
+		}
+		_, err := tx.Exec(ctx, `UPDATE oauth_grants g SET last_used_at = u.at
+			FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+			WHERE g.id = u.id AND (g.last_used_at IS NULL OR g.last_used_at < u.at)`, ids, ats)
+		if err != nil {
+			return fmt.Errorf("postgres: set oauth grants last used: %w", err)
+		}
+		return nil
+	})
 }
 
 // OAuthClient returns the client with id.

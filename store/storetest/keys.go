@@ -742,6 +742,28 @@ func testKeyLastUsed(t *testing.T, open Opener) {
 	if got := w.get(t, a.ID); !got.UpdatedAt.Equal(a.UpdatedAt) {
 		t.Errorf("last use moved UpdatedAt to %v", got.UpdatedAt)
 	}
+
+	// Batches from several replicas overlap: all land, the latest time wins.
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, w.create(t, w.personal(fmt.Sprintf("busy-%d", i))).ID)
+	}
+	const n = 4
+	errs := race(n, func(i int) error {
+		used := map[string]store.LastUsed{}
+		for j, id := range ids {
+			used[id] = store.LastUsed{At: t0.Add(time.Duration((i+j)%n) * time.Minute), Via: "http"}
+		}
+		return w.s.SetKeysLastUsed(ctx, used)
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	for _, id := range ids {
+		check(id, t0.Add((n-1)*time.Minute), "http")
+	}
 }
 
 func testKeyConcurrentName(t *testing.T, open Opener) {

@@ -3,58 +3,12 @@ package bolt
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"path/filepath"
 	"testing"
 
 	"github.com/steelengine/steelengine/store"
 	bbolt "go.etcd.io/bbolt"
 )
-
-func TestEnvVarsWorkspaceAndPersonal(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTest(t)
-	u := mustUser(t, s, "env@x.io")
-	ws := store.NewWorkspace("W", u.ID, "")
-	if err := s.CreateWorkspace(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	put := func(v *store.EnvVar) error { v.Ciphertext = []byte("sealed"); return s.SetEnvVar(ctx, v) }
-	for _, v := range []*store.EnvVar{{WorkspaceID: ws.ID, Name: "B"}, {WorkspaceID: ws.ID, Name: "A"}, {UserID: u.ID, Name: "A"}} {
-		if err := put(v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, v := range map[string]*store.EnvVar{
-		"both owners":       {WorkspaceID: ws.ID, UserID: u.ID, Name: "X"},
-		"no owner":          {Name: "X"},
-		"unknown workspace": {WorkspaceID: "nope", Name: "X"},
-		"unknown user":      {UserID: "nope", Name: "X"},
-	} {
-		if err := put(v); err == nil {
-			t.Errorf("%s: stored", name)
-		}
-	}
-	wsVars, personal, err := s.RunEnvVars(ctx, ws.ID, u.ID)
-	if err != nil || len(wsVars) != 2 || wsVars[0].Name != "A" || wsVars[1].Name != "B" || len(personal) != 1 || !personal[0].Personal() {
-		t.Fatalf("run env = %+v %+v %v", wsVars, personal, err)
-	}
-	if _, personal, _ := s.RunEnvVars(ctx, ws.ID, ""); personal != nil {
-		t.Fatalf("no user, yet personal vars: %+v", personal)
-	}
-	if err := s.DeleteEnvVar(ctx, ws.ID, "A"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.DeleteEnvVar(ctx, ws.ID, "A"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("second delete err = %v, want not found", err)
-	}
-	if err := s.DeleteUserEnvVar(ctx, u.ID, "A"); err != nil {
-		t.Fatal(err)
-	}
-	if v, _ := s.UserEnvVars(ctx, u.ID); len(v) != 0 {
-		t.Errorf("personal vars after delete = %+v", v)
-	}
-}
 
 // A core.db written at schema 1 (before invitations and personal variables) gains the personal-variable bucket, and workflow
 // counters that disagree with the stored versions are repaired: the next deploy never

@@ -167,3 +167,64 @@ func TestCredentialNameFastPath(t *testing.T) {
 		t.Error("api_\\u212aey (Kelvin sign) is not a credential name")
 	}
 }
+
+// TestNothingToMaskDifferential: skipping the JSON round trip of a logged JSON string
+// (nothingToMask) never changes what redaction returns, on generated JSON texts built
+// from credential-like names, URLs, auth schemes, escapes, non-ASCII and a secret.
+func TestNothingToMaskDifferential(t *testing.T) {
+	keys := []string{"name", "id", "data", "hello", "api_key", "apiKey", "to-ken", "Token", "sig", "x", "Authorization",
+		"pass", "P-A-S-S", "session_id", "jwt", "key", "keyword", "value", "Value", "Key", "items", "api_\u212aey", "maxTokens", "cookie"}
+	vals := []string{`"bench"`, `1`, `true`, `null`, `"World"`, `"https://u:p@h/x?a=1"`, `"Bearer abcdef123456"`, `"Basic dXNlcjpwYXNz"`,
+		`"a=1&b=2"`, `"s3cr3t-VALUE"`, `"{{API_TOKEN}}"`, `"\u0073ecret"`, `"[1,2]"`, `"{\"password\":\"x\"}"`, `"tok\"en"`, `"<start.name>"`,
+		`"token: \"abc\""`, `"caf\u00e9"`, `"API_TOKEN"`, `"ok"`}
+	rd := newRedactor([]string{"s3cr3t-VALUE"}, true)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		switch r := rng.IntN(6); {
+		case depth > 2 || r < 3:
+			return vals[rng.IntN(len(vals))]
+		case r == 3:
+			var b strings.Builder
+			b.WriteString("[")
+			for i := range rng.IntN(3) {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				b.WriteString(gen(depth + 1))
+			}
+			b.WriteString("]")
+			return b.String()
+		default:
+			var b strings.Builder
+			b.WriteString("{")
+			for i := range 1 + rng.IntN(3) {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				kb, _ := json.Marshal(keys[rng.IntN(len(keys))])
+				b.Write(kb)
+				b.WriteString(": ")
+				b.WriteString(gen(depth + 1))
+			}
+			b.WriteString("}")
+			return b.String()
+		}
+	}
+	quick := 0
+	for range 20000 {
+		s := gen(0)
+		if s[0] != '{' && s[0] != '[' {
+			continue
+		}
+		if nothingToMask(s) {
+			quick++
+		}
+		if got, want := rd.textWith(s, true), rd.textWith(s, false); got != want {
+			t.Fatalf("text(%s):\n quick %s\n full  %s", s, got, want)
+		}
+	}
+	if quick == 0 {
+		t.Fatal("no generated text took the quick path")
+	}
+}

@@ -32,9 +32,9 @@
 //     byte for byte (unless a secret has to be dropped), so integration blocks (Slack,
 //     Gmail, …) survive import → edit → export. Disabled blocks and blocks no trigger
 //     reaches never run. Deploy is refused while Unsupported lists reachable, enabled
-//     blocks the engine cannot run (integration blocks and triggers,
-//     human_in_the_loop, python/shell functions, and what other RegisterDeployCheck
-//     checks refuse), each with a hint; BlockTypes lists
+//     blocks the engine cannot run (integration blocks and triggers, python/shell
+//     functions, and what other RegisterDeployCheck checks refuse), each with a hint;
+//     BlockTypes lists
 //     what runs.
 //   - Triggers: start blocks for API, MCP and manual runs; schedule and generic_webhook
 //     blocks for schedule and webhook runs (triggers.go; Compile with StartBlockID).
@@ -42,8 +42,9 @@
 //     stays Sunday.
 //   - Start inputs are coerced with Sim's coerceValue: a value that does not convert
 //     passes through unchanged instead of failing the run.
-//   - Not runnable (deploy refused through Unsupported): human_in_the_loop;
-//     agent tools other than custom tools, api (http_request), workflow tools and mcp
+//   - Not runnable (deploy refused through Unsupported): human_in_the_loop blocks and
+//     async waits inside a loop or parallel (pause.go: runs pause at the top level
+//     only), human_in_the_loop notification tools; agent tools other than custom tools, api (http_request), workflow tools and mcp
 //     tools of the workspace's external MCP servers (the agent's deploy check names
 //     block and tool).
 //   - Function blocks run JavaScript only; python and shell fail with "not supported".
@@ -78,8 +79,9 @@
 //   - The api block treats HTTP status ≥ 400 as a block error (so error edges work);
 //     the full response is not in the output in that case, only the status and up to
 //     500 bytes of the body in the message. 5xx, 429 and network errors are retryable.
-//   - The wait block waits at most 10 minutes in-process; Sim's long/async waits that
-//     suspend the run are not supported.
+//   - The wait block waits at most 10 minutes in-process (Sim: 5); async waits pause
+//     the run (pause.go) for up to 30 days, as in Sim. A child workflow that pauses fails
+//     its workflow block.
 //   - Models are reached through RunInput.Models (core resolves the workspace's model
 //     providers: OpenAI-compatible chat completions or Anthropic's Messages API). Sim's
 //     OpenAI provider uses the Responses API; the observable output is the same.

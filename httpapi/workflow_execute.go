@@ -457,10 +457,15 @@ func (a *API) executeStream(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		if len(selected) > 0 {
 			output = selectOutputs(parseSelectors(selected, indexBlocks(res.BlockLogs)), blockOutputsOf(res))
 		}
-		s.send(map[string]any{"event": "final", "data": map[string]any{
+		final := map[string]any{
 			"success": true, "error": nil, "output": output, "executionId": run.Execution.ID,
 			"metadata": map[string]any{"duration": res.DurationMs, "startTime": res.StartedAt.UTC(), "endTime": res.EndedAt.UTC()},
-		}})
+		}
+		if pv := pausedView(a.baseURL(r), run.Execution.WorkflowID, run.Execution.ID, resultPausePoints(res)); pv != nil {
+			// Sim's final frame carries status "paused" (lib/workflows/streaming).
+			final["status"], final["paused"], final["resumeUrl"] = store.StatusPaused, pv, pv["resumeUrl"]
+		}
+		s.send(map[string]any{"event": "final", "data": final})
 	}
 	s.done()
 }

@@ -148,6 +148,20 @@ func TestPauseAndResumeThroughHTTP(t *testing.T) {
 		t.Fatalf("v2 second resume: %d %v", code, out)
 	}
 
+	// Streamed: the final frame says paused and where to resume.
+	req, _ := http.NewRequest("POST", e.URL+"/api/workflows/"+wf.ID+"/execute", bytes.NewReader([]byte(`{"amount":2,"stream":true}`)))
+	req.Header.Set("X-API-Key", e.WSKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sse, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(sse, []byte(`"event":"final"`)) || !bytes.Contains(sse, []byte(`"status":"paused"`)) || !bytes.Contains(sse, []byte(`"resumeUrl":"`+e.URL+`/api/resume/`+wf.ID+`/`)) {
+		t.Fatalf("stream: %s", sse)
+	}
+
 	// A paused run can be cancelled (Sim's pausedCancelled); it cannot be resumed after.
 	code, out = callJSON(t, "POST", e.URL+"/api/workflows/"+wf.ID+"/execute", e.WSKey, map[string]any{"amount": 1})
 	execID = out["executionId"].(string)

@@ -401,7 +401,9 @@ func (e *endpoint) callHandler(wfID string, inputs []engine.InputField) server.T
 				}
 			}
 		}
-		run, err := e.s.svc.Execute(ctx, p, core.RunRequest{WorkflowID: wfID, Input: args, Trigger: store.TriggerMCP, Hooks: hooks})
+		// A run that pauses hands out resume links under --public-url (relative without it).
+		run, err := e.s.svc.Execute(ctx, p, core.RunRequest{WorkflowID: wfID, Input: args, Trigger: store.TriggerMCP, Hooks: hooks,
+			BaseURL: strings.TrimRight(e.s.cfg.PublicURL, "/")})
 		if progressSent {
 			settleNotifications(ctx)
 		}

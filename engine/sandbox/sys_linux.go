@@ -49,7 +49,7 @@ func addressSpaceBytes() (uint64, error) {
 // applyHardMemoryLimit caps the worker's address space. The cap is relative
 // to what the process already maps (Go reserves address space up front, the
 // race detector terabytes of it), plus the script's limit and headroom for
-// the Go runtime: GC overhead, arena granularity (64 MiB reservations) and
+// the Go runtime: GC overhead and lag, arena granularity (64 MiB reservations) and
 // growth of a large slice, which briefly holds old and new backing arrays.
 // The soft heap watchdog normally stops a script well before this; the hard
 // cap catches single huge native allocations the watchdog cannot interrupt.
@@ -59,7 +59,10 @@ func applyHardMemoryLimit(limit int64) (uint64, error) {
 		return 0, fmt.Errorf("measuring address space: %w", err)
 	}
 	l := uint64(limit)
-	headroom := max(l/2, 64<<20) + 128<<20
+	// The soft limit (runInWorker) is where the GC starts working hard, but it is only
+	// soft: on a starved machine the collector falls behind and the heap overshoots it.
+	// The headroom absorbs that overshoot, so a script within its limit is not killed.
+	headroom := max(l/2, 64<<20) + 256<<20
 	if raceEnabled {
 		// Race shadow memory is mapped as the heap grows, several bytes
 		// of shadow per byte of heap.

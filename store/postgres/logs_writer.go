@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,6 +21,8 @@ import (
 const (
 	logBatchSize  = 256
 	logBatchDelay = 2 * time.Millisecond
+	// logBatchBytes bounds one batch's statement (records are up to MaxRecordBytes each).
+	logBatchBytes = 16 << 20
 	// pruneChunk is the number of executions one retention DELETE removes, so writes
 	// interleave with a large prune (as in store/bolt).
 	pruneChunk = 1000
@@ -53,6 +56,7 @@ type logs struct {
 type putReq struct {
 	e     store.Execution
 	month int // partition the record goes to
+	size  int // bytes of its big fields, which bound a batch (logBatchBytes)
 	done  chan error
 }
 
@@ -110,11 +114,11 @@ func request(ctx context.Context, e *store.Execution) (*putReq, error) {
 		return nil, invalidLog("execution is nil")
 	}
 	for _, f := range [...]struct{ name, v string }{{"id", e.ID}, {"workflowId", e.WorkflowID}, {"workspaceId", e.WorkspaceID}} {
-		if f.v == "" || strings.IndexByte(f.v, 0) >= 0 {
+		if f.v == "" || strings.IndexByte(f.v, 0) >= 0 || !utf8.ValidString(f.v) {
 			return nil, invalidLog("execution %s %q", f.name, f.v)
 		}
 	}
-	if strings.IndexByte(e.RunID, 0) >= 0 {
+	if strings.IndexByte(e.RunID, 0) >= 0 || !utf8.ValidString(e.RunID) {
 		return nil, invalidLog("execution runId %q", e.RunID)
 	}
 	if e.StartedAt.IsZero() {
@@ -132,7 +136,15 @@ func request(ctx context.Context, e *store.Execution) (*putReq, error) {
 	}
 	r.e.Input, r.e.Output = rawBytes(fit.Input), rawBytes(fit.Output)
 	r.e.BlockLogs, r.e.TraceSpans = rawBytes(fit.BlockLogs), rawBytes(fit.TraceSpans)
+	// PostgreSQL text holds UTF-8 without NUL; bbolt keeps any bytes. A log record is
+	// worth more than these bytes, so they are replaced rather than the record refused.
+	for _, f := range [...]*string{&r.e.Trigger, &r.e.Status, &r.e.Level, &r.e.Error, &r.e.ErrorCode, &r.e.KeyID, &r.e.UserID, &r.e.BilledTo, &r.e.TriggerBlockID} {
+		if !utf8.ValidString(*f) || strings.IndexByte(*f, 0) >= 0 {
+			*f = strings.ReplaceAll(strings.ToValidUTF8(*f, "\uFFFD"), "\x00", "\uFFFD")
+		}
+	}
 	r.month = monthOf(r.e.StartedAt)
+	r.size = len(r.e.Input) + len(r.e.Output) + len(r.e.BlockLogs) + len(r.e.TraceSpans) + len(r.e.Error)
 	return r, nil
 }
 
@@ -177,8 +189,9 @@ func (l *logs) writer() {
 	}
 }
 
-// collect adds queued requests to batch until it is full, or nothing is queued and
-// either no other Put is in flight or logBatchDelay has passed.
+// collect adds queued requests to batch until it is full (logBatchSize records or
+// logBatchBytes), or nothing is queued and either no other Put is in flight or
+// logBatchDelay has passed.
 func (l *logs) collect(batch *[]*putReq, timer *time.Timer) {
 	timerOn := false
 	defer func() {
@@ -186,13 +199,21 @@ func (l *logs) collect(batch *[]*putReq, timer *time.Timer) {
 			timer.Stop()
 		}
 	}()
-	for len(*batch) < logBatchSize {
+	size := 0
+	for _, r := range *batch {
+		size += r.size
+	}
+	add := func(r *putReq) {
+		*batch = append(*batch, r)
+		size += r.size
+	}
+	for len(*batch) < logBatchSize && size < logBatchBytes {
 		select {
 		case r, ok := <-l.reqs:
 			if !ok {
 				return
 			}
-			*batch = append(*batch, r)
+			add(r)
 			continue
 		default:
 		}
@@ -208,7 +229,7 @@ func (l *logs) collect(batch *[]*putReq, timer *time.Timer) {
 			if !ok {
 				return
 			}
-			*batch = append(*batch, r)
+			add(r)
 		case <-timer.C:
 			timerOn = false
 			return

@@ -163,6 +163,14 @@ func testLogRoundTrip(t *testing.T, l store.Logs) {
 	if got, err := l.Get(ctx, e2.ID); err != nil || got.Input != nil || got.Output != nil || got.EndedAt != nil || got.Truncated {
 		t.Errorf("sparse record = %+v, %v", got, err)
 	}
+	// An error message with bytes that are not UTF-8 (or NUL) does not cost the record
+	// (a backend may replace those bytes).
+	e3 := newExec("ws", "wf", t0, store.StatusFailed)
+	e3.Error = "bad \xff\x00 bytes"
+	mustPut(t, l, e3)
+	if got, err := l.Get(ctx, e3.ID); err != nil || !strings.HasPrefix(got.Error, "bad ") || !strings.HasSuffix(got.Error, " bytes") {
+		t.Errorf("record with odd bytes = %+v, %v", got, err)
+	}
 }
 
 func equalExec(a, b *store.Execution) bool {

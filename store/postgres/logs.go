@@ -291,12 +291,11 @@ func (l *logs) Metrics(ctx context.Context, q store.MetricsQuery) ([]store.Metri
 	}
 	// As in store/bolt: with workflow ids the workflows' rollups count (the workspace
 	// is not checked again), else the workspace's.
-	// array_send: the histogram in PostgreSQL's binary array format, which decodeHist
-	// reads in place; pgx's generic array decoding costs more than the query.
-	sql := `SELECT hour, count, errors, cost, array_send(hist) FROM execution_rollups_ws WHERE workspace_id = $1`
+	// hist_bin: the histogram's non-empty buckets (see 0003_logs.sql).
+	sql := `SELECT hour, count, errors, cost, hist_bin FROM execution_rollups_ws WHERE workspace_id = $1`
 	args := []any{q.WorkspaceID}
 	if q.WorkflowIDs != nil {
-		sql = `SELECT hour, count, errors, cost, array_send(hist) FROM execution_rollups WHERE workflow_id = ANY($1)`
+		sql = `SELECT hour, count, errors, cost, hist_bin FROM execution_rollups WHERE workflow_id = ANY($1)`
 		args = []any{q.WorkflowIDs}
 	}
 	if !q.Start.IsZero() {
@@ -367,38 +366,17 @@ func (l *logs) Metrics(ctx context.Context, q store.MetricsQuery) ([]store.Metri
 	return out, nil
 }
 
-// addHist adds a one-dimensional bigint[] in PostgreSQL's binary array format (ndim,
-// has-nulls flag, element type, then per dimension its length and lower bound, then per
-// element its length, -1 for NULL, and big-endian value) to h.
+// addHist adds a histogram encoded by logs_hist_sparse (see 0003_logs.sql) to h.
 func addHist(h *store.DurationHistogram, b []byte) error {
-	bad := errors.New("malformed rollup histogram")
-	if len(b) < 12 {
-		if len(b) >= 4 && binary.BigEndian.Uint32(b) == 0 {
-			return nil // empty array
-		}
-		return bad
+	if len(b)%10 != 0 {
+		return errors.New("malformed rollup histogram")
 	}
-	if binary.BigEndian.Uint32(b) != 1 || len(b) < 20 {
-		return bad
-	}
-	n := int(binary.BigEndian.Uint32(b[12:]))
-	b = b[20:]
-	for i := range n {
-		if len(b) < 4 {
-			return bad
+	for ; len(b) > 0; b = b[10:] {
+		i := int(binary.BigEndian.Uint16(b)) - 1
+		if i < 0 || i >= len(h) {
+			return errors.New("rollup histogram bucket out of range")
 		}
-		size := int32(binary.BigEndian.Uint32(b))
-		b = b[4:]
-		if size < 0 {
-			continue
-		}
-		if size != 8 || len(b) < 8 {
-			return bad
-		}
-		if i < len(h) {
-			h[i] += int64(binary.BigEndian.Uint64(b))
-		}
-		b = b[8:]
+		h[i] += int64(binary.BigEndian.Uint64(b[2:]))
 	}
 	return nil
 }

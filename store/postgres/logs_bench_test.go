@@ -162,11 +162,12 @@ func loadSQL(b *testing.B, s *Store, rows int64) {
 		FROM generate_series(1, $1::bigint) i`, rows, benchBase, step, []byte(benchBlockLogs))
 	// The writer's partition cache learns the months on first write; nothing to do.
 	for _, t := range []struct{ table, key string }{{"execution_rollups", "workflow_id"}, {"execution_rollups_ws", "workspace_id"}} {
-		ex(`INSERT INTO ` + t.table + ` (` + t.key + `, hour, count, errors, cost, hist)
-			SELECT ` + t.key + `, date_trunc('hour', started_at, 'UTC'), count(*),
-				count(*) FILTER (WHERE status = 'failed'), sum(cost),
-				array_fill(0::bigint, ARRAY[63]) || count(*) || array_fill(0::bigint, ARRAY[64])
-			FROM executions GROUP BY 1, 2`)
+		ex(`INSERT INTO ` + t.table + ` (` + t.key + `, hour, count, errors, cost, hist, hist_bin)
+			SELECT *, logs_hist_sparse(h) FROM (
+				SELECT ` + t.key + `, date_trunc('hour', started_at, 'UTC'), count(*),
+					count(*) FILTER (WHERE status = 'failed'), sum(cost),
+					array_fill(0::bigint, ARRAY[63]) || count(*) || array_fill(0::bigint, ARRAY[64]) AS h
+				FROM executions GROUP BY 1, 2) r`)
 	}
 	ex(`ANALYZE executions`)
 }

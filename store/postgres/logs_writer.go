@@ -506,16 +506,18 @@ func (d rollupDeltas) add(ws, wf string, startedAt time.Time, status string, cos
 }
 
 const (
-	rollupSQL = `INSERT INTO execution_rollups AS r (workflow_id, hour, count, errors, cost, hist)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	rollupSQL = `INSERT INTO execution_rollups AS r (workflow_id, hour, count, errors, cost, hist, hist_bin)
+		VALUES ($1, $2, $3, $4, $5, $6, logs_hist_sparse($6::bigint[]))
 		ON CONFLICT (workflow_id, hour) DO UPDATE SET count = r.count + excluded.count,
 			errors = r.errors + excluded.errors, cost = r.cost + excluded.cost,
-			hist = logs_hist_add(r.hist, excluded.hist)`
-	rollupWsSQL = `INSERT INTO execution_rollups_ws AS r (workspace_id, hour, count, errors, cost, hist)
-		VALUES ($1, $2, $3, $4, $5, $6)
+			hist = logs_hist_add(r.hist, excluded.hist),
+			hist_bin = logs_hist_sparse(logs_hist_add(r.hist, excluded.hist))`
+	rollupWsSQL = `INSERT INTO execution_rollups_ws AS r (workspace_id, hour, count, errors, cost, hist, hist_bin)
+		VALUES ($1, $2, $3, $4, $5, $6, logs_hist_sparse($6::bigint[]))
 		ON CONFLICT (workspace_id, hour) DO UPDATE SET count = r.count + excluded.count,
 			errors = r.errors + excluded.errors, cost = r.cost + excluded.cost,
-			hist = logs_hist_add(r.hist, excluded.hist)`
+			hist = logs_hist_add(r.hist, excluded.hist),
+			hist_bin = logs_hist_sparse(logs_hist_add(r.hist, excluded.hist))`
 )
 
 // queue adds the upserts of the changed rollups to b in key order, so concurrent writers

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/engine"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -22,7 +23,29 @@ func (s *Service) ListLogs(ctx context.Context, p *auth.Principal, q store.LogQu
 		return store.LogPage{}, nil
 	}
 	q.WorkflowIDs = wfIDs
-	return s.st.Logs().List(ctx, q)
+	page, err := s.st.Logs().List(ctx, q)
+	if err != nil {
+		return page, err
+	}
+	for i, e := range page.Items {
+		page.Items[i] = currentTrace(e)
+	}
+	return page, nil
+}
+
+// currentTrace returns e with its trace in the current (Sim) shape: records written
+// before SteelEngine used Sim's span names are mapped when read, never rewritten.
+func currentTrace(e *store.Execution) *store.Execution {
+	if e == nil || len(e.TraceSpans) == 0 {
+		return e
+	}
+	up, changed := engine.UpgradeTraceSpans(e.TraceSpans)
+	if !changed {
+		return e
+	}
+	c := *e
+	c.TraceSpans = up
+	return &c
 }
 
 // Metrics returns per-bucket aggregates over the executions p may read.
@@ -49,7 +72,7 @@ func (s *Service) GetLog(ctx context.Context, p *auth.Principal, execID string) 
 		}
 		return nil, err
 	}
-	return exec, nil
+	return currentTrace(exec), nil
 }
 
 // readableScope returns nil when p may read the whole workspace and requested is

@@ -264,6 +264,7 @@ func finish(exec *store.Execution, res *engine.Result, secrets []string) {
 		exec.Output = mustJSON(engine.Redact(anyMap(res.Output), secrets))
 		exec.BlockLogs = mustJSON(res.BlockLogs)
 		exec.TraceSpans = mustJSON(res.TraceSpans)
+		exec.Cost = res.Cost() // the logs API's cost.total, as Sim's
 	}
 	switch {
 	case res.Paused != nil:

@@ -100,11 +100,13 @@ func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
 				rep.ToolCalls[i].ID = c.ID
 			}
 			usedForced[c.Name] = true
+			before := len(x.spans())
 			rec, content := x.runToolCall(ctx, byName[c.Name], c)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			calls = append(calls, rec)
+			x.toolSpan(before)
 			req.Messages = append(req.Messages, llmMessage{Role: "tool", ToolCallID: c.ID, Content: content})
 		}
 		toolsTm += time.Since(t1)
@@ -121,7 +123,7 @@ func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
 		"providerTiming": map[string]any{"startTime": start.UTC().Format(time.RFC3339Nano), "endTime": end.UTC().Format(time.RFC3339Nano),
 			"duration": float64(end.Sub(start).Milliseconds()), "modelTime": float64(modelTime.Milliseconds()),
 			"toolsTime": float64(toolsTm.Milliseconds()), "iterations": float64(iterations)},
-		"cost": x.costOut(rep.Model, inTok, outTok),
+		"cost": x.agentCostOut(rep.Model, inTok, outTok),
 	}
 	if schema == nil {
 		out["content"] = rep.Content

@@ -179,8 +179,10 @@ func (r *run) recordContainer(fr *frame, n *node, x *execCtx, startedAt, endedAt
 		keep = r.bud.keepSpan(size)
 	}
 	if keep {
-		fr.spans = append(fr.spans, TraceSpan{ID: n.id, Name: n.name, Type: n.typ, BlockID: n.id, Duration: endedAt.Sub(startedAt).Milliseconds(),
-			StartTime: startedAt.UTC(), EndTime: endedAt.UTC(), Status: status, Output: logged, Error: errMsg, Children: spans,
+		// Sim's container span (iteration-grouping.ts buildContainerSpan): "<type>-execution-<id>".
+		fr.spans = append(fr.spans, TraceSpan{ID: n.typ + "-execution-" + n.id, Name: n.name, Type: n.typ, BlockID: n.id,
+			Duration: endedAt.Sub(startedAt).Milliseconds(), StartTime: startedAt.UTC(), EndTime: endedAt.UTC(), Status: status,
+			Output: logged, Error: errMsg, ErrorHandled: errMsg != "" && n.hasErrorEdge, Children: spans,
 			LoopID: loopID, ParallelID: parID, IterationIndex: it})
 	}
 	r.mu.Unlock()
@@ -355,7 +357,7 @@ func iterationSpan(n *node, i int, start time.Time, child *frame, err error) Tra
 	if n.typ == TypeParallel {
 		kind = "parallel-iteration"
 	}
-	s := TraceSpan{ID: n.id + "-iteration-" + strconv.Itoa(i), Name: n.name + " (iteration " + strconv.Itoa(i) + ")", Type: kind,
+	s := TraceSpan{ID: n.id + "-iteration-" + strconv.Itoa(i), Name: "Iteration " + strconv.Itoa(i), Type: kind,
 		BlockID: n.id, Duration: end.Sub(start).Milliseconds(), StartTime: start.UTC(), EndTime: end.UTC(), Status: status,
 		Children: sortSpans(child.spans), IterationIndex: &idx}
 	if n.typ == TypeParallel {

@@ -97,15 +97,11 @@ func (x *execCtx) runChild(ctx context.Context, wfID string, input map[string]an
 	return out, nil
 }
 
-// addChildSpans nests the child's trace under this block's span, in one span for the
-// child workflow.
-func (x *execCtx) addChildSpans(name string, res *Result) {
-	status := "success"
-	if !res.Success {
-		status = "error"
-	}
+// addChildSpans nests the child's trace under this block's span: the child's block
+// spans become the span's children, its root span dropped (Sim's
+// attachChildWorkflowSpans / flattenWorkflowChildren).
+func (x *execCtx) addChildSpans(_ string, res *Result) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.childSpans = append(x.childSpans, TraceSpan{ID: x.n.id + ":" + name, Name: name, Type: "workflow", Duration: res.DurationMs,
-		StartTime: res.StartedAt, EndTime: res.EndedAt, Status: status, Error: res.Error, Children: res.TraceSpans})
+	x.childSpans = append(x.childSpans, flattenWorkflowSpans(res.TraceSpans)...)
 }

@@ -63,3 +63,20 @@ func (x *execCtx) costOut(model string, in, out float64) map[string]any {
 	ci, co := in*p.Input/1e6, out*p.Output/1e6
 	return map[string]any{"input": ci, "output": co, "total": ci + co}
 }
+
+// PricesUpdatedAt dates DefaultPrices; Sim reports it as cost.pricing.updatedAt.
+const PricesUpdatedAt = "2026-11-01"
+
+// agentCostOut is costOut plus the price used, as Sim's agent output carries it
+// (providers/types.ts ProviderResponse.cost.pricing); a model without a price has none.
+func (x *execCtx) agentCostOut(model string, in, out float64) map[string]any {
+	c := x.costOut(model, in, out)
+	table := x.r.in.Prices
+	if table == nil {
+		table = DefaultPrices
+	}
+	if p, ok := priceOf(table, model); ok {
+		c["pricing"] = map[string]any{"input": p.Input, "output": p.Output, "updatedAt": PricesUpdatedAt}
+	}
+	return c
+}

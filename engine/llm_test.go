@@ -261,14 +261,12 @@ func TestAgentWorkflowAndCustomToolsTwoRounds(t *testing.T) {
 	if tool2["tool_call_id"] != "call_1" || tool2["content"] != "5" {
 		t.Errorf("tool result 2 %s", mustJSON(tool2))
 	}
-	// The child's trace is nested under the agent's span.
-	var agentSpan *TraceSpan
-	for i := range res.TraceSpans {
-		if res.TraceSpans[i].BlockID == "ag" {
-			agentSpan = &res.TraceSpans[i]
-		}
-	}
-	if agentSpan == nil || len(agentSpan.Children) != 1 || agentSpan.Children[0].Name != "Weather" || agentSpan.Children[0].Children[0].Name != "Lookup" {
+	// Each tool call is a "tool" child of the agent's span (Sim's span-factory.ts
+	// buildChildrenFromToolCalls); the child workflow's spans sit under its tool span.
+	agentSpan := findSpan(res.TraceSpans, "ag")
+	if agentSpan == nil || len(agentSpan.Children) != 2 || agentSpan.Children[0].Type != "tool" ||
+		agentSpan.Children[0].ID != agentSpan.ID+"-tool-0" || agentSpan.Children[0].Children[0].Name != "Lookup" ||
+		agentSpan.Children[1].Type != "tool" || fmt.Sprint(agentSpan.Children[1].Output["value"]) != "5" {
 		t.Errorf("agent span %s", mustJSON(agentSpan))
 	}
 }
@@ -501,13 +499,10 @@ func TestWorkflowBlockChildAndDepth(t *testing.T) {
 	if out["success"] != true || out["childWorkflowName"] != "Doubler" || out["childWorkflowId"] != "kid" || len(got.Via) != 2 || got.Deployed {
 		t.Errorf("output %s request %+v", mustJSON(out), got)
 	}
-	var span TraceSpan
-	for _, s := range res.TraceSpans {
-		if s.BlockID == "wf" {
-			span = s
-		}
-	}
-	if len(span.Children) != 1 || span.Children[0].Name != "Doubler" || span.Children[0].Children[0].Name != "Double" {
+	// The child's block spans are the workflow block's children (Sim's
+	// span-factory.ts attachChildWorkflowSpans), with no wrapper span between.
+	span := findSpan(res.TraceSpans, "wf")
+	if span == nil || len(span.Children) != 1 || span.Children[0].Name != "Double" || span.ChildWorkflowID != "kid" {
 		t.Errorf("span %s", mustJSON(span))
 	}
 	// At the depth limit the block refuses to start another child.

@@ -169,24 +169,36 @@ type BlockLog struct {
 	ExecutionOrder int            `json:"executionOrder"`
 }
 
-// TraceSpan is a node of the nested trace: blocks, and loops/parallels whose children
-// are one span per iteration/branch.
+// TraceSpan is a node of the nested trace, in Sim's shape (see trace.go): a root
+// "Workflow Execution" span over block spans; loops/parallels hold one span per
+// iteration/branch, agents one per tool call, workflow blocks the child's spans.
 type TraceSpan struct {
-	ID             string         `json:"id"`
-	Name           string         `json:"name"`
-	Type           string         `json:"type"`
-	BlockID        string         `json:"blockId,omitempty"`
-	Duration       int64          `json:"duration"` // ms
-	StartTime      time.Time      `json:"startTime"`
-	EndTime        time.Time      `json:"endTime"`
-	Status         string         `json:"status"` // success | error
-	Input          map[string]any `json:"input,omitempty"`
-	Output         map[string]any `json:"output,omitempty"`
-	Error          string         `json:"error,omitempty"`
-	Children       []TraceSpan    `json:"children,omitempty"`
-	LoopID         string         `json:"loopId,omitempty"`
-	ParallelID     string         `json:"parallelId,omitempty"`
-	IterationIndex *int           `json:"iterationIndex,omitempty"`
+	ID              string          `json:"id"`
+	Name            string          `json:"name"`
+	Type            string          `json:"type"`
+	Duration        int64           `json:"duration"` // ms
+	StartTime       time.Time       `json:"startTime"`
+	EndTime         time.Time       `json:"endTime"`
+	Children        []TraceSpan     `json:"children,omitempty"`
+	Status          string          `json:"status"` // success | error
+	ErrorHandled    bool            `json:"errorHandled,omitempty"`
+	Tries           int             `json:"tries,omitempty"`
+	Tokens          *TokenUsage     `json:"tokens,omitempty"`
+	RelativeStartMs *int64          `json:"relativeStartMs,omitempty"`
+	BlockID         string          `json:"blockId,omitempty"`
+	ExecutionOrder  int             `json:"executionOrder,omitempty"`
+	Input           map[string]any  `json:"input,omitempty"`
+	Output          map[string]any  `json:"output,omitempty"`
+	ChildWorkflowID string          `json:"childWorkflowId,omitempty"`
+	Model           string          `json:"model,omitempty"`
+	Cost            *SpanCost       `json:"cost,omitempty"`
+	ProviderTiming  *ProviderTiming `json:"providerTiming,omitempty"`
+	LoopID          string          `json:"loopId,omitempty"`
+	ParallelID      string          `json:"parallelId,omitempty"`
+	IterationIndex  *int            `json:"iterationIndex,omitempty"`
+	// Error is the span's error message; Sim keeps it in output.error, which is where
+	// it is serialised.
+	Error string `json:"-"`
 }
 
 // Result is a finished run.

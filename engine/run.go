@@ -179,6 +179,7 @@ func (p *Plan) Run(ctx context.Context, in RunInput) (res *Result) {
 	if r.ownBudget {
 		res.BlockLogs, res.TraceSpans = r.bud.truncationMarkers(res.BlockLogs, res.TraceSpans)
 	}
+	res.TraceSpans = rootSpan(res.TraceSpans)
 	if res.BlockLogs == nil {
 		res.BlockLogs = []BlockLog{}
 	}
@@ -507,16 +508,14 @@ func (r *run) record(fr *frame, n *node, x *execCtx, startedAt, endedAt time.Tim
 // appendEntry adds a block's log entry and span. Caller holds r.mu.
 func (r *run) appendEntry(fr *frame, n *node, startedAt, endedAt time.Time, input, logged map[string]any, errMsg string, handled bool, tries int, children []TraceSpan) {
 	it, loopID, parID := r.iterOf(fr)
-	r.logs = append(r.logs, BlockLog{BlockID: n.id, BlockName: n.name, BlockType: n.typ, StartedAt: startedAt.UTC(), EndedAt: endedAt.UTC(),
-		DurationMs: endedAt.Sub(startedAt).Milliseconds(), Success: errMsg == "", Input: input, Output: logged, Error: errMsg,
-		ErrorHandled: handled, Tries: tries, LoopID: loopID, ParallelID: parID, IterationIndex: it, ExecutionOrder: r.orderSeq})
-	status := "success"
-	if errMsg != "" {
-		status = "error"
+	if tries < 2 {
+		tries = 0 // Sim logs tries only when the block retried (block-executor.ts)
 	}
-	fr.spans = append(fr.spans, TraceSpan{ID: n.id, Name: n.name, Type: n.typ, BlockID: n.id, Duration: endedAt.Sub(startedAt).Milliseconds(),
-		StartTime: startedAt.UTC(), EndTime: endedAt.UTC(), Status: status, Input: input, Output: logged, Error: errMsg,
-		Children: children, LoopID: loopID, ParallelID: parID, IterationIndex: it})
+	l := BlockLog{BlockID: n.id, BlockName: n.name, BlockType: n.typ, StartedAt: startedAt.UTC(), EndedAt: endedAt.UTC(),
+		DurationMs: endedAt.Sub(startedAt).Milliseconds(), Success: errMsg == "", Input: input, Output: logged, Error: errMsg,
+		ErrorHandled: handled, Tries: tries, LoopID: loopID, ParallelID: parID, IterationIndex: it, ExecutionOrder: r.orderSeq}
+	r.logs = append(r.logs, l)
+	fr.spans = append(fr.spans, blockSpan(&l, children))
 }
 
 // iterOf returns the innermost iteration index and container ids of fr.

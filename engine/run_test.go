@@ -92,12 +92,7 @@ func TestHooksAndConcurrencyLimit(t *testing.T) {
 		t.Errorf("starts=%d ends=%d, want 10", starts, ends)
 	}
 	// Trace: the parallel span has one child per branch, each holding the wait span.
-	var par *TraceSpan
-	for i := range res.TraceSpans {
-		if res.TraceSpans[i].Type == TypeParallel {
-			par = &res.TraceSpans[i]
-		}
-	}
+	par := findSpan(res.TraceSpans, "p")
 	if par == nil || len(par.Children) != 8 || len(par.Children[3].Children) != 1 || *par.Children[3].IterationIndex != 3 {
 		t.Fatalf("trace spans: %s", mustJSON(res.TraceSpans))
 	}

@@ -87,3 +87,16 @@ func startBlock(w *wfBuilder, fields ...map[string]any) *wfBuilder {
 	}
 	return w.block("start", TypeStartTrigger, "Start", map[string]any{"inputFormat": rows}, nil)
 }
+
+// findSpan returns the first span of blockID in spans, searching depth first.
+func findSpan(spans []TraceSpan, blockID string) *TraceSpan {
+	for i := range spans {
+		if spans[i].BlockID == blockID {
+			return &spans[i]
+		}
+		if s := findSpan(spans[i].Children, blockID); s != nil {
+			return s
+		}
+	}
+	return nil
+}

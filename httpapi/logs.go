@@ -14,6 +14,7 @@ import (
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/engine"
 	"github.com/steelengine/steelengine/store"
 )
 
@@ -284,11 +285,20 @@ func logNotFound(err error) error {
 	return err
 }
 
+// executionData is a log's executionData under Sim's names (WorkflowExecutionLog
+// .executionData in apps/sim/lib/logs/types.ts): workflowInput (SteelEngine's "input"
+// before), finalOutput, traceSpans, tokens {input,output,total} and models summed from
+// the trace, executionDataTruncated ("truncated" before) when the record was cut;
+// blockLogs is SteelEngine's own addition.
 func executionData(e *store.Execution) map[string]any {
+	tok, models := engine.TraceUsage(e.TraceSpans)
 	v := map[string]any{
-		"input": rawJSON(e.Input), "finalOutput": rawJSON(e.Output),
+		"workflowInput": rawJSON(e.Input), "finalOutput": rawJSON(e.Output),
 		"traceSpans": nonNilAny(rawJSON(e.TraceSpans)), "blockLogs": nonNilAny(rawJSON(e.BlockLogs)),
-		"error": nil, "truncated": e.Truncated,
+		"error": nil, "tokens": tok, "models": models,
+	}
+	if e.Truncated {
+		v["executionDataTruncated"] = true
 	}
 	if e.Error != "" {
 		v["error"] = e.Error
@@ -370,9 +380,10 @@ func (a *API) listLogsV2(w http.ResponseWriter, r *http.Request) {
 	data := make([]map[string]any, 0, len(page.Items))
 	for _, e := range page.Items {
 		data = append(data, map[string]any{
-			"runId": runID(e), "executionId": e.ID, "workflowId": e.WorkflowID, "status": e.Status, "level": e.Level,
+			"runId": runID(e), "executionId": e.ID, "workflowId": e.WorkflowID, "deploymentVersionId": deploymentVersionID(e),
+			"workflowVersion": workflowVersion(e), "status": e.Status, "level": e.Level,
 			"trigger": e.Trigger, "startedAt": e.StartedAt, "endedAt": endedAt(e), "totalDurationMs": e.DurationMs,
-			"cost": costOf(e), "workflow": workflowBrief(e.WorkflowID, wfs[e.WorkflowID]),
+			"cost": costOf(e), "files": nil, "workflow": workflowBrief(e.WorkflowID, wfs[e.WorkflowID]),
 		})
 	}
 	var next any

@@ -244,7 +244,19 @@ func TestChildWorkflowInAnotherWorkspaceRefused(t *testing.T) {
 	}
 	execID, _ := res["executionId"].(string)
 	_, raw := xraw(t, e, "GET", "/api/v1/logs/"+execID, e.AdminKey, "", nil)
-	if !strings.Contains(string(raw), `"id":"child:Echo","name":"Echo"`) || !strings.Contains(string(raw), `"blockId":"child","children":[{"children":[{"blockId":"start"`) {
+	// The child's block spans are the workflow block span's children, as in Sim
+	// (lib/logs/execution/trace-spans/span-factory.ts attachChildWorkflowSpans).
+	var lg struct {
+		Data struct {
+			ExecutionData struct {
+				TraceSpans []any `json:"traceSpans"`
+			} `json:"executionData"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(raw, &lg)
+	child := spanOf(lg.Data.ExecutionData.TraceSpans, "child")
+	kids, _ := child["children"].([]any)
+	if child == nil || len(kids) != 2 || kids[1].(map[string]any)["blockId"] != "echo" || child["childWorkflowId"] == nil {
 		t.Fatalf("trace not nested: %s", raw)
 	}
 }

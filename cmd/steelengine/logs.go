@@ -132,6 +132,9 @@ func printLogDetail(w io.Writer, m map[string]any) {
 		if !ok || v == nil {
 			v, ok = ed[k]
 		}
+		if k == "input" && (!ok || v == nil) {
+			v, ok = ed["workflowInput"] // Sim's name in executionData
+		}
 		if ok && v != nil {
 			b, _ := json.MarshalIndent(v, "", "  ")
 			fmt.Fprintf(w, "%s: %s\n", strings.TrimPrefix(strings.ToLower(k), "final"), b)

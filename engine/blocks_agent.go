@@ -79,6 +79,7 @@ func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
 		rep                *llmReply
 		iterations         int
 	)
+	var segments []any // Sim's providerTiming.timeSegments: one per model call and tool call
 	for {
 		iterations++
 		t0 := time.Now()
@@ -89,23 +90,27 @@ func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
 		}
 		inTok += rep.InputTokens
 		outTok += rep.OutputTokens
+		for i := range rep.ToolCalls {
+			if rep.ToolCalls[i].ID == "" {
+				rep.ToolCalls[i].ID = fmt.Sprintf("call_%d_%d", iterations, i)
+			}
+		}
+		segments = append(segments, x.modelSegment(ep, rep, t0, time.Now()))
 		if len(rep.ToolCalls) == 0 || iterations > maxToolIterations {
 			break
 		}
 		req.Messages = append(req.Messages, llmMessage{Role: "assistant", Content: rep.Content, ToolCalls: rep.ToolCalls})
 		t1 := time.Now()
-		for i, c := range rep.ToolCalls {
-			if c.ID == "" {
-				c.ID = fmt.Sprintf("call_%d_%d", iterations, i)
-				rep.ToolCalls[i].ID = c.ID
-			}
+		for _, c := range rep.ToolCalls {
 			usedForced[c.Name] = true
 			before := len(x.spans())
+			ts := time.Now()
 			rec, content := x.runToolCall(ctx, byName[c.Name], c)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			calls = append(calls, rec)
+			segments = append(segments, toolSegment(rec["name"], c.ID, ts, time.Now()))
 			x.toolSpan(before)
 			req.Messages = append(req.Messages, llmMessage{Role: "tool", ToolCallID: c.ID, Content: content})
 		}
@@ -122,7 +127,7 @@ func runAgent(ctx context.Context, x *execCtx) (map[string]any, error) {
 		"toolCalls": map[string]any{"list": calls, "count": float64(len(calls))},
 		"providerTiming": map[string]any{"startTime": start.UTC().Format(time.RFC3339Nano), "endTime": end.UTC().Format(time.RFC3339Nano),
 			"duration": float64(end.Sub(start).Milliseconds()), "modelTime": float64(modelTime.Milliseconds()),
-			"toolsTime": float64(toolsTm.Milliseconds()), "iterations": float64(iterations)},
+			"toolsTime": float64(toolsTm.Milliseconds()), "iterations": float64(iterations), "timeSegments": segments},
 		"cost": x.agentCostOut(rep.Model, inTok, outTok),
 	}
 	if schema == nil {
@@ -238,4 +243,37 @@ func parseResponseFormat(v any) (string, map[string]any, error) {
 		return name, inner, nil
 	}
 	return name, m, nil
+}
+
+// modelSegment is Sim's model time segment (executor/types.ts ProviderTimingSegment;
+// providers/trace-enrichment.ts enrichLastModelSegment): times in unix milliseconds,
+// the reply's text, the tool calls it asked for, its tokens and cost.
+func (x *execCtx) modelSegment(ep *ModelEndpoint, rep *llmReply, start, end time.Time) map[string]any {
+	model := rep.Model
+	if model == "" {
+		model = ep.Model
+	}
+	seg := map[string]any{"type": "model", "name": model, "startTime": float64(start.UnixMilli()), "endTime": float64(end.UnixMilli()),
+		"duration": float64(end.Sub(start).Milliseconds()), "tokens": tokensOut(rep.InputTokens, rep.OutputTokens),
+		"cost": x.costOut(model, rep.InputTokens, rep.OutputTokens)}
+	if rep.Content != "" {
+		seg["assistantContent"] = rep.Content
+	}
+	if len(rep.ToolCalls) > 0 {
+		tcs := make([]any, len(rep.ToolCalls))
+		for i, c := range rep.ToolCalls {
+			tcs[i] = map[string]any{"id": c.ID, "name": strings.TrimPrefix(c.Name, customToolPrefix), "arguments": nonNilMap(c.Arguments)}
+		}
+		seg["toolCalls"] = tcs
+	}
+	if ep.Kind != "" {
+		seg["provider"] = ep.Kind // openai | anthropic, as Sim's gen_ai.system
+	}
+	return seg
+}
+
+// toolSegment is Sim's tool time segment: the tool's name and the model's call id.
+func toolSegment(name any, callID string, start, end time.Time) map[string]any {
+	return map[string]any{"type": "tool", "name": name, "startTime": float64(start.UnixMilli()), "endTime": float64(end.UnixMilli()),
+		"duration": float64(end.Sub(start).Milliseconds()), "toolCallId": callID}
 }

@@ -261,13 +261,25 @@ func TestAgentWorkflowAndCustomToolsTwoRounds(t *testing.T) {
 	if tool2["tool_call_id"] != "call_1" || tool2["content"] != "5" {
 		t.Errorf("tool result 2 %s", mustJSON(tool2))
 	}
-	// Each tool call is a "tool" child of the agent's span (Sim's span-factory.ts
-	// buildChildrenFromToolCalls); the child workflow's spans sit under its tool span.
+	// The agent's span has a "model" child per model call and a "tool" child per tool
+	// call, from its time segments (Sim's span-factory.ts buildChildrenFromTimeSegments);
+	// the child workflow's spans sit under its tool span.
 	agentSpan := findSpan(res.TraceSpans, "ag")
-	if agentSpan == nil || len(agentSpan.Children) != 2 || agentSpan.Children[0].Type != "tool" ||
-		agentSpan.Children[0].ID != agentSpan.ID+"-tool-0" || agentSpan.Children[0].Children[0].Name != "Lookup" ||
-		agentSpan.Children[1].Type != "tool" || fmt.Sprint(agentSpan.Children[1].Output["value"]) != "5" {
-		t.Errorf("agent span %s", mustJSON(agentSpan))
+	if agentSpan == nil || len(agentSpan.Children) != 4 {
+		t.Fatalf("agent span %s", mustJSON(agentSpan))
+	}
+	m0, t1, t2, m3 := agentSpan.Children[0], agentSpan.Children[1], agentSpan.Children[2], agentSpan.Children[3]
+	if m0.Type != "model" || m0.ID != agentSpan.ID+"-segment-0" || len(m0.ModelToolCalls) != 2 || m0.Tokens == nil || m0.Tokens.Total != 15 {
+		t.Errorf("first model span %s", mustJSON(m0))
+	}
+	if t1.Type != "tool" || t1.ToolCallID != "call_0" || len(t1.Children) != 1 || t1.Children[0].Name != "Lookup" {
+		t.Errorf("workflow tool span %s", mustJSON(t1))
+	}
+	if t2.Type != "tool" || t2.Name != "Add_Numbers" || fmt.Sprint(t2.Output["value"]) != "5" || t2.Input["a"] == nil {
+		t.Errorf("custom tool span %s", mustJSON(t2))
+	}
+	if m3.Type != "model" || m3.Output["content"] == nil || !m3.EndTime.Equal(agentSpan.EndTime) {
+		t.Errorf("last model span %s", mustJSON(m3))
 	}
 }
 

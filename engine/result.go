@@ -196,6 +196,10 @@ type TraceSpan struct {
 	LoopID          string          `json:"loopId,omitempty"`
 	ParallelID      string          `json:"parallelId,omitempty"`
 	IterationIndex  *int            `json:"iterationIndex,omitempty"`
+	// Model and tool child spans of a model block (Sim's span-factory.ts).
+	ModelToolCalls []any  `json:"modelToolCalls,omitempty"`
+	ToolCallID     string `json:"toolCallId,omitempty"`
+	Provider       string `json:"provider,omitempty"`
 	// Error is the span's error message; Sim keeps it in output.error, which is where
 	// it is serialised.
 	Error string `json:"-"`

@@ -58,7 +58,9 @@ type ProviderTiming struct {
 // spanID is Sim's span id: the block id and the start in unix milliseconds, unique per
 // iteration where the block id alone is not.
 func spanID(blockID string, start time.Time) string {
-	return blockID + "-" + strconv.FormatInt(start.UnixMilli(), 10)
+	var buf [80]byte // on the stack for ordinary ids: only the string is allocated
+	b := append(append(buf[:0], blockID...), '-')
+	return string(strconv.AppendInt(b, start.UnixMilli(), 10))
 }
 
 // blockSpan builds the span of one block execution from what its log holds.
@@ -82,6 +84,12 @@ func blockSpan(l *BlockLog, children []TraceSpan) TraceSpan {
 	var calls []any
 	if tc, ok := l.Output["toolCalls"].(map[string]any); ok {
 		calls, _ = tc["list"].([]any)
+	}
+	if pt, ok := l.Output["providerTiming"].(map[string]any); ok && l.BlockType != TypeWorkflow {
+		if segs, ok := pt["timeSegments"].([]any); ok && len(segs) > 0 {
+			s.Children = segmentSpans(&s, l, segs, calls, children)
+			return s
+		}
 	}
 	n := 0
 	for i := range children {
@@ -217,6 +225,78 @@ func (x *execCtx) toolSpan(from int) {
 	x.childSpans = append(x.childSpans[:from], TraceSpan{Type: "tool", Children: kids})
 }
 
+// segmentSpans are a model block's children built from its time segments, as Sim's
+// buildChildrenFromTimeSegments (span-factory.ts): a "model" span per model call (the
+// last one stretched to the block's end) and a "tool" span per tool call, matched to
+// the toolCalls list by name in order. placeholders are the agent's tool spans in call
+// order, holding the spans of child workflows the tools ran.
+func segmentSpans(s *TraceSpan, l *BlockLog, segs, calls []any, placeholders []TraceSpan) []TraceSpan {
+	byName := map[string][]map[string]any{}
+	for _, c := range calls {
+		if m, ok := c.(map[string]any); ok {
+			name := toStr(m["name"])
+			byName[name] = append(byName[name], m)
+		}
+	}
+	used := map[string]int{}
+	next := 0
+	out := make([]TraceSpan, 0, len(segs))
+	for i, raw := range segs {
+		seg, _ := raw.(map[string]any)
+		st, _ := numberOf(seg["startTime"])
+		et, _ := numberOf(seg["endTime"])
+		d, _ := numberOf(seg["duration"])
+		start, end := time.UnixMilli(int64(st)).UTC(), time.UnixMilli(int64(et)).UTC()
+		id := s.ID + "-segment-" + strconv.Itoa(i)
+		if seg["type"] == "tool" {
+			name := toStr(seg["name"])
+			var rec map[string]any
+			if k := used[name]; k < len(byName[name]) {
+				rec = byName[name][k]
+			}
+			used[name]++
+			var kids []TraceSpan
+			for next < len(placeholders) && placeholders[next].Type != "tool" {
+				next++
+			}
+			if next < len(placeholders) {
+				kids = placeholders[next].Children
+				next++
+			}
+			c := toolSpan(rec, kids)
+			c.ID, c.Name, c.StartTime, c.EndTime, c.Duration = id, name, start, end, int64(d)
+			c.ToolCallID = toStr(seg["toolCallId"])
+			out = append(out, c)
+			continue
+		}
+		if i == len(segs)-1 && l.EndedAt.After(end) {
+			end, d = l.EndedAt, float64(l.EndedAt.Sub(start).Milliseconds())
+		}
+		name := toStr(seg["name"])
+		if name == "" {
+			name = "Model"
+		}
+		c := TraceSpan{ID: id, Name: name, Type: "model", Duration: int64(d), StartTime: start, EndTime: end, Status: "success",
+			Model: s.Model, Provider: toStr(seg["provider"])}
+		if ac := toStr(seg["assistantContent"]); ac != "" {
+			c.Output = map[string]any{"content": ac}
+		}
+		c.ModelToolCalls, _ = seg["toolCalls"].([]any)
+		c.Output = mergeSegmentUsage(&c, seg)
+		out = append(out, c)
+	}
+	return out
+}
+
+// mergeSegmentUsage sets a model span's tokens and cost from its segment and returns
+// its output unchanged.
+func mergeSegmentUsage(c *TraceSpan, seg map[string]any) map[string]any {
+	tmp := TraceSpan{Output: map[string]any{"tokens": seg["tokens"], "cost": seg["cost"]}}
+	tmp.enrich()
+	c.Tokens, c.Cost = tmp.Tokens, tmp.Cost
+	return c.Output
+}
+
 // flattenWorkflowSpans drops synthetic workflow wrappers (type "workflow" without a
 // block id, such as a child run's root span), keeping their children in their place,
 // as Sim's flattenWorkflowChildren does for child workflow traces.
@@ -273,12 +353,22 @@ func rootSpan(spans []TraceSpan) []TraceSpan {
 			failed = true
 		}
 	}
+	var count func([]TraceSpan) int
+	count = func(ss []TraceSpan) int {
+		n := len(ss)
+		for i := range ss {
+			n += count(ss[i].Children)
+		}
+		return n
+	}
+	slab := make([]int64, count(spans)) // one allocation for every span's offset
 	var rel func([]TraceSpan)
 	rel = func(ss []TraceSpan) {
 		for i := range ss {
 			if !ss[i].StartTime.IsZero() {
-				ms := ss[i].StartTime.Sub(start).Milliseconds()
-				ss[i].RelativeStartMs = &ms
+				slab[0] = ss[i].StartTime.Sub(start).Milliseconds()
+				ss[i].RelativeStartMs = &slab[0]
+				slab = slab[1:]
 			}
 			rel(ss[i].Children)
 		}
@@ -403,7 +493,8 @@ func TraceUsage(raw json.RawMessage) (TokenUsage, map[string]ModelUsage) {
 	walk = func(ss []TraceSpan) {
 		for i := range ss {
 			s := &ss[i]
-			if s.Type != TypeWorkflow && s.Cost != nil {
+			// Model spans break down their block's cost, which is counted already.
+			if s.Type != TypeWorkflow && s.Type != "model" && s.Cost != nil {
 				if s.Tokens != nil {
 					tok.Input += s.Tokens.Input
 					tok.Output += s.Tokens.Output

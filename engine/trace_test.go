@@ -74,8 +74,18 @@ func TestTraceSpansUseSimShape(t *testing.T) {
 		t.Errorf("agent span cost %s", mustJSON(c))
 	}
 	pt := m["providerTiming"].(map[string]any)
-	if _, ok := pt["segments"].([]any); !ok || pt["startTime"] == nil || pt["endTime"] == nil || pt["duration"] == nil {
+	if segs, _ := pt["segments"].([]any); len(segs) != 1 || pt["startTime"] == nil || pt["endTime"] == nil || pt["duration"] == nil {
 		t.Errorf("providerTiming %s", mustJSON(pt))
+	}
+	// span-factory.ts buildChildrenFromTimeSegments: the model call is a "model" child
+	// "<span id>-segment-0" with the reply as output.content, tokens, cost and model.
+	if len(ag.Children) != 1 {
+		t.Fatalf("agent children %s", mustJSON(ag.Children))
+	}
+	mc := keysOf(t, ag.Children[0])
+	if mc["id"] != ag.ID+"-segment-0" || mc["type"] != "model" || mc["model"] != "gpt-4o" ||
+		mustJSON(mc["output"]) != `{"content":"hello"}` || mustJSON(mc["tokens"]) != `{"input":1000,"output":100,"total":1100}` {
+		t.Errorf("model child span %s", mustJSON(mc))
 	}
 	// span-factory.ts extractDisplayOutput: a block's error is merged into its span's
 	// output as output.error; TraceSpan (lib/logs/types.ts) has no top-level error.
@@ -99,6 +109,21 @@ func TestTraceSpansUseSimShape(t *testing.T) {
 		if _, ok := out[k]; !ok {
 			t.Errorf("agent output lacks %q", k)
 		}
+	}
+	// executor/types.ts ProviderTimingSegment: {type, name, startTime, endTime (unix ms),
+	// duration, assistantContent?, toolCalls?, tokens?, cost?, provider?}.
+	segs, _ := out["providerTiming"].(map[string]any)["timeSegments"].([]any)
+	if len(segs) != 1 {
+		t.Fatalf("timeSegments %s", mustJSON(out["providerTiming"]))
+	}
+	seg := segs[0].(map[string]any)
+	for _, k := range []string{"type", "name", "startTime", "endTime", "duration", "assistantContent", "tokens", "cost", "provider"} {
+		if _, ok := seg[k]; !ok {
+			t.Errorf("model segment lacks %q: %s", k, mustJSON(seg))
+		}
+	}
+	if st, _ := seg["startTime"].(float64); st < 1e12 {
+		t.Errorf("segment startTime %v is not unix ms", seg["startTime"])
 	}
 	if tok := out["tokens"].(map[string]any); tok["prompt"] != nil || tok["completion"] != nil || tok["input"] != 1000.0 {
 		t.Errorf("agent tokens %s", mustJSON(tok))

@@ -455,10 +455,16 @@ func UpgradeTraceSpans(raw json.RawMessage) (json.RawMessage, bool) {
 	fix = func(ss []TraceSpan) []TraceSpan {
 		ss = flattenWorkflowSpans(ss)
 		for i := range ss {
-			if ss[i].BlockID != "" && ss[i].ID == ss[i].BlockID {
-				ss[i].ID = spanID(ss[i].BlockID, ss[i].StartTime)
+			sp := &ss[i]
+			switch {
+			case (sp.Type == TypeLoop || sp.Type == TypeParallel) && sp.ID == sp.BlockID:
+				sp.ID = sp.Type + "-execution-" + sp.BlockID
+			case (sp.Type == "loop-iteration" || sp.Type == "parallel-iteration") && sp.IterationIndex != nil:
+				sp.Name = "Iteration " + strconv.Itoa(*sp.IterationIndex)
+			case sp.BlockID != "" && sp.ID == sp.BlockID:
+				sp.ID = spanID(sp.BlockID, sp.StartTime)
 			}
-			ss[i].Children = fix(ss[i].Children)
+			sp.Children = fix(sp.Children)
 		}
 		return ss
 	}

@@ -167,7 +167,11 @@ func TestLegacyTraceSpansUpgrade(t *testing.T) {
 		`"endTime":"2026-11-20T10:00:02.001Z","status":"success","children":[{"id":"wf:Kid","name":"Kid","type":"workflow",` +
 		`"duration":1,"startTime":"2026-11-20T10:00:02Z","endTime":"2026-11-20T10:00:02.001Z","status":"success",` +
 		`"children":[{"id":"k","name":"K","type":"function","blockId":"k","duration":1,"startTime":"2026-11-20T10:00:02Z",` +
-		`"endTime":"2026-11-20T10:00:02.001Z","status":"success"}]}]}]`
+		`"endTime":"2026-11-20T10:00:02.001Z","status":"success"}]}]},` +
+		`{"id":"lp","name":"Each","type":"loop","blockId":"lp","duration":1,"startTime":"2026-11-20T10:00:03Z",` +
+		`"endTime":"2026-11-20T10:00:03.001Z","status":"success","children":[{"id":"lp-iteration-0","name":"Each (iteration 0)",` +
+		`"type":"loop-iteration","blockId":"lp","loopId":"lp","iterationIndex":0,"duration":1,"startTime":"2026-11-20T10:00:03Z",` +
+		`"endTime":"2026-11-20T10:00:03.001Z","status":"success"}]}]`
 	var spans []TraceSpan
 	if err := json.Unmarshal([]byte(legacy), &spans); err != nil {
 		t.Fatal(err)
@@ -202,6 +206,11 @@ func TestLegacyTraceSpansUpgrade(t *testing.T) {
 	// The synthetic child-workflow wrapper is gone: the child's blocks are direct children.
 	if c := wf["children"].([]any); len(c) != 1 || c[0].(map[string]any)["name"] != "K" {
 		t.Errorf("workflow: %s", mustJSON(wf))
+	}
+	// Loop containers and iterations take Sim's ids and names (iteration-grouping.ts).
+	lp := kids[3].(map[string]any)
+	if it := lp["children"].([]any)[0].(map[string]any); lp["id"] != "loop-execution-lp" || it["id"] != "lp-iteration-0" || it["name"] != "Iteration 0" {
+		t.Errorf("loop: %s", mustJSON(lp))
 	}
 	// Current traces pass through untouched, and upgrading is idempotent.
 	if again, changed := UpgradeTraceSpans(up); changed || string(again) != string(up) {

@@ -49,9 +49,24 @@ type ResumeRequest struct {
 
 func sealAAD(execID string) string { return "paused-run:" + execID }
 
+// pausedBlob is what is sealed: the engine's state and, for a draft run, the draft it
+// ran (a draft changes under the same id; a deployed version never does).
+type pausedBlob struct {
+	State      *engine.PauseState `json:"state"`
+	Definition json.RawMessage    `json:"definition,omitempty"`
+}
+
 // savePause stores the state of a run that just paused. Caller holds no locks.
-func (s *Service) savePause(ctx context.Context, exec *store.Execution, st *engine.PauseState) error {
-	raw, err := json.Marshal(st)
+func (s *Service) savePause(ctx context.Context, comp *compiled, exec *store.Execution, st *engine.PauseState) error {
+	blob := pausedBlob{State: st}
+	if exec.Version == 0 {
+		def, err := engine.Normalize(comp.wf)
+		if err != nil {
+			return fmt.Errorf("encode draft: %w", err)
+		}
+		blob.Definition = def
+	}
+	raw, err := json.Marshal(blob)
 	if err != nil {
 		return fmt.Errorf("encode paused state: %w", err)
 	}
@@ -191,18 +206,23 @@ func (s *Service) continueRun(ctx context.Context, p *auth.Principal, pr *store.
 	if err != nil {
 		return fail("Paused execution snapshot is invalid")
 	}
-	var st engine.PauseState
-	if err := json.Unmarshal(raw, &st); err != nil {
+	var blob pausedBlob
+	if err := json.Unmarshal(raw, &blob); err != nil || blob.State == nil {
 		return fail("Paused execution snapshot is invalid")
 	}
+	st := blob.State
 	var comp *compiled
 	err = s.st.View(ctx, func(r store.Reader) error {
 		wf, err := r.Workflow(pr.WorkflowID)
 		if err != nil {
-			return err
+			return err // deleted: nothing to resume
 		}
 		if pr.Version == 0 {
-			comp, err = compileDefinitionFrom(wf.Draft, pr.TriggerBlockID)
+			def := blob.Definition // the draft as it ran
+			if def == nil {
+				def = wf.Draft
+			}
+			comp, err = compileDefinitionFrom(def, pr.TriggerBlockID)
 			return err
 		}
 		dep, err := r.Deployment(pr.WorkflowID, pr.Version)
@@ -229,7 +249,7 @@ func (s *Service) continueRun(ctx context.Context, p *auth.Principal, pr *store.
 			secrets = append(secrets, keys...)
 			in := s.runInput(p, pr.WorkspaceID, env, models, secrets, []string{pr.WorkflowID}, pr.Version > 0)
 			in.Timeout, in.ExecutionID, in.WorkflowID, in.BaseURL, in.Now = s.cfg.ExecutionTimeout, pr.ExecutionID, pr.WorkflowID, baseURL, s.cfg.Now
-			in.Resume = &engine.Resume{State: &st, ContextID: contextID, Input: input, ExecutionID: pr.ExecutionID}
+			in.Resume = &engine.Resume{State: st, ContextID: contextID, Input: input, ExecutionID: pr.ExecutionID}
 			return s.startResumed(ctx, comp, exec, in, secrets, pr, async)
 		}
 	}

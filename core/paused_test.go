@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -223,5 +224,29 @@ func TestRecoverSettlesAResumeCutOff(t *testing.T) {
 	}
 	if _, err := a.Service.Resume(ctx, auth.Operator(), core.ResumeRequest{WorkflowID: wf.ID, ExecutionID: id, ContextID: "approval"}); codeOf(err) != "not_resumable" {
 		t.Fatalf("resume after: %v", err)
+	}
+}
+
+// A draft (manual) run resumes with the draft it paused in, not one edited since: a
+// draft changes under the same id, a deployed version never does.
+func TestDraftRunResumesWithTheDraftItRan(t *testing.T) {
+	clock := &fakeClock{}
+	clock.Set("2026-11-29T10:00:00Z")
+	ctx := context.Background()
+	a := openAt(t, t.TempDir(), clock)
+	defer closeApp(t, a)
+	wf := deployFixture(t, a, "approval.json")
+	run, err := a.Service.Execute(ctx, auth.Operator(), core.RunRequest{WorkflowID: wf.ID, Draft: true, Trigger: store.TriggerManual, Input: map[string]any{"amount": 1}})
+	if err != nil || run.Execution.Status != store.StatusPaused || run.Execution.Version != 0 {
+		t.Fatalf("%v %+v", err, run)
+	}
+	edited := bytes.Replace(testenv.Workflow(t, "approval.json"), []byte("'approved '"), []byte("'EDITED '"), 1)
+	if _, err := a.Service.UpdateWorkflow(ctx, auth.Operator(), wf.ID, edited); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Service.Resume(ctx, auth.Operator(), core.ResumeRequest{WorkflowID: wf.ID, ExecutionID: run.Execution.ID,
+		ContextID: "approval", Input: map[string]any{"approved": true, "comment": "c"}})
+	if err != nil || got.Result.Output["result"] != "approved 2: c" {
+		t.Fatalf("%v %+v", err, got)
 	}
 }

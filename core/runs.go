@@ -191,7 +191,7 @@ func (s *Service) runAndRecord(ctx context.Context, comp *compiled, exec *store.
 	s.mu.Unlock()
 	if res.Paused != nil {
 		// The pause state first: a record saying paused always has a state to resume.
-		if err := s.savePause(ctx, exec, res.Paused); err != nil {
+		if err := s.savePause(ctx, comp, exec, res.Paused); err != nil {
 			s.log.Error("save paused run", "execution", exec.ID, "err", err)
 			res.Success, res.Paused = false, nil
 			res.Error, res.ErrorCode = "Execution paused but its state could not be saved: "+err.Error(), "pause_failed"

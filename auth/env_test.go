@@ -33,6 +33,8 @@ type testEnv struct {
 	r   *Resolver
 	clk *clock
 	dir string
+
+	closeOnce sync.Once
 }
 
 // newEnv opens a real store in a temporary directory with a resolver on a fake clock.
@@ -43,18 +45,32 @@ func newEnv(t testing.TB) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return envOn(t, st, dir)
+}
+
+// envOn wires secrets from dir and a resolver on a fake clock over st, which it closes
+// when t ends (or earlier, through close).
+func envOn(t testing.TB, st store.Store, dir string) *testEnv {
+	t.Helper()
 	sec, err := LoadSecrets(dir, "")
 	if err != nil {
+		st.Close()
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Now().UTC()}
 	az := NewAuthorizer(st)
 	r := NewResolver(st, sec, az, Options{DefaultRateLimit: 1 << 30, Now: clk.Now}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	t.Cleanup(func() {
-		r.Close(context.Background())
-		st.Close()
+	e := &testEnv{st: st, sec: sec, az: az, r: r, clk: clk, dir: dir}
+	t.Cleanup(e.close)
+	return e
+}
+
+// close stops the resolver and closes the store; later calls do nothing.
+func (e *testEnv) close() {
+	e.closeOnce.Do(func() {
+		e.r.Close(context.Background())
+		e.st.Close()
 	})
-	return &testEnv{st: st, sec: sec, az: az, r: r, clk: clk, dir: dir}
 }
 
 func (e *testEnv) must(t testing.TB, err error) {

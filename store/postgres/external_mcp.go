@@ -46,9 +46,7 @@ func (s *Store) PutExternalMCPServer(ctx context.Context, m *store.ExternalMCPSe
 		if err := lockWorkspaceDomain(ctx, tx, "external_mcp_servers", m.WorkspaceID); err != nil {
 			return err
 		}
-		var taken bool
-		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM external_mcp_servers WHERE workspace_id = $1 AND id <> $2 AND lower(name) = lower($3))`,
-			m.WorkspaceID, m.ID, m.Name).Scan(&taken)
+		taken, err := nameTaken(ctx, tx, `SELECT name FROM external_mcp_servers WHERE workspace_id = $1 AND id <> $2`, m.WorkspaceID, m.ID, m.Name)
 		if err != nil {
 			return fmt.Errorf("postgres: check external MCP server name: %w", err)
 		}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,21 @@ func lockWorkspaceDomain(ctx context.Context, tx pgx.Tx, domain, wsID string) er
 		return fmt.Errorf("postgres: lock %s of %q: %w", domain, wsID, err)
 	}
 	return nil
+}
+
+// nameTaken reports whether one of the names sql selects (for $1 = wsID, $2 = the record's
+// own id) equals name case-insensitively, compared in Go with strings.EqualFold as bolt
+// does, whatever the database's ctype makes of lower(). Call it under lockWorkspaceDomain.
+func nameTaken(ctx context.Context, tx pgx.Tx, sql, wsID, id, name string) (bool, error) {
+	rows, err := tx.Query(ctx, sql, wsID, id)
+	if err != nil {
+		return false, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, name) }), nil
 }
 
 const providerCols = `id, workspace_id, name, kind, base_url, default_model, models, is_default, timeout_ms, key_sealed, created_by, created_at, updated_at`
@@ -61,9 +77,7 @@ func (s *Store) PutModelProvider(ctx context.Context, p *store.ModelProvider) er
 		if err := lockWorkspaceDomain(ctx, tx, "model_providers", p.WorkspaceID); err != nil {
 			return err
 		}
-		var taken bool
-		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM model_providers WHERE workspace_id = $1 AND id <> $2 AND lower(name) = lower($3))`,
-			p.WorkspaceID, p.ID, p.Name).Scan(&taken)
+		taken, err := nameTaken(ctx, tx, `SELECT name FROM model_providers WHERE workspace_id = $1 AND id <> $2`, p.WorkspaceID, p.ID, p.Name)
 		if err != nil {
 			return fmt.Errorf("postgres: check model provider name: %w", err)
 		}

@@ -141,7 +141,7 @@ func (s *Store) CreateWorkflow(ctx context.Context, wf *store.Workflow) error {
 	if wf.CreatedAt.IsZero() {
 		wf.CreatedAt = t
 	}
-	wf.UpdatedAt = t
+	wf.CreatedAt, wf.UpdatedAt = pgTime(wf.CreatedAt), t
 	draft, err := storedJSON(wf.Draft)
 	if err != nil {
 		return fmt.Errorf("encode workflow draft: %w", err)

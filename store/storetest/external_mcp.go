@@ -36,6 +36,8 @@ func testExternalMCP(t *testing.T, open Opener) {
 			want error
 		}{
 			{"duplicate name, other case", &store.ExternalMCPServer{WorkspaceID: ws.ID, Name: "SEARCH", URL: "https://y"}, store.ErrConflict},
+			// Names fold as Go's strings.EqualFold does, whatever the database's ctype: ſ (long s) is an s.
+			{"duplicate name, folded", &store.ExternalMCPServer{WorkspaceID: ws.ID, Name: "\u017Fearch", URL: "https://y"}, store.ErrConflict},
 			{"unknown workspace", &store.ExternalMCPServer{WorkspaceID: "nope", Name: "x", URL: "https://y"}, store.ErrNotFound},
 			{"no name", &store.ExternalMCPServer{WorkspaceID: ws.ID, Name: " ", URL: "https://y"}, store.ErrInvalid},
 			{"no URL", &store.ExternalMCPServer{WorkspaceID: ws.ID, Name: "x"}, store.ErrInvalid},

@@ -67,7 +67,8 @@ type OAuthGrantFilter struct {
 // OAuth holds the MCP OAuth authorization server's clients, grants and tokens.
 type OAuth interface {
 	// CreateOAuthClient stores a new client and forgets up to 100 clients not used since
-	// idleBefore (with their grants revoked).
+	// idleBefore. A forgotten client's grants cannot refresh any more (auth finds no
+	// client); their last access tokens, long expired for an idle client, are not touched.
 	CreateOAuthClient(ctx context.Context, c *OAuthClient, idleBefore time.Time) error
 
 	// GetOAuthClient returns the client with id.

@@ -23,7 +23,7 @@ var oauthBuckets = [][]byte{bOAuthClients, bOAuthGrants, bOAuthGrantsByUser, bOA
 const maxPrunedClients = 100
 
 // CreateOAuthClient stores a new client and forgets up to 100 clients not used since
-// idleBefore (with their grants revoked).
+// idleBefore; see store.OAuth.
 func (s *Store) CreateOAuthClient(ctx context.Context, c *store.OAuthClient, idleBefore time.Time) error {
 	if c.ID == "" || len(c.RedirectURIs) == 0 {
 		return invalid("oauth client needs an id and redirect URIs")

@@ -52,14 +52,26 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"success": true, "taskId": e.ID, "status": jobStatus(e.Status), "metadata": meta}
 	if e.EndedAt != nil {
-		out["output"] = rawJSON(e.Output)
+		out["output"] = jobOutput(e)
 	}
 	if e.Error != "" {
 		out["error"] = e.Error
 	}
 	if pv := a.pausedOf(r, p, e); pv != nil {
 		// Paused: the output so far (what the pause blocks show) and where to resume.
-		out["output"], out["paused"] = rawJSON(e.Output), pv
+		out["output"], out["paused"] = jobOutput(e), pv
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// jobOutput is a finished job's output as Sim's async workflow job stores it
+// (apps/sim/background/workflow-execution.ts): {success, workflowId, executionId,
+// output, executedAt}, the workflow's output under output.
+func jobOutput(e *store.Execution) map[string]any {
+	executedAt := e.StartedAt.UTC()
+	if e.EndedAt != nil {
+		executedAt = e.EndedAt.UTC()
+	}
+	return map[string]any{"success": e.Status == store.StatusCompleted || e.Status == store.StatusPaused,
+		"workflowId": e.WorkflowID, "executionId": e.ID, "output": rawJSON(e.Output), "executedAt": executedAt}
 }

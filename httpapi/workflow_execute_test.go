@@ -288,7 +288,11 @@ func TestLegacyAsyncJobLifecycle(t *testing.T) {
 		t.Fatalf("status url %v", m)
 	}
 	job := xpoll(t, e, "/api/jobs/"+jobID, e.WSKey, func(m map[string]any) bool { return m["status"] == "completed" })
-	if job["success"] != true || job["taskId"] != jobID || xobj(t, xobj(t, job, "output"), "result")["message"] != "later" {
+	// The job's output is Sim's job output (apps/sim/background/workflow-execution.ts):
+	// {success, workflowId, executionId, output, executedAt}, the workflow output inside.
+	jo := xobj(t, job, "output")
+	if job["success"] != true || job["taskId"] != jobID || jo["success"] != true || jo["executionId"] != jobID ||
+		jo["workflowId"] != e.Echo.ID || jo["executedAt"] == nil || xobj(t, xobj(t, jo, "output"), "result")["message"] != "later" {
 		t.Fatalf("job %v", job)
 	}
 	if md := xobj(t, job, "metadata"); md["workflowId"] != e.Echo.ID || md["executionId"] != jobID {

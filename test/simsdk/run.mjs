@@ -56,7 +56,12 @@ await step('executeWorkflow async + getJobStatus polling', async () => {
     await new Promise((r) => setTimeout(r, 25));
   }
   assert.equal(job.status, 'completed');
-  assert.equal(job.output.result.message, 'queued');
+  // Sim's job output (apps/sim/background/workflow-execution.ts): the workflow's output
+  // is under output.output, next to success, workflowId, executionId and executedAt.
+  assert.equal(job.output.success, true);
+  assert.equal(job.output.executionId, queued.executionId);
+  assert.equal(typeof job.output.executedAt, 'string');
+  assert.equal(job.output.output.result.message, 'queued');
 });
 
 await step('getWorkflowStatus / validateWorkflow', async () => {

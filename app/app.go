@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -24,11 +25,17 @@ import (
 	"github.com/steelengine/steelengine/mcp"
 	"github.com/steelengine/steelengine/store"
 	"github.com/steelengine/steelengine/store/bolt"
+	"github.com/steelengine/steelengine/store/postgres"
 )
 
 // Config is everything the appliance can be told.
 type Config struct {
+	// DataDir holds the bbolt files, or with DatabaseURL only this replica's master key
+	// file (when STEELENGINE_MASTER_KEY is not used) and its operator socket.
 	DataDir string
+	// DatabaseURL (postgres://…) puts the store on PostgreSQL, shared by every replica
+	// given the same URL; empty → bbolt files in DataDir.
+	DatabaseURL string
 	// MasterKey is STEELENGINE_MASTER_KEY (base64, 32 bytes); empty → the key file in
 	// the data directory, created on first start.
 	MasterKey string
@@ -104,24 +111,12 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 			a.Close(context.Background())
 		}
 	}()
-	st, err := bolt.Open(ctx, cfg.DataDir, bolt.Options{Logger: log})
+	st, err := OpenStore(ctx, cfg.DataDir, cfg.DatabaseURL, log)
 	if err != nil {
 		return nil, err
 	}
 	a.Store = st
-	if !auth.HasMasterKey(cfg.DataDir, cfg.MasterKey) {
-		// A new master key would be created now: refuse if keys sealed under an old one
-		// exist (a restored or copied directory whose master.key was left behind).
-		has, err := a.Store.HasKeys(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if has {
-			return nil, fmt.Errorf("data directory %s holds API keys but no master key (%s is missing and STEELENGINE_MASTER_KEY is not set): supply the master key they were sealed with; a new one would make every key fail",
-				cfg.DataDir, auth.MasterKeyFile)
-		}
-	}
-	if a.Secrets, err = auth.LoadSecrets(cfg.DataDir, cfg.MasterKey); err != nil {
+	if a.Secrets, err = loadSecrets(ctx, cfg, st); err != nil {
 		return nil, err
 	}
 	if cfg.InProcessSandbox {
@@ -154,6 +149,42 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a.handler = behindProxies(cfg.TrustedProxies, a.routes())
 	return a, nil
+}
+
+// OpenStore opens the store: PostgreSQL at databaseURL when one is given (several
+// replicas may share it), else the bbolt files in dataDir.
+func OpenStore(ctx context.Context, dataDir, databaseURL string, log *slog.Logger) (store.Store, error) {
+	if databaseURL == "" {
+		return bolt.Open(ctx, dataDir, bolt.Options{Logger: log})
+	}
+	// The data directory still holds this replica's master key file and operator socket.
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return postgres.OpenStore(ctx, databaseURL, postgres.Options{Logger: log})
+}
+
+// loadSecrets loads the master key. A new one is created only for a store holding no
+// secrets: keys sealed under an old one (a restored or copied directory whose master.key
+// was left behind, a replica started without the shared key) would all fail.
+func loadSecrets(ctx context.Context, cfg Config, st store.Store) (*auth.Secrets, error) {
+	var has bool
+	if !auth.HasMasterKey(cfg.DataDir, cfg.MasterKey) {
+		var err error
+		if has, err = st.HasKeys(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if cs, ok := st.(auth.CheckStore); ok {
+		// Replicas share the database, so the check value lives there, not in one
+		// replica's data directory.
+		return auth.LoadSharedSecrets(ctx, cfg.DataDir, cfg.MasterKey, cs, has)
+	}
+	if has {
+		return nil, fmt.Errorf("data directory %s holds API keys but no master key (%s is missing and STEELENGINE_MASTER_KEY is not set): supply the master key they were sealed with; a new one would make every key fail",
+			cfg.DataDir, auth.MasterKeyFile)
+	}
+	return auth.LoadSecrets(cfg.DataDir, cfg.MasterKey)
 }
 
 // routes puts the three front doors behind one handler: the dashboard's pages, the MCP

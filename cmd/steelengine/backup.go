@@ -132,6 +132,9 @@ func restoreCommand() *cli.Command {
 			"--include-master-key, from the archive; restore refuses a key that does not open the archive's API keys.",
 		Flags: []cli.Flag{&cli.StringFlag{Name: "from", Usage: "the archive (same as the ARCHIVE argument)"}},
 		Action: func(c *cli.Context) error {
+			if err := boltOnly(c, "restore a pg_dump with pg_restore"); err != nil {
+				return err
+			}
 			from := c.String("from")
 			switch {
 			case from != "" && c.NArg() > 0, c.NArg() > 1:

@@ -27,6 +27,9 @@ type checkReport struct {
 }
 
 func checkAction(c *cli.Context) error {
+	if err := boltOnly(c, "check the database with PostgreSQL's tools (amcheck, pg_dump to a scratch file)"); err != nil {
+		return err
+	}
 	dir := c.String("data-dir")
 	files, err := bolt.Check(c.Context, dir)
 	if err != nil {

@@ -13,6 +13,9 @@ func compactCommand() *cli.Command {
 		Name:  "compact",
 		Usage: "rewrite core.db and logs.db without free space (server stopped; atomic: fsync then rename)",
 		Action: func(c *cli.Context) error {
+			if err := boltOnly(c, "PostgreSQL reclaims space itself (autovacuum; VACUUM FULL to shrink files)"); err != nil {
+				return err
+			}
 			res, err := bolt.Compact(c.Context, c.String("data-dir"))
 			if err != nil {
 				return err

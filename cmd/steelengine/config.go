@@ -65,6 +65,7 @@ func runtimeFlags() []cli.Flag {
 func appConfig(c *cli.Context) app.Config {
 	cfg := app.Config{
 		DataDir:        c.String("data-dir"),
+		DatabaseURL:    c.String("database-url"),
 		MasterKey:      c.String("master-key"),
 		Logger:         newLogger(c),
 		AllowLoopback:  c.Bool("allow-loopback"),

@@ -66,6 +66,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable JSON output"},
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"STEELENGINE_LOG_FORMAT"}, Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"STEELENGINE_LOG_LEVEL"}, Usage: "log level: debug, info, warn, error"},
+			&cli.StringFlag{Name: "database-url", EnvVars: []string{"STEELENGINE_DATABASE_URL"}, Usage: "postgres://… URL: keep everything in this PostgreSQL database, shared by every replica given it (default: bbolt files in the data directory)"},
 			&cli.StringFlag{Name: "master-key", EnvVars: []string{"STEELENGINE_MASTER_KEY"}, Usage: "base64 32-byte master key (default: the key file in the data directory)"},
 			&cli.StringFlag{Name: "url", EnvVars: []string{"STEELENGINE_URL"}, Usage: "call the server at this URL instead of the data directory (with --key)"},
 			&cli.StringFlag{Name: "key", EnvVars: []string{"STEELENGINE_API_KEY"}, Usage: "API key for --url and for mcp"},

@@ -23,6 +23,7 @@ import (
 	"github.com/steelengine/steelengine/engine/sandbox"
 	"github.com/steelengine/steelengine/httpapi"
 	"github.com/steelengine/steelengine/mcp"
+	"github.com/steelengine/steelengine/queue"
 	"github.com/steelengine/steelengine/store"
 	"github.com/steelengine/steelengine/store/bolt"
 	"github.com/steelengine/steelengine/store/postgres"
@@ -72,6 +73,9 @@ type Config struct {
 	// background every PruneInterval (default 1 h) once Start has run.
 	Retention     store.Retention
 	PruneInterval time.Duration
+	// JobRescueAfter is how long the heartbeat of a running async job (PostgreSQL only)
+	// may lapse before another replica runs the job again (default 30 s).
+	JobRescueAfter time.Duration
 	// ScheduleInterval is how often schedule triggers are checked (default 5s): a fire
 	// runs at most this late.
 	ScheduleInterval time.Duration
@@ -94,6 +98,9 @@ type App struct {
 	sandbox sandbox.Runner
 	metrics *metrics
 	handler http.Handler
+
+	// jobs is the River queue of async runs when the store is PostgreSQL (nil on bbolt).
+	jobs *queue.Queue
 
 	stopBg context.CancelFunc // background tasks started by Start
 	bg     sync.WaitGroup
@@ -140,6 +147,12 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	// Model calls stream for minutes: bounded by the run's context, not a client timeout.
 	cc.ModelHTTPClient = netguard.NewClient(netguard.Options{AllowCIDRs: cfg.AllowNetworks, AllowLoopback: cfg.AllowLoopback, Timeout: -1})
 	cc.OnFinish = a.metrics.observeExecution
+	if ps, ok := st.(*postgres.Store); ok {
+		if a.jobs, err = queue.Open(ctx, ps.Pool(), queue.Options{Workers: cfg.Core.MaxRuns, RescueAfter: cfg.JobRescueAfter, Logger: log}); err != nil {
+			return nil, err
+		}
+		cc.Jobs = a.jobs
+	}
 	a.Service = core.New(a.Store, a.Auth, a.Secrets, cc, log)
 
 	a.API = httpapi.New(cfg.HTTP, httpapi.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log})
@@ -161,7 +174,8 @@ func OpenStore(ctx context.Context, dataDir, databaseURL string, log *slog.Logge
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return postgres.OpenStore(ctx, databaseURL, postgres.Options{Logger: log})
+	// Beyond the requests, River holds a listener connection and fetches and heartbeats jobs.
+	return postgres.OpenStore(ctx, databaseURL, postgres.Options{Logger: log, MaxConns: 24})
 }
 
 // loadSecrets loads the master key. A new one is created only for a store holding no
@@ -226,6 +240,18 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	bgCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBg = stop
+	if a.jobs != nil {
+		if err := a.jobs.Start(ctx, a.Service.RunJob); err != nil {
+			return err
+		}
+		// Other replicas die too: what their death leaves that the queue cannot see is
+		// settled here now and then (see core.Service.Recover).
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			a.settle(bgCtx, time.Minute)
+		}()
+	}
 	every := a.cfg.ScheduleInterval
 	if every <= 0 {
 		every = 5 * time.Second
@@ -247,6 +273,40 @@ func (a *App) Start(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// settle runs Recover every interval until ctx ends.
+func (a *App) settle(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rec, err := a.Service.Recover(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("settle unfinished executions", "err", err)
+		}
+		if rec.Resumed > 0 || rec.Interrupted > 0 {
+			a.log.Warn("settled executions left by a stopped replica", "requeued_jobs", rec.Resumed, "interrupted", rec.Interrupted)
+		}
+	}
+}
+
+// Drain stops taking async jobs from the shared queue (PostgreSQL) and finishes the runs
+// in flight up to ctx's deadline, then cancels the rest, which are recorded as cancelled
+// (core.Service.Close). Close drains too; serve calls it first, while its listeners shut.
+func (a *App) Drain(ctx context.Context) error {
+	var errs []error
+	if a.jobs != nil {
+		errs = append(errs, a.jobs.Stop(ctx))
+	}
+	if a.Service != nil {
+		errs = append(errs, a.Service.Close(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // retain prunes execution logs now and then every interval.
@@ -291,9 +351,7 @@ func (a *App) Close(ctx context.Context) error {
 	if a.MCP != nil {
 		a.MCP.Close()
 	}
-	if a.Service != nil {
-		errs = append(errs, a.Service.Close(ctx))
-	}
+	errs = append(errs, a.Drain(ctx))
 	if a.Resolver != nil {
 		// The flush is one short transaction; it runs even when the shutdown deadline
 		// has passed, or last-used times and audit events would be lost.

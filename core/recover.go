@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/engine"
 	"github.com/steelengine/steelengine/store"
 )
@@ -27,6 +28,9 @@ type Recovery struct {
 // "interrupted" and never run again, since their side effects may have happened. Call
 // it once at start, before serving.
 func (s *Service) Recover(ctx context.Context) (Recovery, error) {
+	if s.cfg.Jobs != nil {
+		return s.recoverShared(ctx)
+	}
 	var rec Recovery
 	open, err := s.st.Logs().Unfinished(ctx)
 	if err != nil {
@@ -66,6 +70,66 @@ func (s *Service) Recover(ctx context.Context) (Recovery, error) {
 	return rec, errors.Join(errs...)
 }
 
+// Grace periods of recoverShared.
+const (
+	// orphanAfter: a queued execution with no job this long after it was accepted lost its
+	// job between the record's commit and the insert (its replica died in between).
+	orphanAfter = time.Minute
+	// deadRunMargin: beyond its longest possible run time by this much, a run recorded as
+	// running and held by no job is dead.
+	deadRunMargin = 2 * time.Minute
+)
+
+// recoverShared is Recover for replicas sharing a database, where other replicas' runs
+// are in flight right now and must be left alone. Async runs are jobs of the shared queue,
+// and a job whose replica died is rescued by the queue itself; this only settles what the
+// queue cannot see: a queued execution without a job (enqueued again, without its
+// caller), and a sync run whose replica died (marked interrupted once it has been
+// "running" longer than any run may). Replicas call it at start and then every minute;
+// doing the same settlement twice is harmless.
+func (s *Service) recoverShared(ctx context.Context) (Recovery, error) {
+	var rec Recovery
+	open, err := s.st.Logs().Unfinished(ctx)
+	if err != nil || len(open) == 0 {
+		return rec, err
+	}
+	ids := make([]string, len(open))
+	for i, e := range open {
+		ids[i] = e.ID
+	}
+	live, err := s.cfg.Jobs.Live(ctx, ids)
+	if err != nil {
+		return rec, err
+	}
+	now := time.Now()
+	var errs []error
+	for _, exec := range open {
+		s.mu.Lock()
+		_, local := s.active[exec.ID]
+		s.mu.Unlock()
+		if live[exec.ID] || local {
+			continue
+		}
+		age := now.Sub(exec.StartedAt)
+		switch {
+		case exec.Status == store.StatusQueued && age > orphanAfter:
+			if err := s.cfg.Jobs.Enqueue(ctx, Job{ExecutionID: exec.ID}); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			rec.Resumed++
+		case exec.Status == store.StatusRunning && age > s.cfg.MaxExecutionTimeout+deadRunMargin:
+			fail(exec, "Execution interrupted: the replica running it stopped")
+			if err := s.st.Logs().Put(ctx, exec); err != nil {
+				errs = append(errs, fmt.Errorf("record interrupted execution %s: %w", exec.ID, err))
+				continue
+			}
+			rec.Interrupted++
+		}
+	}
+	return rec, errors.Join(errs...)
+}
+
 var errCannotResume = errors.New("cannot resume")
 
 func fail(exec *store.Execution, msg string) {
@@ -80,6 +144,28 @@ func fail(exec *store.Execution, msg string) {
 
 // resume runs a queued job with the version it was queued for.
 func (s *Service) resume(ctx context.Context, exec *store.Execution) error {
+	// The caller's principal is gone after a restart: a resumed run cannot start child
+	// workflows (they would need its access), so those blocks fail clearly.
+	comp, in, secrets, err := s.prepareStored(ctx, exec, nil, nil)
+	if err != nil {
+		return err
+	}
+	in.Timeout = s.cfg.ExecutionTimeout
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	_ = s.trackRun(exec, cancel, false, nil) // accepted before the restart: never refused now
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel(nil)
+		s.runAndRecord(runCtx, comp, exec, in, secrets)
+	}()
+	return nil
+}
+
+// prepareStored compiles the version a stored execution was queued for and builds its
+// engine input (environment, providers, stored input), to run as p (nil: no child
+// workflows). Errors wrapping errCannotResume mean it can never run.
+func (s *Service) prepareStored(ctx context.Context, exec *store.Execution, p *auth.Principal, via []string) (*compiled, engine.RunInput, []string, error) {
 	var comp *compiled
 	err := s.st.View(ctx, func(r store.Reader) error {
 		wf, err := r.Workflow(exec.WorkflowID)
@@ -99,37 +185,31 @@ func (s *Service) resume(ctx context.Context, exec *store.Execution) error {
 	})
 	var ve *engine.ValidationError
 	if errors.Is(err, store.ErrNotFound) || errors.As(err, &ve) {
-		return fmt.Errorf("%w: workflow version is gone or invalid", errCannotResume)
+		return nil, engine.RunInput{}, nil, fmt.Errorf("%w: workflow version is gone or invalid", errCannotResume)
 	}
 	if err != nil {
-		return fmt.Errorf("resume execution %s: %w", exec.ID, err)
+		return nil, engine.RunInput{}, nil, fmt.Errorf("prepare execution %s: %w", exec.ID, err)
 	}
 	var input map[string]any
 	if len(exec.Input) > 0 {
 		if err := json.Unmarshal(exec.Input, &input); err != nil {
-			return fmt.Errorf("%w: stored input unreadable", errCannotResume)
+			return nil, engine.RunInput{}, nil, fmt.Errorf("%w: stored input unreadable", errCannotResume)
 		}
 	}
-	env, secrets, err := s.runEnv(ctx, exec.WorkspaceID, exec.UserID)
+	user := exec.UserID
+	if p != nil {
+		user = actingUser(p)
+	}
+	env, secrets, err := s.runEnv(ctx, exec.WorkspaceID, user)
 	if err != nil {
-		return fmt.Errorf("resume execution %s: %w", exec.ID, err)
+		return nil, engine.RunInput{}, nil, fmt.Errorf("prepare execution %s: %w", exec.ID, err)
 	}
 	models, keys, err := s.modelResolver(ctx, exec.WorkspaceID)
 	if err != nil {
-		return fmt.Errorf("resume execution %s: %w", exec.ID, err)
+		return nil, engine.RunInput{}, nil, fmt.Errorf("prepare execution %s: %w", exec.ID, err)
 	}
 	secrets = append(secrets, keys...)
-	// The caller's principal is gone after a restart: a resumed run cannot start child
-	// workflows (they would need its access), so those blocks fail clearly.
-	in := s.runInput(nil, exec.WorkspaceID, env, models, secrets, []string{exec.WorkflowID}, true)
-	in.Input, in.Timeout = input, s.cfg.ExecutionTimeout
-	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	_ = s.trackRun(exec, cancel, false, nil) // accepted before the restart: never refused now
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer cancel(nil)
-		s.runAndRecord(runCtx, comp, exec, in, secrets)
-	}()
-	return nil
+	in := s.runInput(p, exec.WorkspaceID, env, models, secrets, append(append([]string(nil), via...), exec.WorkflowID), exec.Version != 0)
+	in.Input, in.ExecutionID, in.WorkflowID, in.Now = input, exec.ID, exec.WorkflowID, s.cfg.Now
+	return comp, in, secrets, nil
 }

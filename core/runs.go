@@ -136,6 +136,10 @@ func (s *Service) Execute(ctx context.Context, p *auth.Principal, req RunRequest
 	in := s.runInput(p, wf.WorkspaceID, env, models, secrets, append(append([]string(nil), req.Via...), wf.ID), !req.Draft)
 	in.Input, in.Hooks, in.Timeout = req.Input, req.Hooks, timeout
 	in.ExecutionID, in.WorkflowID, in.BaseURL, in.Now = exec.ID, wf.ID, req.BaseURL, s.cfg.Now
+	if req.Async && s.cfg.Jobs != nil {
+		exec.Status = store.StatusQueued
+		return s.enqueue(ctx, p, exec, timeout, req.Via, req.BaseURL)
+	}
 	if req.Async {
 		exec.Status = store.StatusQueued
 		runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -371,6 +375,9 @@ func (s *Service) Cancel(ctx context.Context, p *auth.Principal, wfID, execID st
 		}
 		if exec.Status == store.StatusPaused {
 			return s.cancelPaused(ctx, p, exec)
+		}
+		if s.cfg.Jobs != nil && (exec.Status == store.StatusQueued || exec.Status == store.StatusRunning) {
+			return s.cancelJob(ctx, p, exec)
 		}
 		return exec, errNotCancellable
 	}

@@ -60,6 +60,9 @@ type Config struct {
 	Version string
 	// DataDir is the data directory (the master key check goes into backups).
 	DataDir string
+	// Jobs is the queue async runs go through when replicas share a database; nil runs
+	// them in this process (see Jobs).
+	Jobs Jobs
 }
 
 // Service runs the use cases over the store, the auth decision and the engine.

@@ -230,7 +230,7 @@ func shutdown(log *slog.Logger, stops []func(context.Context) error, closeNow fu
 	runsDone := make(chan struct{})
 	go func() {
 		defer close(runsDone)
-		a.Service.Close(runsCtx) // cancels whatever still runs at the runs deadline
+		a.Drain(runsCtx) // cancels whatever still runs at the runs deadline
 	}()
 	for _, stop := range stops {
 		if err := stop(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

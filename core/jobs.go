@@ -1,0 +1,151 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/steelengine/steelengine/auth"
+	"github.com/steelengine/steelengine/engine"
+	"github.com/steelengine/steelengine/store"
+)
+
+// Jobs is a queue of accepted async executions shared by every replica on one database
+// (River on PostgreSQL, see package queue): a job accepted by one replica is worked by
+// whichever replica fetches it, and a job of a replica that died is taken over by
+// another. Nil (bbolt, one process): async runs start in the accepting process at once
+// and Recover settles them at the next start.
+type Jobs interface {
+	// Enqueue hands j to the queue. Its execution's queued record is already committed;
+	// a second Enqueue of the same execution while its job exists does nothing.
+	Enqueue(ctx context.Context, j Job) error
+	// Cancel cancels the job of execID: a waiting job never runs (running false); a
+	// running one has its context cancelled on the replica that runs it (running true).
+	// found is false when the execution has no job waiting or running.
+	Cancel(ctx context.Context, execID string) (found, running bool, err error)
+	// Live returns those of execIDs whose job waits or runs.
+	Live(ctx context.Context, execIDs []string) (map[string]bool, error)
+}
+
+// Job is an async execution as the queue carries it: the record holds the rest.
+type Job struct {
+	ExecutionID string `json:"executionId"`
+	// Principal is who accepted it (auth.EncodePrincipal), so that its child workflows
+	// are authorized as that caller on whichever replica runs it.
+	Principal json.RawMessage `json:"principal,omitempty"`
+	Timeout   time.Duration   `json:"timeout,omitempty"`
+	Via       []string        `json:"via,omitempty"`
+	// BaseURL makes resume links of its pauses absolute (RunRequest.BaseURL).
+	BaseURL string `json:"baseUrl,omitempty"`
+}
+
+// enqueue queues an accepted async run on the shared queue. Admission is checked here
+// against this replica's caps; the run is counted where it runs.
+func (s *Service) enqueue(ctx context.Context, p *auth.Principal, exec *store.Execution, timeout time.Duration, via []string, baseURL string) (*Run, error) {
+	s.mu.Lock()
+	err := s.admitLocked(exec.WorkspaceID, 0)
+	if err == nil {
+		s.leaveLocked(exec.WorkspaceID, 0)
+	}
+	if exec.RunID != "" {
+		// From here the log holds the run id (or the run is refused).
+		defer func() { s.mu.Lock(); delete(s.runIDs, exec.WorkflowID+"/"+exec.RunID); s.mu.Unlock() }()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	pb, err := auth.EncodePrincipal(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.Logs().Put(ctx, exec); err != nil {
+		return nil, fmt.Errorf("queue execution: %w", err)
+	}
+	if err := s.cfg.Jobs.Enqueue(ctx, Job{ExecutionID: exec.ID, Principal: pb, Timeout: timeout, Via: via, BaseURL: baseURL}); err != nil {
+		// Recover enqueues it later (as a job without its caller) if this replica lives;
+		// the client is told it was not accepted only if the record says so.
+		s.log.Error("enqueue execution", "execution", exec.ID, "err", err)
+		fail(exec, "Execution could not be queued: "+err.Error())
+		if perr := s.st.Logs().Put(context.WithoutCancel(ctx), exec); perr != nil {
+			return nil, fmt.Errorf("queue execution: %w (and recording that failed: %v)", err, perr)
+		}
+		return nil, fmt.Errorf("queue execution: %w", err)
+	}
+	return &Run{Execution: copyExec(exec)}, nil
+}
+
+// cancelJob cancels an async run that this replica does not hold: still waiting in the
+// queue, or running on another replica (whose context River cancels; that replica
+// records the run as cancelled).
+func (s *Service) cancelJob(ctx context.Context, p *auth.Principal, exec *store.Execution) (*store.Execution, error) {
+	if err := s.az.AuthorizeCancel(ctx, p, exec.WorkflowID, exec.KeyID, exec.UserID); err != nil {
+		return nil, err
+	}
+	found, running, err := s.cfg.Jobs.Cancel(ctx, exec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("cancel job: %w", err)
+	}
+	if !found {
+		return exec, errNotCancellable // it finished meanwhile
+	}
+	if !running {
+		// It never started and never will: its record says so now.
+		end := time.Now().UTC()
+		exec.EndedAt = &end
+		exec.Status, exec.Level = store.StatusCancelled, "info"
+		exec.Error, exec.ErrorCode = "workflow execution was cancelled", engine.CodeCancelled
+		if err := s.st.Logs().Put(context.WithoutCancel(ctx), exec); err != nil {
+			return nil, fmt.Errorf("record cancelled execution: %w", err)
+		}
+	}
+	return exec, nil
+}
+
+// RunJob runs a queued execution the shared queue hands this replica (queue workers
+// call it). An execution already finished (its job ran to the end on a replica that
+// died before the queue heard of it) is left alone; one recorded as running was taken
+// from a replica that died mid-run and runs again from the start: at least once.
+func (s *Service) RunJob(ctx context.Context, j Job) error {
+	exec, err := s.st.Logs().Get(ctx, j.ExecutionID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("job for an unknown execution", "execution", j.ExecutionID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read execution %s: %w", j.ExecutionID, err)
+	}
+	switch exec.Status {
+	case store.StatusQueued:
+	case store.StatusRunning:
+		s.log.Warn("running again an execution whose replica stopped mid-run", "execution", exec.ID)
+		exec.Status = store.StatusQueued
+	default:
+		return nil
+	}
+	p, err := auth.DecodePrincipal(j.Principal)
+	if err != nil {
+		s.log.Warn("job principal unreadable; the run starts no child workflows", "execution", exec.ID, "err", err)
+	}
+	timeout := s.cfg.ExecutionTimeout
+	if j.Timeout > 0 {
+		timeout = min(j.Timeout, s.cfg.MaxExecutionTimeout)
+	}
+	comp, in, secrets, err := s.prepareStored(ctx, exec, p, j.Via)
+	if errors.Is(err, errCannotResume) {
+		fail(exec, "Execution could not start: "+err.Error())
+		exec.ErrorCode = ""
+		return s.st.Logs().Put(context.WithoutCancel(ctx), exec)
+	}
+	if err != nil {
+		return err
+	}
+	in.Timeout, in.BaseURL = timeout, j.BaseURL
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	_ = s.trackRun(exec, cancel, false, nil) // accepted already: never refused now
+	_, err = s.runAndRecord(runCtx, comp, exec, in, secrets)
+	return err
+}

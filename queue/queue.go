@@ -1,0 +1,308 @@
+// Package queue is core.Jobs on River (github.com/riverqueue/river), for replicas sharing
+// one PostgreSQL database: an async execution accepted by any replica becomes a River job
+// that whichever replica fetches it runs, and a job of a replica that died is rescued by
+// another. core does not import it; app wires it when the store is PostgreSQL.
+//
+// At least once: River's rescuer retries a job that has been "running" for longer than
+// RescueAfter. A job's worker refreshes the job's attempted_at every RescueAfter/3 while it
+// runs (its heartbeat), so only the job of a replica that stopped (crash, kill -9, lost
+// network) goes stale and is run again from the start on another replica — which means a run
+// interrupted mid-way may repeat side effects it had already made, unlike the single-binary
+// mode, where such a run is marked interrupted and never repeated.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/steelengine/steelengine/core"
+)
+
+// Options tunes a Queue; the zero value is what production uses.
+type Options struct {
+	// Workers is how many jobs this replica runs at once (default 32).
+	Workers int
+	// RescueAfter is how long a running job's heartbeat may lapse before another replica
+	// runs it again (default 30 s). River's rescuer looks every 30 s, so a job of a dead
+	// replica restarts within about RescueAfter + 30 s.
+	RescueAfter time.Duration
+	Logger      *slog.Logger
+}
+
+// Kind is the River job kind of an async execution.
+const Kind = "execution"
+
+// queueName is the one River queue the executions use.
+const queueName = river.QueueDefault
+
+// executionArgs is the job's args: core.Job, unique by execution id.
+type executionArgs struct {
+	ExecutionID string          `json:"execution_id" river:"unique"`
+	Principal   json.RawMessage `json:"principal,omitempty"`
+	TimeoutNs   int64           `json:"timeout_ns,omitempty"`
+	Via         []string        `json:"via,omitempty"`
+	BaseURL     string          `json:"base_url,omitempty"`
+}
+
+func (executionArgs) Kind() string { return Kind }
+
+// Queue is core.Jobs on River.
+type Queue struct {
+	pool   *pgxpool.Pool
+	client *river.Client[pgx.Tx]
+	opts   Options
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	handler func(context.Context, core.Job) error
+	started bool
+}
+
+var _ core.Jobs = (*Queue)(nil)
+
+// migrationLockKey serializes River's migrations between replicas starting together.
+const migrationLockKey int64 = 0x5354_4545_4c52_4956 // "STEELRIV"
+
+// Open migrates River's tables (under an advisory lock, so replicas may start together)
+// and returns a queue that can insert jobs at once and works them after Start.
+func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Queue, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 32
+	}
+	if opts.RescueAfter <= 0 {
+		opts.RescueAfter = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	q := &Queue{pool: pool, opts: opts, log: opts.Logger}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &worker{q: q}); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:  map[string]river.QueueConfig{queueName: {MaxWorkers: opts.Workers}},
+		Workers: workers,
+		// River rescues only jobs with a timeout, once attempted_at is older than it; the
+		// heartbeat keeps attempted_at fresh, and the run itself ignores this deadline
+		// (see worker.Work).
+		JobTimeout:           opts.RescueAfter,
+		RescueStuckJobsAfter: opts.RescueAfter,
+		MaxAttempts:          5,
+		// River's own info lines (leadership, start and stop) are noise in our log.
+		Logger: slog.New(levelFloor{h: opts.Logger.Handler(), min: slog.LevelWarn}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: new River client: %w", err)
+	}
+	q.client = client
+	return q, nil
+}
+
+// migrate brings River's tables up to date. River's migrations cannot share one
+// transaction (one adds an enum value another uses), so replicas starting together queue on
+// a session advisory lock held on a connection of its own meanwhile.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("queue: migrate River tables: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+		return fmt.Errorf("queue: take migration lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey)
+	}()
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("queue: migrate River tables: %w", err)
+	}
+	// Cancel and Live find a job by its execution id.
+	if _, err := conn.Exec(ctx, `CREATE INDEX IF NOT EXISTS river_job_execution_id ON river_job ((args->>'execution_id')) WHERE kind = '`+Kind+`'`); err != nil {
+		return fmt.Errorf("queue: index River jobs: %w", err)
+	}
+	return nil
+}
+
+// Start works jobs with handler until Stop.
+func (q *Queue) Start(ctx context.Context, handler func(context.Context, core.Job) error) error {
+	q.mu.Lock()
+	q.handler, q.started = handler, true
+	q.mu.Unlock()
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("queue: start: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and waits for the running ones until ctx ends, then cancels
+// them (each records itself as cancelled).
+func (q *Queue) Stop(ctx context.Context) error {
+	q.mu.Lock()
+	started := q.started
+	q.mu.Unlock()
+	if !started {
+		return nil
+	}
+	err := q.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		return q.client.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+// Enqueue inserts j's job unless its execution has one already.
+func (q *Queue) Enqueue(ctx context.Context, j core.Job) error {
+	_, err := q.client.Insert(ctx, executionArgs{ExecutionID: j.ExecutionID, Principal: j.Principal,
+		TimeoutNs: int64(j.Timeout), Via: j.Via, BaseURL: j.BaseURL}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	if err != nil {
+		return fmt.Errorf("queue: insert job for %s: %w", j.ExecutionID, err)
+	}
+	return nil
+}
+
+// liveStates are the states of a job that has yet to finish.
+const liveStates = `('available', 'pending', 'retryable', 'running', 'scheduled')`
+
+// Cancel cancels the newest live job of execID.
+func (q *Queue) Cancel(ctx context.Context, execID string) (found, running bool, err error) {
+	var id int64
+	err = q.pool.QueryRow(ctx, `SELECT id FROM river_job WHERE kind = $1 AND args->>'execution_id' = $2
+		AND state IN `+liveStates+` ORDER BY id DESC LIMIT 1`, Kind, execID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("queue: find job of %s: %w", execID, err)
+	}
+	row, err := q.client.JobCancel(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("queue: cancel job of %s: %w", execID, err)
+	}
+	switch row.State {
+	case rivertype.JobStateRunning:
+		return true, true, nil
+	case rivertype.JobStateCancelled:
+		return true, false, nil
+	}
+	return false, false, nil // it finished first
+}
+
+// Live returns those of execIDs with a job still to finish.
+func (q *Queue) Live(ctx context.Context, execIDs []string) (map[string]bool, error) {
+	live := map[string]bool{}
+	if len(execIDs) == 0 {
+		return live, nil
+	}
+	rows, err := q.pool.Query(ctx, `SELECT DISTINCT args->>'execution_id' FROM river_job
+		WHERE kind = $1 AND args->>'execution_id' = ANY($2) AND state IN `+liveStates, Kind, execIDs)
+	if err != nil {
+		return nil, fmt.Errorf("queue: live jobs: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("queue: live jobs: %w", err)
+	}
+	for _, id := range ids {
+		live[id] = true
+	}
+	return live, nil
+}
+
+// worker runs one execution job.
+type worker struct {
+	river.WorkerDefaults[executionArgs]
+	q *Queue
+}
+
+// Middleware hands Work the job's context as it is before River adds the job timeout:
+// cancelled by JobCancel and by a stop that cancels jobs, never by the deadline.
+func (w *worker) Middleware(*rivertype.JobRow) []rivertype.WorkerMiddleware {
+	return []rivertype.WorkerMiddleware{&beforeTimeout{}}
+}
+
+type outerCtxKey struct{}
+
+type beforeTimeout struct{ river.MiddlewareDefaults }
+
+func (*beforeTimeout) Work(ctx context.Context, _ *rivertype.JobRow, doInner func(context.Context) error) error {
+	return doInner(context.WithValue(ctx, outerCtxKey{}, ctx))
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[executionArgs]) error {
+	// River's job timeout exists only so that its rescuer takes the job of a dead replica
+	// (one whose heartbeat stopped); runs end by their own execution timeout.
+	if outer, ok := ctx.Value(outerCtxKey{}).(context.Context); ok {
+		ctx = outer
+	}
+	w.q.mu.Lock()
+	handler := w.q.handler
+	w.q.mu.Unlock()
+	stop := w.q.heartbeat(job.ID)
+	defer stop()
+	return handler(ctx, core.Job{ExecutionID: job.Args.ExecutionID, Principal: job.Args.Principal,
+		Timeout: time.Duration(job.Args.TimeoutNs), Via: job.Args.Via, BaseURL: job.Args.BaseURL})
+}
+
+// heartbeat moves the running job's attempted_at forward every RescueAfter/3, so River's
+// rescuer (which takes jobs running since before now − RescueAfter) leaves a job alone
+// while its replica lives, however long the run takes.
+func (q *Queue) heartbeat(jobID int64) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(q.opts.RescueAfter / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if _, err := q.pool.Exec(ctx, `UPDATE river_job SET attempted_at = now() WHERE id = $1 AND state = 'running'`, jobID); err != nil && ctx.Err() == nil {
+				q.log.Warn("job heartbeat", "job", jobID, "err", err)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// levelFloor drops records below min.
+type levelFloor struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (l levelFloor) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min && l.h.Enabled(ctx, lv)
+}
+func (l levelFloor) Handle(ctx context.Context, r slog.Record) error { return l.h.Handle(ctx, r) }
+func (l levelFloor) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFloor{h: l.h.WithAttrs(a), min: l.min}
+}
+func (l levelFloor) WithGroup(n string) slog.Handler {
+	return levelFloor{h: l.h.WithGroup(n), min: l.min}
+}

@@ -1,0 +1,226 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/store/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+func pool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	p, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func openQueue(t *testing.T, p *pgxpool.Pool, opts Options) *Queue {
+	t.Helper()
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	q, err := Open(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		q.Stop(ctx)
+	})
+	return q
+}
+
+// recorder is a job handler that notes what it ran and can hold jobs until released.
+type recorder struct {
+	mu      sync.Mutex
+	ran     map[string]int
+	jobs    map[string]core.Job
+	started chan string
+	hold    chan struct{} // nil: return at once
+	errs    chan error    // what held jobs saw when they ended
+}
+
+func newRecorder(hold bool) *recorder {
+	r := &recorder{ran: map[string]int{}, jobs: map[string]core.Job{}, started: make(chan string, 16), errs: make(chan error, 16)}
+	if hold {
+		r.hold = make(chan struct{})
+	}
+	return r
+}
+
+func (r *recorder) handle(ctx context.Context, j core.Job) error {
+	r.mu.Lock()
+	r.ran[j.ExecutionID]++
+	r.jobs[j.ExecutionID] = j
+	r.mu.Unlock()
+	r.started <- j.ExecutionID
+	if r.hold != nil {
+		select {
+		case <-r.hold:
+			r.errs <- nil
+		case <-ctx.Done():
+			r.errs <- context.Cause(ctx)
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func waitStarted(t *testing.T, r *recorder, d time.Duration) string {
+	t.Helper()
+	select {
+	case id := <-r.started:
+		return id
+	case <-time.After(d):
+		t.Fatalf("no job started within %v", d)
+		return ""
+	}
+}
+
+// A job enqueued (twice: the second is a no-op) through one replica's queue runs once, on
+// a replica that works the queue, with the args it was given.
+func TestEnqueuedJobRunsOnceOnAnotherReplica(t *testing.T) {
+	url := pgtest.URL(t)
+	a := openQueue(t, pool(t, url), Options{}) // inserts only: never started
+	b := openQueue(t, pool(t, url), Options{})
+	rec := newRecorder(false)
+	if err := b.Start(context.Background(), rec.handle); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	job := core.Job{ExecutionID: "exec1", Principal: []byte(`{"keyId":"k1"}`), Timeout: 3 * time.Second, Via: []string{"wf0"}}
+	start := time.Now()
+	for range 2 {
+		if err := a.Enqueue(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if id := waitStarted(t, rec, 10*time.Second); id != "exec1" {
+		t.Fatalf("ran %q", id)
+	}
+	t.Logf("job inserted by A ran on B after %v", time.Since(start).Round(time.Millisecond))
+	time.Sleep(500 * time.Millisecond)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.ran["exec1"] != 1 {
+		t.Fatalf("ran %d times, want once", rec.ran["exec1"])
+	}
+	got := rec.jobs["exec1"]
+	var principal bytes.Buffer
+	_ = json.Compact(&principal, got.Principal) // jsonb respaces it
+	if principal.String() != string(job.Principal) || got.Timeout != job.Timeout || len(got.Via) != 1 || got.Via[0] != "wf0" {
+		t.Fatalf("job arrived as %+v, want %+v", got, job)
+	}
+	// A finished job's execution is not live, and enqueuing it again runs nothing.
+	live, err := a.Live(ctx, []string{"exec1", "nope"})
+	if err != nil || len(live) != 0 {
+		t.Fatalf("live after completion = %v, %v", live, err)
+	}
+}
+
+// Cancel reaches a job waiting in the queue (it never runs) and a job running on another
+// replica (its context ends there).
+func TestCancelWaitingAndRunningJobs(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	a := openQueue(t, pool(t, url), Options{})
+
+	if err := a.Enqueue(ctx, core.Job{ExecutionID: "waiting"}); err != nil {
+		t.Fatal(err)
+	}
+	if live, _ := a.Live(ctx, []string{"waiting"}); !live["waiting"] {
+		t.Fatal("a waiting job is not live")
+	}
+	found, running, err := a.Cancel(ctx, "waiting")
+	if err != nil || !found || running {
+		t.Fatalf("cancel waiting job: found %v running %v err %v; want found, not running", found, running, err)
+	}
+	if found, _, _ := a.Cancel(ctx, "waiting"); found {
+		t.Fatal("a cancelled job was found again")
+	}
+	if found, _, _ := a.Cancel(ctx, "never-queued"); found {
+		t.Fatal("cancel found a job nobody queued")
+	}
+
+	b := openQueue(t, pool(t, url), Options{})
+	rec := newRecorder(true)
+	if err := b.Start(ctx, rec.handle); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Enqueue(ctx, core.Job{ExecutionID: "running"}); err != nil {
+		t.Fatal(err)
+	}
+	if id := waitStarted(t, rec, 10*time.Second); id != "running" {
+		t.Fatalf("started %q", id)
+	}
+	start := time.Now()
+	found, running, err = a.Cancel(ctx, "running")
+	if err != nil || !found || !running {
+		t.Fatalf("cancel running job: found %v running %v err %v; want found and running", found, running, err)
+	}
+	select {
+	case err := <-rec.errs:
+		if err == nil {
+			t.Fatal("held job ended without its context being cancelled")
+		}
+		t.Logf("cancel reached the replica running the job in %v (%v)", time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancellation did not reach the replica running the job")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.ran["waiting"] != 0 {
+		t.Fatal("the job cancelled while waiting ran")
+	}
+}
+
+// A running job's heartbeat keeps River's rescuer away while its replica lives: after
+// three rescue windows it has still run once.
+func TestHeartbeatKeepsLongJobFromRescue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for River's rescuer (~35 s)")
+	}
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	p := pool(t, url)
+	q := openQueue(t, p, Options{RescueAfter: 3 * time.Second})
+	rec := newRecorder(true)
+	if err := q.Start(ctx, rec.handle); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Enqueue(ctx, core.Job{ExecutionID: "long"}); err != nil {
+		t.Fatal(err)
+	}
+	waitStarted(t, rec, 10*time.Second)
+	// River's rescuer runs every 30 s on the leader; stay past one full round.
+	select {
+	case id := <-rec.started:
+		t.Fatalf("job %s started again while it ran", id)
+	case <-time.After(35 * time.Second):
+	}
+	close(rec.hold)
+	if err := <-rec.errs; err != nil {
+		t.Fatalf("job ended with %v", err)
+	}
+	var attempts int
+	if err := p.QueryRow(ctx, `SELECT attempt FROM river_job WHERE args->>'execution_id' = 'long'`).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 1 {
+		t.Fatalf("attempt %d, want 1", attempts)
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
 // binPath is the steelengine binary built once for the process-level tests.
@@ -32,7 +34,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build steelengine: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // the replica tests' throwaway PostgreSQL stops with the tests
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

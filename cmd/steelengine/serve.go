@@ -34,6 +34,7 @@ func serveFlags() []cli.Flag {
 		&cli.IntFlag{Name: "retention-count", EnvVars: []string{"STEELENGINE_RETENTION_COUNT"}, Usage: "keep at most this many execution logs per workspace; default no limit"},
 		&cli.StringFlag{Name: "public-url", EnvVars: []string{"STEELENGINE_PUBLIC_URL"}, Usage: "external base URL when behind a reverse proxy (status links, MCP Host/Origin checks)"},
 		&cli.StringSliceFlag{Name: "allowed-origin", EnvVars: []string{"STEELENGINE_ALLOWED_ORIGINS"}, Usage: "browser origin allowed for CORS and MCP (repeatable; default none)"},
+		&cli.DurationFlag{Name: "job-rescue-after", Value: 30 * time.Second, EnvVars: []string{"STEELENGINE_JOB_RESCUE_AFTER"}, Usage: "with --database-url: how long a running async job's heartbeat may lapse before another replica runs it again"},
 		&cli.StringSliceFlag{Name: "trusted-proxy", EnvVars: []string{"STEELENGINE_TRUSTED_PROXIES"}, Usage: "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable; default none)"},
 	}
 }
@@ -85,6 +86,9 @@ func serveAction(c *cli.Context) error {
 		return err
 	}
 	cfg.Retention = retention
+	if cfg.JobRescueAfter = c.Duration("job-rescue-after"); cfg.JobRescueAfter < time.Second {
+		return usagef("invalid --job-rescue-after %s: must be at least 1s", cfg.JobRescueAfter)
+	}
 	maxConns := c.Int("max-connections")
 	if maxConns < 0 {
 		return usagef("invalid --max-connections %d: must be positive", maxConns)
@@ -268,7 +272,10 @@ func bootstrap(ctx context.Context, c *cli.Context, a *app.App) error {
 		return err
 	}
 	admin := &store.User{Email: c.String("admin-email"), Name: "Admin", PasswordHash: hash, InstanceAdmin: true}
-	if err := st.CreateUser(ctx, admin); err != nil {
+	if err := st.CreateUser(ctx, admin); errors.Is(err, store.ErrConflict) {
+		// Replicas starting together on an empty database: another one is bootstrapping.
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("bootstrap admin: %w", err)
 	}
 	org := &store.Org{Name: "Default"}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/steelengine/steelengine/store/postgres/pgtest"
+)
+
+// Replicas on one PostgreSQL database (issue 17): real binaries, each with its own data
+// directory, sharing the database and the master key.
+
+var defaultOrgRE = regexp.MustCompile(`Default organization (\S+),`)
+
+// cluster is replicas of one database.
+type cluster struct {
+	t        *testing.T
+	url, key string // database URL, master key
+	extra    []string
+}
+
+func newCluster(t *testing.T, extra ...string) *cluster {
+	t.Helper()
+	b := make([]byte, 32)
+	rand.Read(b)
+	return &cluster{t: t, url: pgtest.URL(t), key: base64.StdEncoding.EncodeToString(b), extra: extra}
+}
+
+// start runs one more replica with a data directory of its own.
+func (c *cluster) start() *server {
+	c.t.Helper()
+	args := append([]string{"--database-url", c.url, "--master-key", c.key}, c.extra...)
+	return startServer(c.t, filepath.Join(c.t.TempDir(), "data"), args...)
+}
+
+// first starts the first replica and seeds the crash world (greet, wait workflows) in it.
+func (c *cluster) first(waitSeconds string) (*server, *crashWorld, string) {
+	c.t.Helper()
+	args := append([]string{"--database-url", c.url, "--master-key", c.key}, c.extra...)
+	srv, w, _ := freshInstanceIn(c.t, filepath.Join(c.t.TempDir(), "data"), waitSeconds, args...)
+	return srv, w, srv.stdoutMatch(defaultOrgRE)
+}
+
+// within polls cond every 10 ms for up to d and returns how long it took to hold.
+func within(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// A key revoked through replica A is refused by replica B within a second (and by A at
+// once), though B had it cached as valid.
+func TestReplicasRevokedKeyRefusedEverywhereWithinASecond(t *testing.T) {
+	cl := newCluster(t)
+	a, w, _ := cl.first("1")
+	b := cl.start()
+	client := &http.Client{Timeout: 10 * time.Second}
+
+	code, out, err := call(client, "POST", a.url+"/api/users/me/api-keys", w.session, map[string]any{"name": "replicated"})
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("create key on A: %d %v %v", code, out, err)
+	}
+	k := out["key"].(map[string]any)
+	plain, id := k["key"].(string), k["id"].(string)
+	hdr := map[string]string{"X-API-Key": plain}
+	for _, s := range []*server{a, b} { // warm both replicas' caches
+		if code, out, _ := call(client, "GET", s.url+"/api/v1/workflows/"+w.greet, hdr, nil); code != 200 {
+			t.Fatalf("read with the new key on %s: %d %v", s.url, code, out)
+		}
+	}
+	if code, out, _ := call(client, "DELETE", a.url+"/api/users/me/api-keys/"+id, w.session, nil); code/100 != 2 {
+		t.Fatalf("revoke on A: %d %v", code, out)
+	}
+	if code, _, _ := call(client, "GET", a.url+"/api/v1/workflows/"+w.greet, hdr, nil); code != http.StatusUnauthorized {
+		t.Fatalf("A still takes the key it revoked: %d", code)
+	}
+	took := within(t, time.Second, "B refuses the revoked key", func() bool {
+		code, _, _ := call(client, "GET", b.url+"/api/v1/workflows/"+w.greet, hdr, nil)
+		return code == http.StatusUnauthorized
+	})
+	t.Logf("revocation on A reached B in %v", took.Round(time.Millisecond))
+}
+
+// A workspace leaving its organization on replica A cuts the organization's key on B.
+func TestReplicasWorkspaceLeavingOrgCutsOrgKeyElsewhere(t *testing.T) {
+	cl := newCluster(t)
+	a, w, orgID := cl.first("1")
+	b := cl.start()
+	client := &http.Client{Timeout: 10 * time.Second}
+
+	code, out, err := call(client, "POST", a.url+"/api/organizations/"+orgID+"/api-keys", w.session, map[string]any{"name": "org",
+		"grants": []map[string]any{{"workspaceId": w.wsID, "level": "write"}}})
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("create org key on A: %d %v %v", code, out, err)
+	}
+	hdr := map[string]string{"X-API-Key": out["key"].(map[string]any)["key"].(string)}
+	if code, out, _ := call(client, "GET", b.url+"/api/v1/workflows/"+w.greet, hdr, nil); code != 200 {
+		t.Fatalf("org key on B before the move: %d %v", code, out)
+	}
+	if code, out, _ := call(client, "PATCH", a.url+"/api/workspaces/"+w.wsID, w.session, map[string]any{"organizationId": nil}); code != 200 {
+		t.Fatalf("workspace leaves its org on A: %d %v", code, out)
+	}
+	took := within(t, time.Second, "B cuts the org key", func() bool {
+		code, _, _ := call(client, "GET", b.url+"/api/v1/workflows/"+w.greet, hdr, nil)
+		return code == http.StatusForbidden || code == http.StatusNotFound || code == http.StatusUnauthorized
+	})
+	t.Logf("org move on A cut the key on B in %v", took.Round(time.Millisecond))
+}

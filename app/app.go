@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/steelengine/steelengine/auth"
@@ -101,6 +102,10 @@ type App struct {
 
 	// jobs is the River queue of async runs when the store is PostgreSQL (nil on bbolt).
 	jobs *queue.Queue
+	// replicaID names this replica in the replicas table; replicas is how many were
+	// seen serving at the last heartbeat (PostgreSQL; rate limits are shared by them).
+	replicaID string
+	replicas  atomic.Int64
 
 	stopBg context.CancelFunc // background tasks started by Start
 	bg     sync.WaitGroup
@@ -138,7 +143,11 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	httpClient := netguard.NewClient(netguard.Options{AllowCIDRs: cfg.AllowNetworks, AllowLoopback: cfg.AllowLoopback})
 
-	a.Auth, a.Resolver = newAuth(a.Store, a.Secrets, cfg.Auth, log)
+	authOpts := cfg.Auth
+	if _, ok := st.(*postgres.Store); ok && authOpts.Replicas == nil {
+		authOpts.Replicas = func() int { return int(a.replicas.Load()) }
+	}
+	a.Auth, a.Resolver = newAuth(a.Store, a.Secrets, authOpts, log)
 
 	cc := cfg.Core
 	cc.DataDir = cfg.DataDir
@@ -240,6 +249,25 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	bgCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBg = stop
+	if ps, ok := a.Store.(*postgres.Store); ok {
+		// Count the replicas before serving, so the first requests get the right share.
+		a.replicaID = store.NewID()
+		a.heartbeat(ctx, ps)
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			t := time.NewTicker(replicaHeartbeat)
+			defer t.Stop()
+			for {
+				select {
+				case <-bgCtx.Done():
+					return
+				case <-t.C:
+					a.heartbeat(bgCtx, ps)
+				}
+			}
+		}()
+	}
 	if a.jobs != nil {
 		if err := a.jobs.Start(ctx, a.Service.RunJob); err != nil {
 			return err
@@ -273,6 +301,23 @@ func (a *App) Start(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// replicaHeartbeat is how often a replica on PostgreSQL says it serves; one silent for
+// three of these is counted out.
+const replicaHeartbeat = 5 * time.Second
+
+func (a *App) heartbeat(ctx context.Context, ps *postgres.Store) {
+	n, err := ps.Heartbeat(ctx, a.replicaID, 3*replicaHeartbeat)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("replica heartbeat", "err", err)
+		}
+		return // keep the last count
+	}
+	if old := a.replicas.Swap(int64(n)); old != int64(n) {
+		a.log.Info("replicas serving", "count", n)
+	}
 }
 
 // settle runs Recover every interval until ctx ends.
@@ -347,6 +392,10 @@ func (a *App) Close(ctx context.Context) error {
 	if a.stopBg != nil {
 		a.stopBg()
 		a.bg.Wait()
+	}
+	if ps, ok := a.Store.(*postgres.Store); ok && a.replicaID != "" {
+		// The others count this replica out at their next heartbeat, not 15 s later.
+		errs = append(errs, ps.Leave(context.WithoutCancel(ctx), a.replicaID))
 	}
 	if a.MCP != nil {
 		a.MCP.Close()

@@ -21,6 +21,11 @@ type Options struct {
 	AuditFlush time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Replicas, when set, counts the replicas serving one shared database now: each
+	// grants 1/N of a key's per-minute limit (rounded up), so with the load balancer
+	// spreading a key's requests the limit holds across replicas within a few percent,
+	// without a database round trip per request. Nil or < 2: this process has it all.
+	Replicas func() int
 }
 
 // Resolver turns a raw API key into a Principal. The hot path reads no store: entries
@@ -90,6 +95,21 @@ func NewResolver(st store.Store, sec *Secrets, az *Authorizer, opts Options, log
 	return r
 }
 
+// takeShare spends a token of this replica's share of key id's limit and reports the
+// key's whole limit, its remaining tokens estimated as this share's times the replicas.
+func (r *Resolver) takeShare(id string, limit int, now time.Time) (RateState, time.Duration) {
+	n := 1
+	if r.opts.Replicas != nil {
+		n = max(1, r.opts.Replicas())
+	}
+	if n == 1 {
+		return r.limits.take(id, limit, now)
+	}
+	rs, retry := r.limits.take(id, (limit+n-1)/n, now)
+	rs.Limit, rs.Remaining = limit, min(limit, rs.Remaining*n)
+	return rs, retry
+}
+
 // Authorizer returns the decision function the resolver's principals go to.
 func (r *Resolver) Authorizer() *Authorizer { return r.az }
 
@@ -126,7 +146,7 @@ func (r *Resolver) Resolve(ctx context.Context, rawKey, clientIP, transport stri
 	if limit <= 0 {
 		limit = r.opts.DefaultRateLimit
 	}
-	rs, retry := r.limits.take(k.ID, limit, now)
+	rs, retry := r.takeShare(k.ID, limit, now)
 	if retry > 0 {
 		return nil, &Error{Status: 429, Code: "rate_limit_exceeded", Message: "Rate limit exceeded", RetryAfter: retry, Rate: rs, reason: "rate_limited"}
 	}

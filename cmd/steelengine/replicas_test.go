@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,4 +117,46 @@ func TestReplicasWorkspaceLeavingOrgCutsOrgKeyElsewhere(t *testing.T) {
 		return code == http.StatusForbidden || code == http.StatusNotFound || code == http.StatusUnauthorized
 	})
 	t.Logf("org move on A cut the key on B in %v", took.Round(time.Millisecond))
+}
+
+// A key's per-minute limit holds across two replicas (within 10%): each replica grants its
+// share, the replicas counting each other through their heartbeats. Without sharing, two
+// replicas would grant twice the limit.
+func TestReplicasShareAKeyRateLimit(t *testing.T) {
+	cl := newCluster(t)
+	a, w, _ := cl.first("1")
+	b := cl.start()
+	client := &http.Client{Timeout: 10 * time.Second}
+	const limit = 120
+	code, out, err := call(client, "POST", a.url+"/api/users/me/api-keys", w.session, map[string]any{"name": "limited", "rateLimit": limit})
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("create key: %d %v %v", code, out, err)
+	}
+	hdr := map[string]string{"X-API-Key": out["key"].(map[string]any)["key"].(string)}
+	for _, s := range []*server{a, b} {
+		within(t, 15*time.Second, "both replicas count two", func() bool { return strings.Contains(s.stderr.String(), "count=2") })
+	}
+	ok, limited := 0, 0
+	start := time.Now()
+	for i := range 3 * limit {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		code, out, err := call(client, "GET", s.url+"/api/v1/workflows/"+w.greet, hdr, nil)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case code == http.StatusOK:
+			ok++
+		case code == http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Fatalf("request %d: %d %v", i, code, out)
+		}
+	}
+	t.Logf("%d requests in %v over two replicas: %d served, %d limited (limit %d/min)", 3*limit, time.Since(start).Round(time.Millisecond), ok, limited, limit)
+	if ok < limit*9/10 || ok > limit*11/10 {
+		t.Fatalf("served %d with a limit of %d/min across two replicas, want within 10%%", ok, limit)
+	}
 }

@@ -1,0 +1,41 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"github.com/jackc/pgx/v5"
+	"time"
+)
+
+// Replica liveness: every replica upserts its row in replicas every few seconds; the
+// rows seen recently count the replicas serving now. Per-key rate limits divide by that
+// count (each replica grants its share of a key's limit), so the limit holds across
+// replicas without a database round trip per request.
+
+// Heartbeat records that replica id is alive and returns how many replicas were seen
+// within alive (this one included). Rows silent for ten times alive are deleted.
+func (s *Store) Heartbeat(ctx context.Context, id string, alive time.Duration) (int, error) {
+	var n int
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO replicas (id, started_at, seen_at) VALUES ($1, now(), now())
+			ON CONFLICT (id) DO UPDATE SET seen_at = now()`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM replicas WHERE seen_at < now() - make_interval(secs => $1)`, (10 * alive).Seconds()); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM replicas WHERE seen_at >= now() - make_interval(secs => $1)`, alive.Seconds()).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: replica heartbeat: %w", err)
+	}
+	return n, nil
+}
+
+// Leave deletes replica id's row, so the others count it out at once on a clean stop.
+func (s *Store) Leave(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM replicas WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("postgres: replica leave: %w", err)
+	}
+	return nil
+}

@@ -111,6 +111,7 @@ func commands() []*cli.Command {
 		logsCommand(),
 		checkCommand(),
 		compactCommand(),
+		migrateStoreCommand(),
 		mcpServersCommand(),
 		envCommand(),
 		providersCommand(),

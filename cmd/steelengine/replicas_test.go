@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steelengine/steelengine/internal/testenv"
 	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
@@ -158,5 +159,69 @@ func TestReplicasShareAKeyRateLimit(t *testing.T) {
 	t.Logf("%d requests in %v over two replicas: %d served, %d limited (limit %d/min)", 3*limit, time.Since(start).Round(time.Millisecond), ok, limited, limit)
 	if ok < limit*9/10 || ok > limit*11/10 {
 		t.Fatalf("served %d with a limit of %d/min across two replicas, want within 10%%", ok, limit)
+	}
+}
+
+// An async job accepted by A and running there completes on B after A is killed with
+// SIGKILL: B's queue rescues it once A's heartbeat lapses.
+func TestReplicasJobOfKilledReplicaCompletesElsewhere(t *testing.T) {
+	cl := newCluster(t, "--job-rescue-after", "3s")
+	a, w, _ := cl.first("4")
+	client := &http.Client{Timeout: 10 * time.Second}
+	hdr := map[string]string{"X-API-Key": w.key, "X-Execution-Mode": "async"}
+	code, out, err := call(client, "POST", a.url+"/api/workflows/"+w.wait+"/execute", hdr, map[string]any{})
+	if err != nil || code != http.StatusAccepted {
+		t.Fatalf("async run on A: %d %v %v", code, out, err)
+	}
+	job := out["jobId"].(string)
+	key := map[string]string{"X-API-Key": w.key}
+	within(t, 10*time.Second, "A starts the job", func() bool {
+		_, out, _ := call(client, "GET", a.url+"/api/jobs/"+job, key, nil)
+		return out["status"] == "running" || out["status"] == "processing"
+	})
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+	killed := time.Now()
+
+	b := cl.start()
+	var last map[string]any
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		_, last, _ = call(client, "GET", b.url+"/api/jobs/"+job, key, nil)
+		if last["status"] == "completed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B did not complete A's job within 2 minutes: %v\nB's log:\n%s", last, b.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("job of the killed replica completed on B %v after the kill", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// A schedule due every minute fires once per minute with three replicas running.
+func TestReplicasScheduleFiresOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a cron minute")
+	}
+	cl := newCluster(t)
+	a, w, _ := cl.first("1")
+	cl.start()
+	cl.start()
+	client := &http.Client{Timeout: 10 * time.Second}
+	id, err := w.importDeploy(client, a.url, testenv.Workflow(t, "schedule-every-minute.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := map[string]string{"X-API-Key": w.key}
+	count := func() int {
+		_, out, _ := call(client, "GET", a.url+"/api/v1/logs?workspaceId="+w.wsID+"&workflowIds="+id+"&triggers=schedule", key, nil)
+		items, _ := out["data"].([]any)
+		return len(items)
+	}
+	within(t, 80*time.Second, "the schedule fires", func() bool { return count() > 0 })
+	time.Sleep(8 * time.Second) // more than a scheduler interval on every replica
+	if n := count(); n != 1 {
+		t.Fatalf("%d schedule runs in the minute, want 1", n)
 	}
 }

@@ -225,3 +225,34 @@ func TestReplicasScheduleFiresOnce(t *testing.T) {
 		t.Fatalf("%d schedule runs in the minute, want 1", n)
 	}
 }
+
+// Cancelling through replica B an async run that replica A is running reaches A: the run
+// stops there and is recorded as cancelled.
+func TestReplicasCancelReachesTheReplicaRunningTheJob(t *testing.T) {
+	cl := newCluster(t)
+	a, w, _ := cl.first("30")
+	client := &http.Client{Timeout: 10 * time.Second}
+	key := map[string]string{"X-API-Key": w.key}
+	code, out, err := call(client, "POST", a.url+"/api/workflows/"+w.wait+"/execute", map[string]string{"X-API-Key": w.key, "X-Execution-Mode": "async"}, map[string]any{})
+	if err != nil || code != http.StatusAccepted {
+		t.Fatalf("async run on A: %d %v %v", code, out, err)
+	}
+	job := out["jobId"].(string)
+	within(t, 10*time.Second, "A starts the job", func() bool {
+		_, out, _ := call(client, "GET", a.url+"/api/jobs/"+job, key, nil)
+		return out["status"] == "processing"
+	})
+	b := cl.start() // started after the job, so A is the one running it
+	start := time.Now()
+	if code, out, _ := call(client, "POST", b.url+"/api/workflows/"+w.wait+"/executions/"+job+"/cancel", key, nil); code != http.StatusOK {
+		t.Fatalf("cancel through B: %d %v", code, out)
+	}
+	var status string
+	took := within(t, 10*time.Second, "the run is recorded cancelled", func() bool {
+		_, out, _ := call(client, "GET", b.url+"/api/workflows/"+w.wait+"/executions/"+job, key, nil)
+		status, _ = out["status"].(string)
+		return status == "cancelled"
+	})
+	// B only asked: the cancelled record is A's, written when its run stopped.
+	t.Logf("cancel through B stopped the run on A in %v (%v after the request)", took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+}

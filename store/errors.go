@@ -1,6 +1,9 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors returned (wrapped) by the store. Callers test with errors.Is.
 var (
@@ -22,3 +25,8 @@ var (
 	// ErrCorrupt: a data file cannot be read; `steelengine check` tells more.
 	ErrCorrupt = errors.New("data file is damaged")
 )
+
+// invalidf builds an ErrInvalid error with a message, as the backends word them.
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrInvalid)
+}

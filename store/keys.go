@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // KeyFilter selects keys by owner; empty fields match everything.
@@ -57,4 +60,164 @@ type Keys interface {
 	// SetKeysLastUsed records last-used times in one transaction. It does not change any
 	// access decision, so the auth epoch stays as it is and warm caches survive.
 	SetKeysLastUsed(ctx context.Context, used map[string]LastUsed) error
+}
+
+// KeyRefs reads, inside a backend's write transaction, the records ValidateKey checks a key
+// against. A backend may lock what it reads so the checks hold until it commits.
+type KeyRefs interface {
+	// KeyOwner returns nil when the user, workspace or organization (by t) with id exists.
+	KeyOwner(t KeyType, id string) error
+	// WorkflowWorkspace returns the id of the workspace holding workflow id.
+	WorkflowWorkspace(id string) (string, error)
+	// WorkspaceOrg returns the organization of workspace id ("" when it has none).
+	WorkspaceOrg(id string) (string, error)
+	// KeyNameTaken reports whether another live key (id other than keyID) of owner is named name.
+	KeyNameTaken(owner, keyID, name string) (bool, error)
+}
+
+// ValidateKey checks k before it is stored: a known type, a name of 1 to 100 characters
+// unique among the owner's live keys (ErrConflict), an existing owner, a valid level for
+// workspace keys (write when unset) with narrowing workflows of that workspace, and at
+// least one valid grant for organization keys. It clears the fields k's type does not use.
+// rotating keeps deleted workflows in a successor's narrowing list: dropping one could
+// leave the list empty, which would widen the key to the whole workspace.
+func ValidateKey(k *APIKey, rotating bool, refs KeyRefs) error {
+	if !k.Type.Valid() {
+		return invalidf("key type %q must be one of personal, workspace, organization", k.Type)
+	}
+	if n := utf8.RuneCountInString(k.Name); n < 1 || n > 100 {
+		return invalidf("key name must be 1 to 100 characters")
+	}
+	switch k.Type {
+	case KeyPersonal:
+		if err := refs.KeyOwner(k.Type, k.UserID); err != nil {
+			return fmt.Errorf("personal key owner: %w", err)
+		}
+		k.WorkspaceID, k.OrgID, k.Level, k.Workflows, k.Grants = "", "", "", nil, nil
+	case KeyWorkspace:
+		if err := refs.KeyOwner(k.Type, k.WorkspaceID); err != nil {
+			return fmt.Errorf("workspace key owner: %w", err)
+		}
+		if k.Level == LevelNone {
+			k.Level = LevelWrite
+		}
+		if !k.Level.Valid() {
+			return invalidf("key level %q must be one of read, write, admin", k.Level)
+		}
+		for _, id := range k.Workflows {
+			wsID, err := refs.WorkflowWorkspace(id)
+			if errors.Is(err, ErrNotFound) && rotating {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if wsID != k.WorkspaceID {
+				return invalidf("workflow %s is not in workspace %s", id, k.WorkspaceID)
+			}
+		}
+		k.UserID, k.OrgID, k.Grants = "", "", nil
+	case KeyOrganization:
+		if err := refs.KeyOwner(k.Type, k.OrgID); err != nil {
+			return fmt.Errorf("organization key owner: %w", err)
+		}
+		if err := ValidateGrants(k.OrgID, k.Grants, refs); err != nil {
+			return err
+		}
+		k.UserID, k.WorkspaceID, k.Level, k.Workflows = "", "", "", nil
+	}
+	taken, err := refs.KeyNameTaken(k.OwnerID(), k.ID, k.Name)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return fmt.Errorf("an API key named %q already exists: %w", k.Name, ErrConflict)
+	}
+	return nil
+}
+
+// ValidateGrants checks an organization key's grants: at least one, each with a valid
+// level on a workspace of organization orgID or on a workflow in one.
+func ValidateGrants(orgID string, grants []Grant, refs KeyRefs) error {
+	if len(grants) == 0 {
+		return invalidf("an organization key needs at least one grant")
+	}
+	for _, g := range grants {
+		if err := validateGrant(orgID, g, refs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateGrant(orgID string, g Grant, refs KeyRefs) error {
+	if !g.Level.Valid() {
+		return invalidf("grant level %q must be one of read, write, admin", g.Level)
+	}
+	wsID := g.TargetID
+	switch g.TargetType {
+	case TargetWorkspace:
+	case TargetWorkflow:
+		id, err := refs.WorkflowWorkspace(g.TargetID)
+		if err != nil {
+			return err
+		}
+		wsID = id
+	default:
+		return invalidf("grant target type %q must be workspace or workflow", g.TargetType)
+	}
+	wsOrg, err := refs.WorkspaceOrg(wsID)
+	if err != nil {
+		return err
+	}
+	if wsOrg != orgID {
+		return invalidf("grant target %s is not in organization %s", g.TargetID, orgID)
+	}
+	return nil
+}
+
+// KeepFixed restores on k what UpdateKey may not change, from was (k before the caller's
+// edit): identity, ownership, secret and scope are fixed at creation.
+func (k *APIKey) KeepFixed(was *APIKey) {
+	k.ID, k.Type, k.UserID, k.WorkspaceID, k.OrgID = was.ID, was.Type, was.UserID, was.WorkspaceID, was.OrgID
+	k.Digest, k.Ciphertext, k.Suffix, k.CreatedAt, k.CreatedBy = was.Digest, was.Ciphertext, was.Suffix, was.CreatedAt, was.CreatedBy
+	k.Level, k.Workflows, k.Grants = was.Level, was.Workflows, was.Grants
+}
+
+// Rotate makes next the successor of k, as RotateKey stores them: k must be live and not
+// rotated yet; it keeps working until graceUntil and points at next. next inherits the
+// owner, scope, allowlist and rate limit, and k's name when it has none (k is then renamed
+// "… (rotated)" so the owner's names stay unique while both exist); next gets an id if it
+// has none. now is the update time, at the backend's precision.
+func (k *APIKey) Rotate(next *APIKey, graceUntil, now time.Time) error {
+	if k.RevokedAt != nil {
+		return invalidf("key %s is revoked", k.ID)
+	}
+	if k.RotatedTo != "" {
+		return invalidf("key %s was already rotated to %s; rotate that one", k.ID, k.RotatedTo)
+	}
+	k.GraceUntil = &graceUntil
+	k.UpdatedAt = now
+	next.Type, next.UserID, next.WorkspaceID, next.OrgID = k.Type, k.UserID, k.WorkspaceID, k.OrgID
+	next.Level, next.Workflows, next.Grants = k.Level, k.Workflows, k.Grants
+	next.AllowedCIDRs, next.RateLimit = k.AllowedCIDRs, k.RateLimit
+	if next.Name == "" {
+		next.Name = k.Name
+	}
+	if next.ID == "" {
+		next.ID = NewID()
+	}
+	k.RotatedTo = next.ID
+	if next.Name == k.Name {
+		k.Name = truncateRunes(k.Name, 90) + " (rotated)"
+	}
+	return nil
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }

@@ -2,11 +2,9 @@ package bolt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
-	"unicode/utf8"
 
 	"github.com/steelengine/steelengine/store"
 )
@@ -61,100 +59,59 @@ func (w *writer) putKey(k *store.APIKey) error {
 }
 
 func (w *writer) validateKey(k *store.APIKey) error {
-	if !k.Type.Valid() {
-		return invalid("key type %q must be one of personal, workspace, organization", k.Type)
-	}
-	if n := utf8.RuneCountInString(k.Name); n < 1 || n > 100 {
-		return invalid("key name must be 1 to 100 characters")
-	}
-	switch k.Type {
-	case store.KeyPersonal:
-		if _, err := w.User(k.UserID); err != nil {
-			return fmt.Errorf("personal key owner: %w", err)
-		}
-		k.WorkspaceID, k.OrgID, k.Level, k.Workflows, k.Grants = "", "", "", nil, nil
-	case store.KeyWorkspace:
-		if _, err := w.Workspace(k.WorkspaceID); err != nil {
-			return fmt.Errorf("workspace key owner: %w", err)
-		}
-		if k.Level == store.LevelNone {
-			k.Level = store.LevelWrite
-		}
-		if !k.Level.Valid() {
-			return invalid("key level %q must be one of read, write, admin", k.Level)
-		}
-		for _, id := range k.Workflows {
-			wf, err := w.Workflow(id)
-			if errors.Is(err, store.ErrNotFound) && w.rotating {
-				// A deleted workflow stays in the narrowing list: dropping it could
-				// leave the list empty, which would widen the key to the workspace.
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if wf.WorkspaceID != k.WorkspaceID {
-				return invalid("workflow %s is not in workspace %s", id, k.WorkspaceID)
-			}
-		}
-		k.UserID, k.OrgID, k.Grants = "", "", nil
-	case store.KeyOrganization:
-		if _, err := w.Org(k.OrgID); err != nil {
-			return fmt.Errorf("organization key owner: %w", err)
-		}
-		if len(k.Grants) == 0 {
-			return invalid("an organization key needs at least one grant")
-		}
-		for _, g := range k.Grants {
-			if err := w.validateGrant(k.OrgID, g); err != nil {
-				return err
-			}
-		}
-		k.UserID, k.WorkspaceID, k.Level, k.Workflows = "", "", "", nil
-	}
-	ids, err := idsUnder(w.tx.Bucket(bKeysByOwner), k.OwnerID())
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if id == k.ID {
-			continue
-		}
-		other, err := w.Key(id)
-		if err != nil {
-			return err
-		}
-		if other.RevokedAt == nil && other.Name == k.Name {
-			return fmt.Errorf("an API key named %q already exists: %w", k.Name, store.ErrConflict)
-		}
-	}
-	return nil
+	return store.ValidateKey(k, w.rotating, keyRefs{w})
 }
 
-func (w *writer) validateGrant(orgID string, g store.Grant) error {
-	if !g.Level.Valid() {
-		return invalid("grant level %q must be one of read, write, admin", g.Level)
-	}
-	wsID := g.TargetID
-	switch g.TargetType {
-	case store.TargetWorkspace:
-	case store.TargetWorkflow:
-		wf, err := w.Workflow(g.TargetID)
-		if err != nil {
-			return err
-		}
-		wsID = wf.WorkspaceID
+// keyRefs answers store.ValidateKey from the write transaction.
+type keyRefs struct{ w *writer }
+
+func (r keyRefs) KeyOwner(t store.KeyType, id string) error {
+	var err error
+	switch t {
+	case store.KeyPersonal:
+		_, err = r.w.User(id)
+	case store.KeyWorkspace:
+		_, err = r.w.Workspace(id)
 	default:
-		return invalid("grant target type %q must be workspace or workflow", g.TargetType)
+		_, err = r.w.Org(id)
 	}
-	ws, err := w.Workspace(wsID)
+	return err
+}
+
+func (r keyRefs) WorkflowWorkspace(id string) (string, error) {
+	wf, err := r.w.Workflow(id)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if ws.OrgID != orgID {
-		return invalid("grant target %s is not in organization %s", g.TargetID, orgID)
+	return wf.WorkspaceID, nil
+}
+
+func (r keyRefs) WorkspaceOrg(id string) (string, error) {
+	ws, err := r.w.Workspace(id)
+	if err != nil {
+		return "", err
 	}
-	return nil
+	return ws.OrgID, nil
+}
+
+func (r keyRefs) KeyNameTaken(owner, keyID, name string) (bool, error) {
+	ids, err := idsUnder(r.w.tx.Bucket(bKeysByOwner), owner)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		if id == keyID {
+			continue
+		}
+		other, err := r.w.Key(id)
+		if err != nil {
+			return false, err
+		}
+		if other.RevokedAt == nil && other.Name == name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (w *writer) putGrant(keyID string, g store.Grant) error {
@@ -194,13 +151,8 @@ func (s *Store) SetKeyGrants(ctx context.Context, keyID string, grants []store.G
 		if k.Type != store.KeyOrganization {
 			return invalid("only organization keys have grants")
 		}
-		if len(grants) == 0 {
-			return invalid("an organization key needs at least one grant")
-		}
-		for _, g := range grants {
-			if err := w.validateGrant(k.OrgID, g); err != nil {
-				return err
-			}
+		if err := store.ValidateGrants(k.OrgID, grants, keyRefs{w}); err != nil {
+			return err
 		}
 		for _, g := range k.Grants {
 			if err := w.tx.Bucket(bGrants).Delete(ckey(keyID, g.TargetID)); err != nil {
@@ -232,10 +184,7 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(k *store.APIKe
 		if err := fn(k); err != nil {
 			return err
 		}
-		// Identity, ownership, secret and scope are fixed at creation.
-		k.ID, k.Type, k.UserID, k.WorkspaceID, k.OrgID = keep.ID, keep.Type, keep.UserID, keep.WorkspaceID, keep.OrgID
-		k.Digest, k.Ciphertext, k.Suffix, k.CreatedAt, k.CreatedBy = keep.Digest, keep.Ciphertext, keep.Suffix, keep.CreatedAt, keep.CreatedBy
-		k.Level, k.Workflows, k.Grants = keep.Level, keep.Workflows, keep.Grants
+		k.KeepFixed(&keep)
 		if err := w.validateKey(k); err != nil {
 			return err
 		}
@@ -281,30 +230,8 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, newKey *store.APIKe
 		if err != nil {
 			return err
 		}
-		if old.RevokedAt != nil {
-			return invalid("key %s is revoked", oldID)
-		}
-		if old.RotatedTo != "" {
-			return invalid("key %s was already rotated to %s; rotate that one", oldID, old.RotatedTo)
-		}
-		t := now()
-		g := graceUntil.UTC()
-		old.GraceUntil = &g
-		old.UpdatedAt = t
-		// The successor takes over the name; the old key is renamed so the owner's
-		// names stay unique while both exist.
-		newKey.Type, newKey.UserID, newKey.WorkspaceID, newKey.OrgID = old.Type, old.UserID, old.WorkspaceID, old.OrgID
-		newKey.Level, newKey.Workflows, newKey.Grants = old.Level, old.Workflows, old.Grants
-		newKey.AllowedCIDRs, newKey.RateLimit = old.AllowedCIDRs, old.RateLimit
-		if newKey.Name == "" {
-			newKey.Name = old.Name
-		}
-		if newKey.ID == "" {
-			newKey.ID = store.NewID()
-		}
-		old.RotatedTo = newKey.ID
-		if newKey.Name == old.Name {
-			old.Name = truncateRunes(old.Name, 90) + " (rotated)"
+		if err := old.Rotate(newKey, graceUntil.UTC(), now()); err != nil {
+			return err
 		}
 		if err := w.putKey(old); err != nil {
 			return err
@@ -312,14 +239,6 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, newKey *store.APIKe
 		w.rotating = true
 		return w.createKey(newKey)
 	})
-}
-
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) > n {
-		return string(r[:n])
-	}
-	return s
 }
 
 // Key returns the key with id, grants included.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -215,76 +214,59 @@ func insertGrants(ctx context.Context, tx pgx.Tx, keyID string, grants []store.G
 	return nil
 }
 
-// validateKey checks k as bbolt does and normalises the fields its type does not use.
-// Rows it depends on are locked for the rest of the transaction: the owner against
-// deletion, grant targets against leaving the organization (FOR SHARE makes such a move
-// wait for this commit, or this check see the move), and the owner's key names through
-// an advisory lock, so two transactions cannot both take one name.
+// validateKey checks k with store.ValidateKey. Rows it depends on are locked for the
+// rest of the transaction: the owner against deletion, grant targets against leaving the
+// organization (FOR SHARE makes such a move wait for this commit, or this check see the
+// move), and the owner's key names through an advisory lock, so two transactions cannot
+// both take one name.
 func validateKey(ctx context.Context, tx pgx.Tx, k *store.APIKey, rotating bool) error {
-	if !k.Type.Valid() {
-		return invalid("key type %q must be one of personal, workspace, organization", k.Type)
-	}
-	if n := utf8.RuneCountInString(k.Name); n < 1 || n > 100 {
-		return invalid("key name must be 1 to 100 characters")
-	}
-	switch k.Type {
+	return store.ValidateKey(k, rotating, keyRefs{ctx, tx})
+}
+
+// keyRefs answers store.ValidateKey and store.ValidateGrants inside tx.
+type keyRefs struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+func (r keyRefs) KeyOwner(t store.KeyType, id string) error {
+	switch t {
 	case store.KeyPersonal:
-		if err := rowExists(ctx, tx, "users", "user", k.UserID); err != nil {
-			return fmt.Errorf("personal key owner: %w", err)
-		}
-		k.WorkspaceID, k.OrgID, k.Level, k.Workflows, k.Grants = "", "", "", nil, nil
+		return rowExists(r.ctx, r.tx, "users", "user", id)
 	case store.KeyWorkspace:
-		if err := rowExists(ctx, tx, "workspaces", "workspace", k.WorkspaceID); err != nil {
-			return fmt.Errorf("workspace key owner: %w", err)
-		}
-		if k.Level == store.LevelNone {
-			k.Level = store.LevelWrite
-		}
-		if !k.Level.Valid() {
-			return invalid("key level %q must be one of read, write, admin", k.Level)
-		}
-		for _, id := range k.Workflows {
-			wsID, err := workflowWorkspace(ctx, tx, id)
-			if errors.Is(err, store.ErrNotFound) && rotating {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if wsID != k.WorkspaceID {
-				return invalid("workflow %s is not in workspace %s", id, k.WorkspaceID)
-			}
-		}
-		k.UserID, k.OrgID, k.Grants = "", "", nil
-	case store.KeyOrganization:
-		if err := rowExists(ctx, tx, "orgs", "organization", k.OrgID); err != nil {
-			return fmt.Errorf("organization key owner: %w", err)
-		}
-		if len(k.Grants) == 0 {
-			return invalid("an organization key needs at least one grant")
-		}
-		for _, g := range k.Grants {
-			if err := validateGrant(ctx, tx, k.OrgID, g); err != nil {
-				return err
-			}
-		}
-		k.UserID, k.WorkspaceID, k.Level, k.Workflows = "", "", "", nil
+		return rowExists(r.ctx, r.tx, "workspaces", "workspace", id)
 	}
-	owner := k.OwnerID()
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('api_keys owner ' || $1, 0))`, owner); err != nil {
-		return fmt.Errorf("postgres: lock key names of %s: %w", owner, err)
+	return rowExists(r.ctx, r.tx, "orgs", "organization", id)
+}
+
+func (r keyRefs) WorkflowWorkspace(id string) (string, error) {
+	return workflowWorkspace(r.ctx, r.tx, id)
+}
+
+func (r keyRefs) WorkspaceOrg(id string) (string, error) {
+	var wsOrg string
+	err := r.tx.QueryRow(r.ctx, `SELECT coalesce(org_id, '') FROM workspaces WHERE id = $1 FOR SHARE`, id).Scan(&wsOrg)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", notFound("workspace", id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("postgres: read workspace %q: %w", id, err)
+	}
+	return wsOrg, nil
+}
+
+func (r keyRefs) KeyNameTaken(owner, keyID, name string) (bool, error) {
+	if _, err := r.tx.Exec(r.ctx, `SELECT pg_advisory_xact_lock(hashtextextended('api_keys owner ' || $1, 0))`, owner); err != nil {
+		return false, fmt.Errorf("postgres: lock key names of %s: %w", owner, err)
 	}
 	var taken bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys
+	err := r.tx.QueryRow(r.ctx, `SELECT EXISTS (SELECT 1 FROM api_keys
 		WHERE (user_id = $1 OR workspace_id = $1 OR org_id = $1) AND id <> $2 AND revoked_at IS NULL AND name = $3)`,
-		owner, k.ID, k.Name).Scan(&taken)
+		owner, keyID, name).Scan(&taken)
 	if err != nil {
-		return fmt.Errorf("postgres: check key name: %w", err)
+		return false, fmt.Errorf("postgres: check key name: %w", err)
 	}
-	if taken {
-		return fmt.Errorf("an API key named %q already exists: %w", k.Name, store.ErrConflict)
-	}
-	return nil
+	return taken, nil
 }
 
 // rowExists checks that the row exists and keeps it from being deleted
@@ -313,36 +295,6 @@ func workflowWorkspace(ctx context.Context, tx pgx.Tx, id string) (string, error
 	return wsID, nil
 }
 
-func validateGrant(ctx context.Context, tx pgx.Tx, orgID string, g store.Grant) error {
-	if !g.Level.Valid() {
-		return invalid("grant level %q must be one of read, write, admin", g.Level)
-	}
-	wsID := g.TargetID
-	switch g.TargetType {
-	case store.TargetWorkspace:
-	case store.TargetWorkflow:
-		id, err := workflowWorkspace(ctx, tx, g.TargetID)
-		if err != nil {
-			return err
-		}
-		wsID = id
-	default:
-		return invalid("grant target type %q must be workspace or workflow", g.TargetType)
-	}
-	var wsOrg string
-	err := tx.QueryRow(ctx, `SELECT coalesce(org_id, '') FROM workspaces WHERE id = $1 FOR SHARE`, wsID).Scan(&wsOrg)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return notFound("workspace", wsID)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: read workspace %q: %w", wsID, err)
-	}
-	if wsOrg != orgID {
-		return invalid("grant target %s is not in organization %s", g.TargetID, orgID)
-	}
-	return nil
-}
-
 // SetKeyGrants replaces an organization key's grants.
 func (s *Store) SetKeyGrants(ctx context.Context, keyID string, grants []store.Grant) error {
 	return s.InTx(ctx, func(tx pgx.Tx) error {
@@ -353,13 +305,8 @@ func (s *Store) SetKeyGrants(ctx context.Context, keyID string, grants []store.G
 		if k.Type != store.KeyOrganization {
 			return invalid("only organization keys have grants")
 		}
-		if len(grants) == 0 {
-			return invalid("an organization key needs at least one grant")
-		}
-		for _, g := range grants {
-			if err := validateGrant(ctx, tx, k.OrgID, g); err != nil {
-				return err
-			}
+		if err := store.ValidateGrants(k.OrgID, grants, keyRefs{ctx, tx}); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM key_grants WHERE key_id = $1`, keyID); err != nil {
 			return fmt.Errorf("postgres: delete grants of key %s: %w", keyID, err)
@@ -402,10 +349,7 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(k *store.APIKe
 		if err := fn(k); err != nil {
 			return err
 		}
-		// Identity, ownership, secret and scope are fixed at creation.
-		k.ID, k.Type, k.UserID, k.WorkspaceID, k.OrgID = keep.ID, keep.Type, keep.UserID, keep.WorkspaceID, keep.OrgID
-		k.Digest, k.Ciphertext, k.Suffix, k.CreatedAt, k.CreatedBy = keep.Digest, keep.Ciphertext, keep.Suffix, keep.CreatedAt, keep.CreatedBy
-		k.Level, k.Workflows, k.Grants = keep.Level, keep.Workflows, keep.Grants
+		k.KeepFixed(&keep)
 		if err := validateKey(ctx, tx, k, false); err != nil {
 			return err
 		}
@@ -458,43 +402,14 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, newKey *store.APIKe
 		if err != nil {
 			return err
 		}
-		if old.RevokedAt != nil {
-			return invalid("key %s is revoked", oldID)
-		}
-		if old.RotatedTo != "" {
-			return invalid("key %s was already rotated to %s; rotate that one", oldID, old.RotatedTo)
-		}
-		g := pgTime(graceUntil.UTC())
-		old.GraceUntil = &g
-		old.UpdatedAt = pgTime(time.Now().UTC())
-		// The successor takes over the name; the old key is renamed so the owner's
-		// names stay unique while both exist.
-		newKey.Type, newKey.UserID, newKey.WorkspaceID, newKey.OrgID = old.Type, old.UserID, old.WorkspaceID, old.OrgID
-		newKey.Level, newKey.Workflows, newKey.Grants = old.Level, old.Workflows, old.Grants
-		newKey.AllowedCIDRs, newKey.RateLimit = old.AllowedCIDRs, old.RateLimit
-		if newKey.Name == "" {
-			newKey.Name = old.Name
-		}
-		if newKey.ID == "" {
-			newKey.ID = store.NewID()
-		}
-		old.RotatedTo = newKey.ID
-		if newKey.Name == old.Name {
-			old.Name = truncateRunes(old.Name, 90) + " (rotated)"
+		if err := old.Rotate(newKey, pgTime(graceUntil.UTC()), pgTime(time.Now().UTC())); err != nil {
+			return err
 		}
 		if err := saveKey(ctx, tx, old); err != nil {
 			return err
 		}
 		return createKey(ctx, tx, newKey, true)
 	})
-}
-
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) > n {
-		return string(r[:n])
-	}
-	return s
 }
 
 // GetKey returns the key with id.

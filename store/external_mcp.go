@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // ExternalMCP holds the external MCP servers a workspace's agents may call.
 type ExternalMCP interface {
@@ -13,4 +16,13 @@ type ExternalMCP interface {
 
 	// DeleteExternalMCPServer removes server id of wsID.
 	DeleteExternalMCPServer(ctx context.Context, wsID, id string) error
+}
+
+// Check trims the server's name; a workspace, a name and a URL are required.
+func (m *ExternalMCPServer) Check() error {
+	m.Name = strings.TrimSpace(m.Name)
+	if m.Name == "" || m.WorkspaceID == "" || m.URL == "" {
+		return invalidf("external MCP server needs a workspace, a name and a URL")
+	}
+	return nil
 }

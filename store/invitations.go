@@ -28,3 +28,25 @@ type Invitations interface {
 	// user's current email; an existing membership is kept if it is already higher.
 	AcceptInvitation(ctx context.Context, id, userID string, now time.Time) (*Invitation, error)
 }
+
+// Check checks an invitation before it is stored: an email and a target, a valid
+// permission for a workspace or role for an organization. It normalises the email.
+func (inv *Invitation) Check() error {
+	if inv.Email == "" || inv.TargetID == "" {
+		return invalidf("invitation needs an email and a target")
+	}
+	switch inv.TargetType {
+	case TargetWorkspace:
+		if !inv.Permission.Valid() {
+			return invalidf("workspace permission %q must be one of read, write, admin", inv.Permission)
+		}
+	case TargetOrg:
+		if !inv.Role.Valid() {
+			return invalidf("organization role %q must be one of owner, admin, member", inv.Role)
+		}
+	default:
+		return invalidf("invitation target %q must be workspace or organization", inv.TargetType)
+	}
+	inv.Email = NormEmail(inv.Email)
+	return nil
+}

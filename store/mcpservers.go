@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // MCPServers holds MCP server objects (named sets of a workspace's workflows).
 type MCPServers interface {
@@ -18,4 +21,13 @@ type MCPServers interface {
 
 	// ListMCPServers lists the MCP server objects of wsID (all when empty).
 	ListMCPServers(ctx context.Context, wsID string) (out []*MCPServer, err error)
+}
+
+// CheckName trims the MCP server's name, which is required.
+func (m *MCPServer) CheckName() error {
+	m.Name = strings.TrimSpace(m.Name)
+	if m.Name == "" {
+		return invalidf("MCP server name is required")
+	}
+	return nil
 }

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Orgs holds organizations and their members.
 type Orgs interface {
@@ -34,4 +37,13 @@ func (r OrgRole) Rank() int {
 		return 1
 	}
 	return 0
+}
+
+// CheckName trims the organization's name, which is required.
+func (o *Org) CheckName() error {
+	o.Name = strings.TrimSpace(o.Name)
+	if o.Name == "" {
+		return invalidf("organization name is required")
+	}
+	return nil
 }

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Providers holds a workspace's model providers.
 type Providers interface {
@@ -14,4 +17,13 @@ type Providers interface {
 
 	// DeleteModelProvider removes provider id of wsID.
 	DeleteModelProvider(ctx context.Context, wsID, id string) error
+}
+
+// Check trims the provider's name; a workspace and a name are required.
+func (p *ModelProvider) Check() error {
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Name == "" || p.WorkspaceID == "" {
+		return invalidf("model provider needs a workspace and a name")
+	}
+	return nil
 }

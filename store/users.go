@@ -36,3 +36,25 @@ func ValidEmail(e string) bool {
 	e = strings.TrimSpace(e)
 	return e != "" && strings.Contains(e, "@")
 }
+
+// CheckEmail trims a new user's email, which must be an address.
+func (u *User) CheckEmail() error {
+	u.Email = strings.TrimSpace(u.Email)
+	if !ValidEmail(u.Email) {
+		return invalidf("user email %q must be an address", u.Email)
+	}
+	return nil
+}
+
+// CheckEmailChange reports whether u's email, normalised, differs from oldEmail (already
+// normalised), and checks that a changed one is an address.
+func (u *User) CheckEmailChange(oldEmail string) (changed bool, err error) {
+	ne := NormEmail(u.Email)
+	if ne == oldEmail {
+		return false, nil
+	}
+	if !ValidEmail(ne) {
+		return true, invalidf("user email %q must be an address", u.Email)
+	}
+	return true, nil
+}

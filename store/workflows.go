@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"strings"
 )
 
 // Workflows holds workflows, their drafts and numbered deployed versions.
@@ -37,4 +38,22 @@ type Workflows interface {
 
 	// ActiveDeployment returns the workflow and its active deployed version in one read.
 	ActiveDeployment(ctx context.Context, wfID string) (wf *Workflow, dep *Deployment, err error)
+}
+
+// CheckName trims the workflow's name, which is required.
+func (wf *Workflow) CheckName() error {
+	wf.Name = strings.TrimSpace(wf.Name)
+	if wf.Name == "" {
+		return invalidf("workflow name is required")
+	}
+	return nil
+}
+
+// CheckUpdate checks wf, edited by UpdateWorkflow's caller from was: identity, workspace
+// and creation time stay, deployment fields are Deploy's, Undeploy's and
+// ActivateVersion's, and the name is required.
+func (wf *Workflow) CheckUpdate(was *Workflow) error {
+	wf.ID, wf.WorkspaceID, wf.CreatedAt = was.ID, was.WorkspaceID, was.CreatedAt
+	wf.ActiveVersion, wf.LatestVersion, wf.DeployedAt = was.ActiveVersion, was.LatestVersion, was.DeployedAt
+	return wf.CheckName()
 }

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // NewWorkspace returns a workspace with the defaults a new one gets: personal keys allowed.
 func NewWorkspace(name, ownerID, orgID string) *Workspace {
@@ -31,4 +34,49 @@ type Workspaces interface {
 
 	// ListWorkspaces lists every workspace.
 	ListWorkspaces(ctx context.Context) (wss []*Workspace, err error)
+}
+
+// CheckName trims the workspace's name, which is required.
+func (ws *Workspace) CheckName() error {
+	ws.Name = strings.TrimSpace(ws.Name)
+	if ws.Name == "" {
+		return invalidf("workspace name is required")
+	}
+	return nil
+}
+
+// CheckUpdate checks ws, edited by UpdateWorkspace's caller from old: the id stays, the name
+// is required, and a new billing owner must already be an admin member (memberLevel reads a
+// user's permission on the workspace in the backend's transaction).
+func (ws *Workspace) CheckUpdate(old *Workspace, memberLevel func(userID string) (Level, error)) error {
+	ws.ID = old.ID
+	if err := ws.CheckName(); err != nil {
+		return err
+	}
+	if ws.OwnerID != old.OwnerID {
+		perm, err := memberLevel(ws.OwnerID)
+		if err != nil {
+			return err
+		}
+		if perm != LevelAdmin {
+			return invalidf("new billing owner %s must be an admin member of the workspace", ws.OwnerID)
+		}
+	}
+	return nil
+}
+
+// CheckMember checks giving userID perm on ws: the billing owner stays an admin.
+func (ws *Workspace) CheckMember(userID string, perm Level) error {
+	if userID == ws.OwnerID && perm != LevelAdmin {
+		return invalidf("the billing owner must stay an admin of the workspace")
+	}
+	return nil
+}
+
+// CheckRemoveMember checks removing userID from ws: the billing owner cannot be removed.
+func (ws *Workspace) CheckRemoveMember(userID string) error {
+	if userID == ws.OwnerID {
+		return invalidf("the billing owner cannot be removed from the workspace")
+	}
+	return nil
 }

@@ -12,9 +12,8 @@ import (
 // PutExternalMCPServer stores an external MCP server of a workspace; names are unique
 // within the workspace.
 func (s *Store) PutExternalMCPServer(ctx context.Context, m *store.ExternalMCPServer) error {
-	m.Name = strings.TrimSpace(m.Name)
-	if m.Name == "" || m.WorkspaceID == "" || m.URL == "" {
-		return invalid("external MCP server needs a workspace, a name and a URL")
+	if err := m.Check(); err != nil {
+		return err
 	}
 	if m.ID == "" {
 		m.ID = store.NewID()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/steelengine/steelengine/store"
 )
@@ -29,9 +28,8 @@ func (s *Store) CreateMCPServer(ctx context.Context, m *store.MCPServer) error {
 }
 
 func (w *writer) validateMCPServer(m *store.MCPServer) error {
-	m.Name = strings.TrimSpace(m.Name)
-	if m.Name == "" {
-		return invalid("MCP server name is required")
+	if err := m.CheckName(); err != nil {
+		return err
 	}
 	if _, err := w.Workspace(m.WorkspaceID); err != nil {
 		return err

@@ -14,9 +14,8 @@ import (
 // within the workspace; one provider at most is the default (setting it clears the
 // others).
 func (s *Store) PutModelProvider(ctx context.Context, p *store.ModelProvider) error {
-	p.Name = strings.TrimSpace(p.Name)
-	if p.Name == "" || p.WorkspaceID == "" {
-		return invalid("model provider needs a workspace and a name")
+	if err := p.Check(); err != nil {
+		return err
 	}
 	if p.ID == "" {
 		p.ID = store.NewID()

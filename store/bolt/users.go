@@ -3,7 +3,6 @@ package bolt
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/steelengine/steelengine/store"
@@ -11,9 +10,8 @@ import (
 
 // CreateUser stores a new user. Email is unique, case-insensitively.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	u.Email = strings.TrimSpace(u.Email)
-	if !store.ValidEmail(u.Email) {
-		return invalid("user email %q must be an address", u.Email)
+	if err := u.CheckEmail(); err != nil {
+		return err
 	}
 	if u.ID == "" {
 		u.ID = store.NewID()
@@ -86,10 +84,12 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *store.User
 			return err
 		}
 		u.ID = id
-		if ne := store.NormEmail(u.Email); ne != oldEmail {
-			if !store.ValidEmail(ne) {
-				return invalid("user email %q must be an address", u.Email)
-			}
+		changed, err := u.CheckEmailChange(oldEmail)
+		if err != nil {
+			return err
+		}
+		if changed {
+			ne := store.NormEmail(u.Email)
 			byEmail := w.tx.Bucket(bUsersByEmail)
 			if byEmail.Get([]byte(ne)) != nil {
 				return fmt.Errorf("user email %q: %w", u.Email, store.ErrConflict)

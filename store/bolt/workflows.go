@@ -5,16 +5,14 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/steelengine/steelengine/store"
 )
 
 // CreateWorkflow stores a new workflow draft in its workspace.
 func (s *Store) CreateWorkflow(ctx context.Context, wf *store.Workflow) error {
-	wf.Name = strings.TrimSpace(wf.Name)
-	if wf.Name == "" {
-		return invalid("workflow name is required")
+	if err := wf.CheckName(); err != nil {
+		return err
 	}
 	if wf.ID == "" {
 		wf.ID = store.NewID()
@@ -56,11 +54,8 @@ func (s *Store) UpdateWorkflow(ctx context.Context, id string, fn func(wf *store
 		if err := fn(wf); err != nil {
 			return err
 		}
-		wf.ID, wf.WorkspaceID, wf.CreatedAt = keep.ID, keep.WorkspaceID, keep.CreatedAt
-		wf.ActiveVersion, wf.LatestVersion, wf.DeployedAt = keep.ActiveVersion, keep.LatestVersion, keep.DeployedAt
-		wf.Name = strings.TrimSpace(wf.Name)
-		if wf.Name == "" {
-			return invalid("workflow name is required")
+		if err := wf.CheckUpdate(&keep); err != nil {
+			return err
 		}
 		wf.UpdatedAt = now()
 		w.bumpWorkflows()

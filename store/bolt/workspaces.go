@@ -3,7 +3,6 @@ package bolt
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/steelengine/steelengine/store"
 )
@@ -11,9 +10,8 @@ import (
 // CreateWorkspace stores a new workspace. Its owner (the billing owner) becomes an admin
 // member in the same transaction.
 func (s *Store) CreateWorkspace(ctx context.Context, ws *store.Workspace) error {
-	ws.Name = strings.TrimSpace(ws.Name)
-	if ws.Name == "" {
-		return invalid("workspace name is required")
+	if err := ws.CheckName(); err != nil {
+		return err
 	}
 	if ws.ID == "" {
 		ws.ID = store.NewID()
@@ -55,15 +53,12 @@ func (s *Store) UpdateWorkspace(ctx context.Context, id string, fn func(ws *stor
 		if err := fn(ws); err != nil {
 			return err
 		}
-		ws.ID = id
-		ws.Name = strings.TrimSpace(ws.Name)
-		if ws.Name == "" {
-			return invalid("workspace name is required")
-		}
-		if ws.OwnerID != old.OwnerID {
-			if perm, _ := w.Membership(id, ws.OwnerID); perm != store.LevelAdmin {
-				return invalid("new billing owner %s must be an admin member of the workspace", ws.OwnerID)
-			}
+		err = ws.CheckUpdate(&old, func(userID string) (store.Level, error) {
+			perm, _ := w.Membership(id, userID) // not a member: no level
+			return perm, nil
+		})
+		if err != nil {
+			return err
 		}
 		if ws.OrgID != old.OrgID {
 			if ws.OrgID != "" {
@@ -116,8 +111,8 @@ func (s *Store) SetWorkspaceMember(ctx context.Context, wsID, userID string, per
 		if _, err := w.User(userID); err != nil {
 			return err
 		}
-		if userID == ws.OwnerID && perm != store.LevelAdmin {
-			return invalid("the billing owner must stay an admin of the workspace")
+		if err := ws.CheckMember(userID, perm); err != nil {
+			return err
 		}
 		return w.setMember(wsID, userID, perm)
 	})
@@ -131,8 +126,8 @@ func (s *Store) RemoveWorkspaceMember(ctx context.Context, wsID, userID string) 
 		if err != nil {
 			return err
 		}
-		if userID == ws.OwnerID {
-			return invalid("the billing owner cannot be removed from the workspace")
+		if err := ws.CheckRemoveMember(userID); err != nil {
+			return err
 		}
 		if perm, _ := w.Membership(wsID, userID); perm == store.LevelNone {
 			return notFound("workspace member", userID)

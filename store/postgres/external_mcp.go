@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,9 +27,8 @@ func scanExternalMCP(row pgx.Row) (*store.ExternalMCPServer, error) {
 // PutExternalMCPServer stores an external MCP server of a workspace; names are unique
 // within the workspace.
 func (s *Store) PutExternalMCPServer(ctx context.Context, m *store.ExternalMCPServer) error {
-	m.Name = strings.TrimSpace(m.Name)
-	if m.Name == "" || m.WorkspaceID == "" || m.URL == "" {
-		return invalid("external MCP server needs a workspace, a name and a URL")
+	if err := m.Check(); err != nil {
+		return err
 	}
 	if m.ID == "" {
 		m.ID = store.NewID()

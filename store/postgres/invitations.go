@@ -45,22 +45,9 @@ func lockInviteTarget(ctx context.Context, tx pgx.Tx, typ store.TargetType, id s
 // PutInvitation stores inv, replacing a pending invitation of the same email to the same
 // target (inviting twice renews the invitation rather than piling them up).
 func (s *Store) PutInvitation(ctx context.Context, inv *store.Invitation) error {
-	if inv.Email == "" || inv.TargetID == "" {
-		return invalid("invitation needs an email and a target")
+	if err := inv.Check(); err != nil {
+		return err
 	}
-	switch inv.TargetType {
-	case store.TargetWorkspace:
-		if !inv.Permission.Valid() {
-			return invalid("workspace permission %q must be one of read, write, admin", inv.Permission)
-		}
-	case store.TargetOrg:
-		if !inv.Role.Valid() {
-			return invalid("organization role %q must be one of owner, admin, member", inv.Role)
-		}
-	default:
-		return invalid("invitation target %q must be workspace or organization", inv.TargetType)
-	}
-	inv.Email = store.NormEmail(inv.Email)
 	return s.InTx(ctx, func(tx pgx.Tx) error {
 		if err := lockInviteTarget(ctx, tx, inv.TargetType, inv.TargetID); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,9 +36,8 @@ func getMCPServer(ctx context.Context, q dbtx, id string, lock bool) (*store.MCP
 // validateMCPServer checks m as bolt does: a name, an existing workspace, and workflows of
 // that workspace only. The workflows stay (KEY SHARE) until the transaction ends.
 func validateMCPServer(ctx context.Context, tx pgx.Tx, m *store.MCPServer) error {
-	m.Name = strings.TrimSpace(m.Name)
-	if m.Name == "" {
-		return invalid("MCP server name is required")
+	if err := m.CheckName(); err != nil {
+		return err
 	}
 	if err := lockWorkspaceKey(ctx, tx, m.WorkspaceID); err != nil {
 		return err

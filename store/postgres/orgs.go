@@ -42,9 +42,8 @@ func listOrgs(ctx context.Context, q dbtx) ([]*store.Org, error) {
 
 // CreateOrg stores a new organization with ownerID as its owner.
 func (s *Store) CreateOrg(ctx context.Context, o *store.Org, ownerID string) error {
-	o.Name = strings.TrimSpace(o.Name)
-	if o.Name == "" {
-		return invalid("organization name is required")
+	if err := o.CheckName(); err != nil {
+		return err
 	}
 	if o.ID == "" {
 		o.ID = store.NewID()

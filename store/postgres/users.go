@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,9 +33,8 @@ func getUser(ctx context.Context, q dbtx, id string, lock bool) (*store.User, er
 
 // CreateUser stores a new user. Email is unique, case-insensitively.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	u.Email = strings.TrimSpace(u.Email)
-	if !store.ValidEmail(u.Email) {
-		return invalid("user email %q must be an address", u.Email)
+	if err := u.CheckEmail(); err != nil {
+		return err
 	}
 	if u.ID == "" {
 		u.ID = store.NewID()
@@ -105,8 +103,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *store.User
 			return err
 		}
 		u.ID = id
-		if ne := store.NormEmail(u.Email); ne != oldEmail && !store.ValidEmail(ne) {
-			return invalid("user email %q must be an address", u.Email)
+		if _, err := u.CheckEmailChange(oldEmail); err != nil {
+			return err
 		}
 		u.CreatedAt = pgTime(u.CreatedAt)
 		u.DisabledAt = pgTimePtr(u.DisabledAt)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -130,9 +129,8 @@ func getDeployment(ctx context.Context, q dbtx, wfID string, version uint32) (*s
 
 // CreateWorkflow stores a new workflow draft in its workspace.
 func (s *Store) CreateWorkflow(ctx context.Context, wf *store.Workflow) error {
-	wf.Name = strings.TrimSpace(wf.Name)
-	if wf.Name == "" {
-		return invalid("workflow name is required")
+	if err := wf.CheckName(); err != nil {
+		return err
 	}
 	if wf.ID == "" {
 		wf.ID = store.NewID()
@@ -180,11 +178,8 @@ func (s *Store) UpdateWorkflow(ctx context.Context, id string, fn func(wf *store
 		if err := fn(wf); err != nil {
 			return err
 		}
-		wf.ID, wf.WorkspaceID, wf.CreatedAt = keep.ID, keep.WorkspaceID, keep.CreatedAt
-		wf.ActiveVersion, wf.LatestVersion, wf.DeployedAt = keep.ActiveVersion, keep.LatestVersion, keep.DeployedAt
-		wf.Name = strings.TrimSpace(wf.Name)
-		if wf.Name == "" {
-			return invalid("workflow name is required")
+		if err := wf.CheckUpdate(&keep); err != nil {
+			return err
 		}
 		if wf.Draft, err = storedJSON(wf.Draft); err != nil {
 			return fmt.Errorf("encode workflow draft: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,9 +42,8 @@ func listWorkspaces(ctx context.Context, q dbtx) ([]*store.Workspace, error) {
 // CreateWorkspace stores a new workspace. Its owner (the billing owner) becomes an admin
 // member in the same transaction.
 func (s *Store) CreateWorkspace(ctx context.Context, ws *store.Workspace) error {
-	ws.Name = strings.TrimSpace(ws.Name)
-	if ws.Name == "" {
-		return invalid("workspace name is required")
+	if err := ws.CheckName(); err != nil {
+		return err
 	}
 	if ws.ID == "" {
 		ws.ID = store.NewID()
@@ -91,17 +89,11 @@ func (s *Store) UpdateWorkspace(ctx context.Context, id string, fn func(ws *stor
 		if err := fn(ws); err != nil {
 			return err
 		}
-		ws.ID = id
-		ws.Name = strings.TrimSpace(ws.Name)
-		if ws.Name == "" {
-			return invalid("workspace name is required")
-		}
-		if ws.OwnerID != old.OwnerID {
-			if perm, err := membership(ctx, tx, id, ws.OwnerID); err != nil {
-				return err
-			} else if perm != store.LevelAdmin {
-				return invalid("new billing owner %s must be an admin member of the workspace", ws.OwnerID)
-			}
+		err = ws.CheckUpdate(&old, func(userID string) (store.Level, error) {
+			return membership(ctx, tx, id, userID)
+		})
+		if err != nil {
+			return err
 		}
 		if ws.OrgID != old.OrgID {
 			if ws.OrgID != "" {
@@ -153,8 +145,8 @@ func (s *Store) SetWorkspaceMember(ctx context.Context, wsID, userID string, per
 		if _, err := getUser(ctx, tx, userID, false); err != nil {
 			return err
 		}
-		if userID == ws.OwnerID && perm != store.LevelAdmin {
-			return invalid("the billing owner must stay an admin of the workspace")
+		if err := ws.CheckMember(userID, perm); err != nil {
+			return err
 		}
 		return setWorkspaceMember(ctx, tx, wsID, userID, perm)
 	})
@@ -168,8 +160,8 @@ func (s *Store) RemoveWorkspaceMember(ctx context.Context, wsID, userID string) 
 		if err != nil {
 			return err
 		}
-		if userID == ws.OwnerID {
-			return invalid("the billing owner cannot be removed from the workspace")
+		if err := ws.CheckRemoveMember(userID); err != nil {
+			return err
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2`, wsID, userID)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,30 +75,8 @@ func testExternalMCP(t *testing.T, open Opener) {
 	t.Run("ConcurrentNames", func(t *testing.T) {
 		s := open(t)
 		_, ws := ownerAndWorkspace(t, s, "ext-race@x.io")
-		const n = 8
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		wins, conflicts := 0, 0
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := s.PutExternalMCPServer(ctx, &store.ExternalMCPServer{WorkspaceID: ws.ID, Name: fmt.Sprintf("Tool%c", "sS"[i%2]), URL: "https://t"})
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins++
-				case errors.Is(err, store.ErrConflict):
-					conflicts++
-				default:
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		if wins != 1 || conflicts != n-1 {
-			t.Fatalf("one name raced: %d wins, %d conflicts", wins, conflicts)
-		}
+		oneWins(t, "one name raced", 8, store.ErrConflict, func(i int) error {
+			return s.PutExternalMCPServer(ctx, &store.ExternalMCPServer{WorkspaceID: ws.ID, Name: fmt.Sprintf("Tool%c", "sS"[i%2]), URL: "https://t"})
+		})
 	})
 }

@@ -1,7 +1,7 @@
 package storetest
 
 import (
-	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -320,19 +320,10 @@ func testInvitations(t *testing.T, open Opener) {
 			orgInvite(o.ID, "u@x.io", store.RoleMember),
 		} {
 			mustInvite(t, s, inv)
-			errs := race(4, func(int) error { _, err := s.AcceptInvitation(ctx, inv.ID, u.ID, tnow); return err })
-			ok := 0
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case !errors.Is(err, store.ErrNotFound):
-					t.Errorf("round %d, accept %d: err = %v, want nil or ErrNotFound", round, i, err)
-				}
-			}
-			if ok != 1 {
-				t.Errorf("round %d: %d accepts of one invitation succeeded, want 1", round, ok)
-			}
+			oneWins(t, fmt.Sprintf("round %d: accepts of one invitation", round), 4, store.ErrNotFound, func(int) error {
+				_, err := s.AcceptInvitation(ctx, inv.ID, u.ID, tnow)
+				return err
+			})
 		}
 		if perm := wsMembers(t, s, ws.ID)[u.ID]; perm != store.LevelWrite {
 			t.Errorf("permission = %q, want write", perm)

@@ -773,18 +773,7 @@ func testKeyConcurrentName(t *testing.T, open Opener) {
 	for i := range keys {
 		keys[i] = w.personal("race")
 	}
-	won := 0
-	for _, err := range race(n, func(i int) error { return w.s.CreateKey(ctx, keys[i]) }) {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, store.ErrConflict):
-			t.Errorf("loser err = %v, want ErrConflict", err)
-		}
-	}
-	if won != 1 {
-		t.Fatalf("%d of %d racing creates of one name won, want exactly 1", won, n)
-	}
+	oneWins(t, "racing creates of one name", n, store.ErrConflict, func(i int) error { return w.s.CreateKey(ctx, keys[i]) })
 	if ks, _ := w.s.ListKeys(ctx, store.KeyFilter{UserID: w.user.ID}); len(ks) != 1 {
 		t.Fatalf("%d keys stored", len(ks))
 	}
@@ -798,18 +787,8 @@ func testKeyConcurrentRotate(t *testing.T, open Opener) {
 	for i := range successors {
 		successors[i] = &store.APIKey{Digest: w.digest(), Ciphertext: []byte("c")}
 	}
-	won := 0
-	for _, err := range race(n, func(i int) error { return w.s.RotateKey(ctx, old.ID, successors[i], t0) }) {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, store.ErrInvalid):
-			t.Errorf("loser err = %v, want ErrInvalid (already rotated)", err)
-		}
-	}
-	if won != 1 {
-		t.Fatalf("%d of %d racing rotations of one key won, want exactly 1", won, n)
-	}
+	// Losers find the key already rotated.
+	oneWins(t, "racing rotations of one key", n, store.ErrInvalid, func(i int) error { return w.s.RotateKey(ctx, old.ID, successors[i], t0) })
 	if ks, _ := w.s.ListKeys(ctx, store.KeyFilter{UserID: w.user.ID}); len(ks) != 2 {
 		t.Fatalf("%d keys after the race, want the old one and one successor", len(ks))
 	}

@@ -288,24 +288,11 @@ func testLogGetByRunID(t *testing.T, l store.Logs) {
 
 // testLogRunIDRace: many executions race for one run id; exactly one wins.
 func testLogRunIDRace(t *testing.T, l store.Logs) {
-	var wins atomic.Int64
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			e := newExec("ws", "wf", t0, store.StatusRunning)
-			e.RunID = "once"
-			switch err := l.Put(ctx, e); {
-			case err == nil:
-				wins.Add(1)
-			case !errors.Is(err, store.ErrConflict):
-				t.Errorf("put: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Errorf("%d puts won the run id, want 1", wins.Load())
-	}
+	oneWins(t, "puts of one run id", 8, store.ErrConflict, func(int) error {
+		e := newExec("ws", "wf", t0, store.StatusRunning)
+		e.RunID = "once"
+		return l.Put(ctx, e)
+	})
 }
 
 // logFixture is a deterministic data set over two workspaces and four workflows, with

@@ -2,10 +2,10 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -251,23 +251,12 @@ func testOrgs(t *testing.T, open Opener) {
 			b := mustUser(t, s, "b"+string(rune('0'+round))+"@x.io")
 			o := mustOrg(t, s, "O", a.ID)
 			wantErr(t, "second owner", s.SetOrgMember(ctx, o.ID, b.ID, store.RoleOwner), nil)
-			errs := race(2, func(i int) error {
+			oneWins(t, fmt.Sprintf("round %d: two changes that each leave one owner", round), 2, store.ErrInvalid, func(i int) error {
 				if i == 0 {
 					return s.RemoveOrgMember(ctx, o.ID, a.ID)
 				}
 				return s.SetOrgMember(ctx, o.ID, b.ID, store.RoleMember)
 			})
-			ok := 0
-			for i, err := range errs {
-				if err == nil {
-					ok++
-				} else if !errors.Is(err, store.ErrInvalid) {
-					t.Errorf("round %d, change %d: err = %v, want nil or ErrInvalid", round, i, err)
-				}
-			}
-			if ok != 1 {
-				t.Errorf("round %d: %d of two changes that each leave one owner succeeded, want 1", round, ok)
-			}
 			owners := 0
 			for _, role := range orgMembers(t, s, o.ID) {
 				if role == store.RoleOwner {
@@ -317,22 +306,4 @@ func testOrgs(t *testing.T, open Opener) {
 			return nil
 		})
 	})
-}
-
-// race runs n calls of fn at once and returns their errors by index.
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = fn(i)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return errs
 }

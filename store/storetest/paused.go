@@ -3,7 +3,6 @@ package storetest
 import (
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -165,34 +164,13 @@ func testPausedRuns(t *testing.T, open Opener) {
 		s := open(t)
 		runs(t, s)
 		// A person and the timer (and retries) race for one pause point: exactly one wins.
-		const n = 8
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		wins, conflicts := 0, 0
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				point := "w1"
-				if i%2 == 1 {
-					point = "h"
-				}
-				_, err := s.ClaimPausedRun(ctx, "e3", point)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins++
-				case errors.Is(err, store.ErrConflict):
-					conflicts++
-				default:
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		if wins != 1 || conflicts != n-1 {
-			t.Fatalf("wins %d conflicts %d, want 1 and %d", wins, conflicts, n-1)
-		}
+		oneWins(t, "claims", 8, store.ErrConflict, func(i int) error {
+			point := "w1"
+			if i%2 == 1 {
+				point = "h"
+			}
+			_, err := s.ClaimPausedRun(ctx, "e3", point)
+			return err
+		})
 	})
 }

@@ -110,28 +110,8 @@ func testProviders(t *testing.T, open Opener) {
 			t.Fatalf("%d providers, %d defaults, %v: want %d and 1", len(ps), defaults, err, n)
 		}
 		// n creators of one name: exactly one wins, the others conflict.
-		var mu sync.Mutex
-		wins, conflicts := 0, 0
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := s.PutModelProvider(ctx, &store.ModelProvider{WorkspaceID: ws.ID, Name: fmt.Sprintf("Same%c", "eE"[i%2]), Kind: "openai"})
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins++
-				case errors.Is(err, store.ErrConflict):
-					conflicts++
-				default:
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		if wins != 1 || conflicts != n-1 {
-			t.Fatalf("one name raced: %d wins, %d conflicts", wins, conflicts)
-		}
+		oneWins(t, "one name raced", n, store.ErrConflict, func(i int) error {
+			return s.PutModelProvider(ctx, &store.ModelProvider{WorkspaceID: ws.ID, Name: fmt.Sprintf("Same%c", "eE"[i%2]), Kind: "openai"})
+		})
 	})
 }

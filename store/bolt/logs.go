@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/internal/batch"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -117,12 +116,7 @@ type LogDB struct {
 	path string
 	opts LogOptions
 
-	mu       sync.RWMutex // guards closed and sends on reqs
-	closed   bool
-	reqs     chan *putReq
-	done     chan struct{}
-	inflight atomic.Int64 // Puts between enqueue and acknowledgement
-	commits  atomic.Int64 // group-commit transactions (for benchmarks and ops)
+	batch *batch.Writer[*putReq] // the group commit
 
 	maxScan int     // List scan bound (tests lower it)
 	health  *health // shared with the Store; nil for a LogDB opened alone
@@ -132,7 +126,6 @@ type putReq struct {
 	id   string
 	h    head
 	data []byte // encoded value: head + JSON
-	done chan error
 }
 
 // OpenLogDB opens (creating with mode 0600) the logs file at path and runs its
@@ -174,26 +167,18 @@ func OpenLogDB(path string, opts LogOptions) (*LogDB, error) {
 		db:      db,
 		path:    path,
 		opts:    opts,
-		reqs:    make(chan *putReq, opts.BatchSize),
-		done:    make(chan struct{}),
 		maxScan: defaultMaxScan,
 		health:  newHealth(opts.dir, nil),
 	}
-	go l.writer()
+	l.batch = batch.New(batch.Options{Size: opts.BatchSize, Delay: opts.BatchDelay, Closed: errLogsClosed}, l.write, nil)
 	return l, nil
 }
 
 // Close waits for every accepted Put to commit, then closes the file. Later Puts fail.
 func (l *LogDB) Close() error {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	if !l.batch.Close() {
 		return nil
 	}
-	l.closed = true
-	close(l.reqs)
-	l.mu.Unlock()
-	<-l.done
 	return l.db.Close()
 }
 

@@ -19,14 +19,14 @@ func BenchmarkLogPutBatchDelay(b *testing.B) {
 			b.SetParallelism(16)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := l.commits.Load()
+			start := l.batch.Commits()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					mustPut(b, l, benchExec(n.Add(1)))
 				}
 			})
 			b.StopTimer()
-			if c := l.commits.Load() - start; c > 0 {
+			if c := l.batch.Commits() - start; c > 0 {
 				b.ReportMetric(float64(n.Load())/float64(c), "recs/commit")
 			}
 		})

@@ -318,7 +318,7 @@ func TestLogConcurrentPutsDurable(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	commits := l.commits.Load()
+	commits := l.batch.Commits()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +407,7 @@ func BenchmarkLogPut(b *testing.B) {
 			b.SetParallelism(par)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := l.commits.Load()
+			start := l.batch.Commits()
 			if par == 1 {
 				for b.Loop() {
 					mustPut(b, l, benchExec(n.Add(1)))
@@ -420,7 +420,7 @@ func BenchmarkLogPut(b *testing.B) {
 				})
 			}
 			b.StopTimer()
-			if c := l.commits.Load() - start; c > 0 {
+			if c := l.batch.Commits() - start; c > 0 {
 				b.ReportMetric(float64(n.Load())/float64(c), "recs/commit")
 			}
 		})

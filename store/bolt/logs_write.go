@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/steelengine/steelengine/store"
 	bbolt "go.etcd.io/bbolt"
@@ -19,12 +18,7 @@ func (l *LogDB) Put(ctx context.Context, e *store.Execution) error {
 	if err != nil {
 		return err
 	}
-	l.inflight.Add(1)
-	defer l.inflight.Add(-1)
-	if err := l.enqueue(ctx, r); err != nil {
-		return err
-	}
-	return <-r.done
+	return l.batch.Put(ctx, r)
 }
 
 // Mark queues e for the next group commit and returns without waiting for it: a start
@@ -35,7 +29,7 @@ func (l *LogDB) Mark(ctx context.Context, e *store.Execution) error {
 	if err != nil {
 		return err
 	}
-	return l.enqueue(ctx, r)
+	return l.batch.Mark(ctx, r)
 }
 
 // request validates and encodes e.
@@ -64,90 +58,13 @@ func (l *LogDB) request(ctx context.Context, e *store.Execution) (*putReq, error
 	if err != nil {
 		return nil, fmt.Errorf("encode execution %q: %w", e.ID, err)
 	}
-	r := &putReq{id: e.ID, h: headOf(e), data: data, done: make(chan error, 1)}
+	r := &putReq{id: e.ID, h: headOf(e), data: data}
 	return r, nil
 }
 
-// enqueue hands r to the writer.
-func (l *LogDB) enqueue(ctx context.Context, r *putReq) error {
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return errLogsClosed
-	}
-	select {
-	case l.reqs <- r:
-	case <-ctx.Done():
-		l.mu.RUnlock()
-		return ctx.Err()
-	}
-	l.mu.RUnlock()
-	return nil
-}
-
-// writer is the single goroutine that commits Puts.
-func (l *LogDB) writer() {
-	defer close(l.done)
-	batch := make([]*putReq, 0, l.opts.BatchSize)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		r, ok := <-l.reqs
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-		l.collect(&batch, timer)
-		l.commit(batch)
-		clear(batch)
-	}
-}
-
-// collect adds queued requests to batch until it is full, or nothing is queued and
-// either no other Put is in flight or BatchDelay has passed.
-func (l *LogDB) collect(batch *[]*putReq, timer *time.Timer) {
-	timerOn := false
-	defer func() {
-		if timerOn {
-			timer.Stop()
-		}
-	}()
-	for len(*batch) < l.opts.BatchSize {
-		select {
-		case r, ok := <-l.reqs:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, r)
-			continue
-		default:
-		}
-		// Nothing queued. Wait only if some caller is about to enqueue.
-		if l.opts.BatchDelay < 0 || l.inflight.Load() <= int64(len(*batch)) {
-			return
-		}
-		if !timerOn {
-			timer.Reset(l.opts.BatchDelay)
-			timerOn = true
-		}
-		select {
-		case r, ok := <-l.reqs:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, r)
-		case <-timer.C:
-			timerOn = false
-			return
-		}
-	}
-}
-
-// commit writes batch in one transaction. If that fails, each record is retried alone
-// so one bad record cannot fail the others.
-func (l *LogDB) commit(batch []*putReq) {
-	l.commits.Add(1)
-	err := l.update(func(tx *bbolt.Tx) error {
+// write stores batch in one transaction (the group commit's write).
+func (l *LogDB) write(_ context.Context, batch []*putReq) error {
+	return l.update(func(tx *bbolt.Tx) error {
 		for _, r := range batch {
 			if err := writeExecution(tx, r); err != nil {
 				return err
@@ -155,15 +72,6 @@ func (l *LogDB) commit(batch []*putReq) {
 		}
 		return nil
 	})
-	if err != nil && len(batch) > 1 {
-		for _, r := range batch {
-			r.done <- l.update(func(tx *bbolt.Tx) error { return writeExecution(tx, r) })
-		}
-		return
-	}
-	for _, r := range batch {
-		r.done <- err
-	}
 }
 
 // update runs fn in one write transaction and reports a failed commit (not fn's own

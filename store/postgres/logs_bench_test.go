@@ -49,7 +49,7 @@ var benchBackends = []benchBackend{
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { s.Close() })
-		return s, s.logs.commits.Load
+		return s, s.logs.batch.Commits
 	}},
 }
 

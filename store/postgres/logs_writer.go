@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/internal/batch"
 )
 
 const (
@@ -40,12 +40,7 @@ var errRunIDTaken = errors.New("run id belongs to another execution")
 type logs struct {
 	db *DB
 
-	mu       sync.RWMutex // guards closed and sends on reqs
-	closed   bool
-	reqs     chan *putReq
-	done     chan struct{}
-	inflight atomic.Int64 // Puts between enqueue and acknowledgement
-	commits  atomic.Int64 // group-commit transactions (for benchmarks)
+	batch *batch.Writer[*putReq] // the group commit
 
 	parts partitions
 }
@@ -57,30 +52,18 @@ type putReq struct {
 	e     store.Execution
 	month int // partition the record goes to
 	size  int // bytes of its big fields, which bound a batch (logBatchBytes)
-	done  chan error
 }
 
 func newLogs(db *DB) *logs {
-	l := &logs{
-		db:   db,
-		reqs: make(chan *putReq, logBatchSize),
-		done: make(chan struct{}),
-	}
-	go l.writer()
+	l := &logs{db: db}
+	l.batch = batch.New(batch.Options{Size: logBatchSize, Bytes: logBatchBytes, Delay: logBatchDelay,
+		Timeout: time.Minute, Closed: errLogsClosed}, l.write, func(r *putReq) int { return r.size })
 	return l
 }
 
 // close waits for accepted writes to commit. Later Puts fail.
 func (l *logs) close() error {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return nil
-	}
-	l.closed = true
-	close(l.reqs)
-	l.mu.Unlock()
-	<-l.done
+	l.batch.Close()
 	return nil
 }
 
@@ -89,12 +72,7 @@ func (l *logs) Put(ctx context.Context, e *store.Execution) error {
 	if err != nil {
 		return err
 	}
-	l.inflight.Add(1)
-	defer l.inflight.Add(-1)
-	if err := l.enqueue(ctx, r); err != nil {
-		return err
-	}
-	return <-r.done
+	return l.batch.Put(ctx, r)
 }
 
 func (l *logs) Mark(ctx context.Context, e *store.Execution) error {
@@ -102,7 +80,7 @@ func (l *logs) Mark(ctx context.Context, e *store.Execution) error {
 	if err != nil {
 		return err
 	}
-	return l.enqueue(ctx, r)
+	return l.batch.Mark(ctx, r)
 }
 
 // request validates e as store/bolt does and copies it for the writer.
@@ -128,7 +106,7 @@ func request(ctx context.Context, e *store.Execution) (*putReq, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &putReq{e: *fit, done: make(chan error, 1)}
+	r := &putReq{e: *fit}
 	r.e.StartedAt = fit.StartedAt.Truncate(time.Microsecond).UTC()
 	if fit.EndedAt != nil {
 		t := fit.EndedAt.Truncate(time.Microsecond).UTC()
@@ -154,107 +132,6 @@ func rawBytes(b []byte) []byte {
 		return nil
 	}
 	return append([]byte{}, b...)
-}
-
-// enqueue hands r to the writer.
-func (l *logs) enqueue(ctx context.Context, r *putReq) error {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return errLogsClosed
-	}
-	select {
-	case l.reqs <- r:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// writer is the single goroutine that commits Puts.
-func (l *logs) writer() {
-	defer close(l.done)
-	batch := make([]*putReq, 0, logBatchSize)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		r, ok := <-l.reqs
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-		l.collect(&batch, timer)
-		l.commit(batch)
-		clear(batch)
-	}
-}
-
-// collect adds queued requests to batch until it is full (logBatchSize records or
-// logBatchBytes), or nothing is queued and either no other Put is in flight or
-// logBatchDelay has passed.
-func (l *logs) collect(batch *[]*putReq, timer *time.Timer) {
-	timerOn := false
-	defer func() {
-		if timerOn {
-			timer.Stop()
-		}
-	}()
-	size := 0
-	for _, r := range *batch {
-		size += r.size
-	}
-	add := func(r *putReq) {
-		*batch = append(*batch, r)
-		size += r.size
-	}
-	for len(*batch) < logBatchSize && size < logBatchBytes {
-		select {
-		case r, ok := <-l.reqs:
-			if !ok {
-				return
-			}
-			add(r)
-			continue
-		default:
-		}
-		if l.inflight.Load() <= int64(len(*batch)) {
-			return
-		}
-		if !timerOn {
-			timer.Reset(logBatchDelay)
-			timerOn = true
-		}
-		select {
-		case r, ok := <-l.reqs:
-			if !ok {
-				return
-			}
-			add(r)
-		case <-timer.C:
-			timerOn = false
-			return
-		}
-	}
-}
-
-// commit writes batch in one transaction. If that fails, each record is retried alone so
-// one bad record (a run id conflict) cannot fail the others.
-func (l *logs) commit(batch []*putReq) {
-	// The writer outlives any caller's context: an accepted record is written even if
-	// its Put gave up waiting.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l.commits.Add(1)
-	err := l.write(ctx, batch)
-	if err != nil && len(batch) > 1 {
-		for _, r := range batch {
-			r.done <- l.write(ctx, []*putReq{r})
-		}
-		return
-	}
-	for _, r := range batch {
-		r.done <- err
-	}
 }
 
 // write runs batch in one transaction, creating missing partitions first. A partition

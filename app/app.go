@@ -157,7 +157,13 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	cc.ModelHTTPClient = netguard.NewClient(netguard.Options{AllowCIDRs: cfg.AllowNetworks, AllowLoopback: cfg.AllowLoopback, Timeout: -1})
 	cc.OnFinish = a.metrics.observeExecution
 	if ps, ok := st.(*postgres.Store); ok {
-		if a.jobs, err = queue.Open(ctx, ps.Pool(), queue.Options{Workers: cfg.Core.MaxRuns, RescueAfter: cfg.JobRescueAfter, Logger: log}); err != nil {
+		qo := queue.Options{Workers: cfg.Core.MaxRuns, RescueAfter: cfg.JobRescueAfter, Logger: log}
+		if r := cfg.Retention; r.MaxAge > 0 || r.MaxCount > 0 {
+			// One replica prunes per period, not every replica at once.
+			qo.Periodic = append(qo.Periodic, queue.Periodic{Name: "retention", Every: a.pruneInterval(),
+				Run: func(ctx context.Context) error { a.retainOnce(ctx, r); return nil }})
+		}
+		if a.jobs, err = queue.Open(ctx, ps.Pool(), qo); err != nil {
 			return nil, err
 		}
 		cc.Jobs = a.jobs
@@ -289,18 +295,21 @@ func (a *App) Start(ctx context.Context) error {
 		defer a.bg.Done()
 		a.Service.RunScheduler(bgCtx, every)
 	}()
-	if r := a.cfg.Retention; r.MaxAge > 0 || r.MaxCount > 0 {
-		interval := a.cfg.PruneInterval
-		if interval <= 0 {
-			interval = time.Hour
-		}
+	if r := a.cfg.Retention; (r.MaxAge > 0 || r.MaxCount > 0) && a.jobs == nil {
 		a.bg.Add(1)
 		go func() {
 			defer a.bg.Done()
-			a.retain(bgCtx, r, interval)
+			a.retain(bgCtx, r, a.pruneInterval())
 		}()
 	}
 	return nil
+}
+
+func (a *App) pruneInterval() time.Duration {
+	if a.cfg.PruneInterval > 0 {
+		return a.cfg.PruneInterval
+	}
+	return time.Hour
 }
 
 // replicaHeartbeat is how often a replica on PostgreSQL says it serves; one silent for
@@ -354,32 +363,38 @@ func (a *App) Drain(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// retain prunes execution logs now and then every interval.
+// retain prunes execution logs now and then every interval (bbolt; on PostgreSQL one
+// replica per interval does, as a periodic job of the shared queue).
 func (a *App) retain(ctx context.Context, r store.Retention, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := a.Store.Logs().Retain(ctx, r, time.Now())
-		switch {
-		case err != nil && ctx.Err() == nil:
-			a.log.Warn("prune execution logs", "err", err, "deleted", n)
-		case n > 0:
-			a.log.Info("pruned execution logs", "deleted", n, "max_age", r.MaxAge.String(), "max_count", r.MaxCount)
-		}
-		if r.MaxAge > 0 {
-			// Agent conversations follow the log age: memory idle longer than that goes.
-			n, err := a.Store.PruneConversations(ctx, time.Now().Add(-r.MaxAge))
-			switch {
-			case err != nil && ctx.Err() == nil:
-				a.log.Warn("prune agent memory", "err", err)
-			case n > 0:
-				a.log.Info("pruned agent memory", "conversations", n, "max_age", r.MaxAge.String())
-			}
-		}
+		a.retainOnce(ctx, r)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// retainOnce prunes execution logs (and agent memory as old) by r.
+func (a *App) retainOnce(ctx context.Context, r store.Retention) {
+	n, err := a.Store.Logs().Retain(ctx, r, time.Now())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.log.Warn("prune execution logs", "err", err, "deleted", n)
+	case n > 0:
+		a.log.Info("pruned execution logs", "deleted", n, "max_age", r.MaxAge.String(), "max_count", r.MaxCount)
+	}
+	if r.MaxAge > 0 {
+		// Agent conversations follow the log age: memory idle longer than that goes.
+		n, err := a.Store.PruneConversations(ctx, time.Now().Add(-r.MaxAge))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("prune agent memory", "err", err)
+		case n > 0:
+			a.log.Info("pruned agent memory", "conversations", n, "max_age", r.MaxAge.String())
 		}
 	}
 }

@@ -39,6 +39,39 @@ type Options struct {
 	// replica restarts within about RescueAfter + 30 s.
 	RescueAfter time.Duration
 	Logger      *slog.Logger
+	// Periodic are tasks that must run once per period across every replica (retention):
+	// River's leader inserts one job per period, and whichever replica fetches it runs it.
+	Periodic []Periodic
+}
+
+// Periodic is a task run once per Every by one of the replicas.
+type Periodic struct {
+	Name  string
+	Every time.Duration
+	Run   func(ctx context.Context) error
+}
+
+// PeriodicKind is the River job kind of a Periodic task.
+const PeriodicKind = "periodic"
+
+type periodicArgs struct {
+	Name string `json:"name"`
+}
+
+func (periodicArgs) Kind() string { return PeriodicKind }
+
+// periodicWorker runs a Periodic task by name.
+type periodicWorker struct {
+	river.WorkerDefaults[periodicArgs]
+	tasks map[string]Periodic
+}
+
+func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
+	p, ok := w.tasks[job.Args.Name]
+	if !ok {
+		return nil // a task an older or newer replica knows: it runs it
+	}
+	return p.Run(ctx)
 }
 
 // Kind is the River job kind of an async execution.
@@ -95,9 +128,24 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Queue, error)
 	if err := river.AddWorkerSafely(workers, &worker{q: q}); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
+	pw := &periodicWorker{tasks: map[string]Periodic{}}
+	var periodic []*river.PeriodicJob
+	for _, p := range opts.Periodic {
+		pw.tasks[p.Name] = p
+		name, every := p.Name, p.Every
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(every),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return periodicArgs{Name: name}, &river.InsertOpts{MaxAttempts: 1,
+					UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: every}}
+			}, &river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	if err := river.AddWorkerSafely(workers, pw); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:  map[string]river.QueueConfig{queueName: {MaxWorkers: opts.Workers}},
-		Workers: workers,
+		Queues:       map[string]river.QueueConfig{queueName: {MaxWorkers: opts.Workers}},
+		Workers:      workers,
+		PeriodicJobs: periodic,
 		// River rescues only jobs with a timeout, once attempted_at is older than it; the
 		// heartbeat keeps attempted_at fresh, and the run itself ignores this deadline
 		// (see worker.Work).

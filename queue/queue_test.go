@@ -224,3 +224,35 @@ func TestHeartbeatKeepsLongJobFromRescue(t *testing.T) {
 		t.Fatalf("attempt %d, want 1", attempts)
 	}
 }
+
+// A periodic task runs once per period across replicas, not once per replica.
+func TestPeriodicTaskRunsOncePerPeriodAcrossReplicas(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var runs []time.Time
+	task := Periodic{Name: "tick", Every: 2 * time.Second, Run: func(context.Context) error {
+		mu.Lock()
+		runs = append(runs, time.Now())
+		mu.Unlock()
+		return nil
+	}}
+	for range 3 {
+		q := openQueue(t, pool(t, url), Options{Periodic: []Periodic{task}})
+		if err := q.Start(ctx, newRecorder(false).handle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(9 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d runs in 9 s with three replicas and a 2 s period", len(runs))
+	if len(runs) < 2 || len(runs) > 6 {
+		t.Fatalf("%d runs in 9 s with a 2 s period over three replicas", len(runs))
+	}
+	for i := 1; i < len(runs); i++ {
+		if gap := runs[i].Sub(runs[i-1]); gap < time.Second {
+			t.Fatalf("two runs %v apart: more than one replica ran a period", gap)
+		}
+	}
+}

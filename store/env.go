@@ -25,3 +25,15 @@ type EnvVars interface {
 	// user's personal ones.
 	RunEnvVars(ctx context.Context, wsID, userID string) (ws, personal []*EnvVar, err error)
 }
+
+// Check checks a variable before it is stored: a name and a sealed value, and exactly one
+// owner (a workspace or a user).
+func (v *EnvVar) Check() error {
+	if v.Name == "" || len(v.Ciphertext) == 0 {
+		return invalidf("environment variable needs a name and a sealed value")
+	}
+	if (v.WorkspaceID == "") == (v.UserID == "") {
+		return invalidf("environment variable belongs to exactly one workspace or user")
+	}
+	return nil
+}

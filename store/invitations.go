@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -48,5 +49,14 @@ func (inv *Invitation) Check() error {
 		return invalidf("invitation target %q must be workspace or organization", inv.TargetType)
 	}
 	inv.Email = NormEmail(inv.Email)
+	return nil
+}
+
+// CheckAccept checks that u may accept inv at now: the invitation is live and addressed to
+// u's current email. Otherwise it is not found, as an expired one is.
+func (inv *Invitation) CheckAccept(u *User, now time.Time) error {
+	if !now.Before(inv.ExpiresAt) || NormEmail(u.Email) != inv.Email {
+		return fmt.Errorf("invitation %q: %w", inv.ID, ErrNotFound)
+	}
 	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"time"
 )
 
 // Users holds user accounts.
@@ -57,4 +58,14 @@ func (u *User) CheckEmailChange(oldEmail string) (changed bool, err error) {
 		return true, invalidf("user email %q must be an address", u.Email)
 	}
 	return true, nil
+}
+
+// SetDisabled marks u disabled now, or enabled again: DisableUser's edit.
+func (u *User) SetDisabled(disabled bool) {
+	if disabled {
+		t := time.Now().UTC()
+		u.DisabledAt = &t
+	} else {
+		u.DisabledAt = nil
+	}
 }

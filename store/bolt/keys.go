@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -287,7 +288,7 @@ func (r *Reader) KeysTargeting(targetID string) ([]string, error) {
 func (r *Reader) Keys(f store.KeyFilter) ([]*store.APIKey, error) {
 	var ids []string
 	var err error
-	switch owner := firstNonEmpty(f.UserID, f.WorkspaceID, f.OrgID); owner {
+	switch owner := cmp.Or(f.UserID, f.WorkspaceID, f.OrgID); owner {
 	case "":
 		err = r.tx.Bucket(bKeys).ForEach(func(k, _ []byte) error {
 			ids = append(ids, string(k))
@@ -308,7 +309,7 @@ func (r *Reader) Keys(f store.KeyFilter) ([]*store.APIKey, error) {
 		if f.Type != "" && k.Type != f.Type {
 			continue
 		}
-		if k.OwnerID() != firstNonEmpty(f.UserID, f.WorkspaceID, f.OrgID, k.OwnerID()) {
+		if k.OwnerID() != cmp.Or(f.UserID, f.WorkspaceID, f.OrgID, k.OwnerID()) {
 			continue
 		}
 		if k.RevokedAt != nil && !f.IncludeRevoked {
@@ -318,15 +319,6 @@ func (r *Reader) Keys(f store.KeyFilter) ([]*store.APIKey, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out, nil
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // GetKey returns the key with id.

@@ -3,7 +3,6 @@ package bolt
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/steelengine/steelengine/store"
 )
@@ -42,8 +41,8 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, fn func(o *store.Org) 
 			return err
 		}
 		o.ID = id
-		if strings.TrimSpace(o.Name) == "" {
-			return invalid("organization name is required")
+		if err := o.CheckUpdate(); err != nil {
+			return err
 		}
 		if err := w.bumpAuth(); err != nil {
 			return err

@@ -3,7 +3,6 @@ package bolt
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/steelengine/steelengine/store"
 )
@@ -118,13 +117,5 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *store.User
 // DisableUser marks the user disabled: their sessions end and their personal keys stop
 // resolving at once.
 func (s *Store) DisableUser(ctx context.Context, id string, disabled bool) (*store.User, error) {
-	return s.UpdateUser(ctx, id, func(u *store.User) error {
-		if disabled {
-			t := time.Now().UTC()
-			u.DisabledAt = &t
-		} else {
-			u.DisabledAt = nil
-		}
-		return nil
-	})
+	return s.UpdateUser(ctx, id, func(u *store.User) error { u.SetDisabled(disabled); return nil })
 }

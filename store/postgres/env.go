@@ -28,11 +28,8 @@ func scanEnvVar(row pgx.Row) (*store.EnvVar, error) {
 // SetEnvVar stores (or replaces) a sealed environment variable: a workspace's when
 // v.WorkspaceID is set, else v.UserID's personal one.
 func (s *Store) SetEnvVar(ctx context.Context, v *store.EnvVar) error {
-	if v.Name == "" || len(v.Ciphertext) == 0 {
-		return invalid("environment variable needs a name and a sealed value")
-	}
-	if (v.WorkspaceID == "") == (v.UserID == "") {
-		return invalid("environment variable belongs to exactly one workspace or user")
+	if err := v.Check(); err != nil {
+		return err
 	}
 	if v.UpdatedAt.IsZero() {
 		v.UpdatedAt = time.Now().UTC()

@@ -139,8 +139,8 @@ func (s *Store) AcceptInvitation(ctx context.Context, id, userID string, now tim
 		if err != nil {
 			return err
 		}
-		if !now.Before(inv.ExpiresAt) || store.NormEmail(u.Email) != inv.Email {
-			return notFound("invitation", id)
+		if err := inv.CheckAccept(u, now); err != nil {
+			return err
 		}
 		switch inv.TargetType {
 		case store.TargetWorkspace:

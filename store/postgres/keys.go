@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -95,7 +96,7 @@ func listKeys(ctx context.Context, q dbtx, f store.KeyFilter) ([]*store.APIKey, 
 	)
 	// Only the owner's column is set on a key, so the first owner named selects as
 	// bbolt's owner index does.
-	if owner := firstOf(f.UserID, f.WorkspaceID, f.OrgID); owner != "" {
+	if owner := cmp.Or(f.UserID, f.WorkspaceID, f.OrgID); owner != "" {
 		args = append(args, owner)
 		where = append(where, `(k.user_id = $1 OR k.workspace_id = $1 OR k.org_id = $1)`)
 	}
@@ -116,15 +117,6 @@ func listKeys(ctx context.Context, q dbtx, f store.KeyFilter) ([]*store.APIKey, 
 		return nil, fmt.Errorf("postgres: list api keys: %w", err)
 	}
 	return ks, nil
-}
-
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // nullIfEmpty stores an unset owner column as NULL, so the partial owner indexes hold

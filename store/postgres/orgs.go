@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,8 +79,8 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, fn func(o *store.Org) 
 			return err
 		}
 		o.ID = id
-		if strings.TrimSpace(o.Name) == "" {
-			return invalid("organization name is required")
+		if err := o.CheckUpdate(); err != nil {
+			return err
 		}
 		o.CreatedAt = pgTime(o.CreatedAt)
 		_, err = tx.Exec(ctx, `UPDATE orgs SET name = $2, created_at = $3, max_key_lifetime = $4 WHERE id = $1`,

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/storetest"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -117,145 +117,18 @@ func TestLogReopenAndSchema(t *testing.T) {
 	}
 }
 
-// logFixture is a deterministic data set over two workspaces and four workflows, with
-// ties in StartedAt.
-func logFixture(t testing.TB, l *LogDB, n int) []*store.Execution {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(1, 2))
-	wss := []string{"wsA", "wsA", "wsA", "wsB"}
-	wfs := []string{"wf1", "wf2", "wf3", "wf4"}
-	triggers := []string{store.TriggerAPI, store.TriggerMCP, store.TriggerManual, store.TriggerSchedule}
-	statuses := []string{store.StatusCompleted, store.StatusCompleted, store.StatusFailed, store.StatusRunning, store.StatusCancelled}
-	var all []*store.Execution
-	for i := range n {
-		w := rng.IntN(len(wfs))
-		at := logBase.Add(time.Duration(rng.IntN(n/2+1)) * time.Minute) // plenty of ties
-		e := newExec(wss[w], wfs[w], at, statuses[rng.IntN(len(statuses))])
-		e.Trigger = triggers[rng.IntN(len(triggers))]
-		e.DurationMs = int64(rng.IntN(5000))
-		e.Cost = float64(rng.IntN(100)) / 100
-		e.Output = json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))
-		all = append(all, e)
-	}
-	var wg sync.WaitGroup
-	for _, e := range all {
-		wg.Go(func() { mustPut(t, l, e) })
-	}
-	wg.Wait()
-	return all
-}
-
-// expected filters and orders all the way List should.
-func expected(all []*store.Execution, q store.LogQuery) []string {
-	var out []*store.Execution
-	for _, e := range all {
-		if q.WorkspaceID != "" && e.WorkspaceID != q.WorkspaceID {
-			continue
-		}
-		if q.WorkflowIDs != nil && !slices.Contains(q.WorkflowIDs, e.WorkflowID) {
-			continue
-		}
-		if len(q.Triggers) > 0 && !slices.Contains(q.Triggers, e.Trigger) {
-			continue
-		}
-		if len(q.Statuses) > 0 && !slices.Contains(q.Statuses, e.Status) {
-			continue
-		}
-		if q.Level != "" && e.Level != q.Level {
-			continue
-		}
-		if !q.Start.IsZero() && e.StartedAt.Before(q.Start) || !q.End.IsZero() && !e.StartedAt.Before(q.End) {
-			continue
-		}
-		if q.ExecutionID != "" && e.ID != q.ExecutionID {
-			continue
-		}
-		if q.MinDurationMs != nil && e.DurationMs < *q.MinDurationMs || q.MaxDurationMs != nil && e.DurationMs > *q.MaxDurationMs {
-			continue
-		}
-		out = append(out, e)
-	}
-	slices.SortFunc(out, func(a, b *store.Execution) int {
-		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	if q.Order != "asc" {
-		slices.Reverse(out)
-	}
-	return ids(out)
-}
-
-func int64p(v int64) *int64 { return &v }
-
-func listQueries(all []*store.Execution) []struct {
-	name string
-	q    store.LogQuery
-} {
-	return []struct {
-		name string
-		q    store.LogQuery
-	}{
-		{"workspace", store.LogQuery{WorkspaceID: "wsA"}},
-		{"workspace asc", store.LogQuery{WorkspaceID: "wsA", Order: "asc"}},
-		{"other workspace", store.LogQuery{WorkspaceID: "wsB"}},
-		{"one workflow", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf2"}}},
-		{"workflow without workspace", store.LogQuery{WorkflowIDs: []string{"wf4"}}},
-		{"two workflows", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf3", "wf1"}}},
-		{"two workflows asc", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf1", "wf3", "wf1"}, Order: "asc"}},
-		{"foreign workflow filtered by workspace", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf1", "wf4"}}},
-		{"empty workflow set", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{}}},
-		{"unknown workflow", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"nope"}}},
-		{"triggers", store.LogQuery{WorkspaceID: "wsA", Triggers: []string{store.TriggerMCP, store.TriggerSchedule}}},
-		{"level error", store.LogQuery{WorkspaceID: "wsA", Level: "error"}},
-		{"level info asc", store.LogQuery{WorkspaceID: "wsA", Level: "info", Order: "asc"}},
-		{"statuses", store.LogQuery{WorkspaceID: "wsA", Statuses: []string{store.StatusRunning, store.StatusCancelled}}},
-		{"time range", store.LogQuery{WorkspaceID: "wsA", Start: logBase.Add(20 * time.Minute), End: logBase.Add(60 * time.Minute)}},
-		{"time range asc", store.LogQuery{WorkspaceID: "wsA", Start: logBase.Add(20 * time.Minute), End: logBase.Add(60 * time.Minute), Order: "asc"}},
-		{"open start", store.LogQuery{WorkspaceID: "wsA", End: logBase.Add(30 * time.Minute)}},
-		{"open end", store.LogQuery{WorkspaceID: "wsA", Start: logBase.Add(30 * time.Minute), Order: "asc"}},
-		{"duration", store.LogQuery{WorkspaceID: "wsA", MinDurationMs: int64p(1000), MaxDurationMs: int64p(2000)}},
-		{"execution id", store.LogQuery{WorkspaceID: "wsA", ExecutionID: all[3].ID}},
-		{"execution id elsewhere", store.LogQuery{WorkspaceID: "wsB", WorkflowIDs: []string{"wf4"}, ExecutionID: all[3].ID}},
-		{"all filters", store.LogQuery{WorkspaceID: "wsA", WorkflowIDs: []string{"wf1", "wf2"}, Triggers: []string{store.TriggerAPI, store.TriggerMCP}, Statuses: []string{store.StatusCompleted, store.StatusFailed}, MinDurationMs: int64p(100), Start: logBase.Add(5 * time.Minute)}},
-	}
-}
-
-func pageAll(t *testing.T, l *LogDB, q store.LogQuery) (got []string, pages int) {
-	t.Helper()
-	for {
-		page, err := l.List(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if q.Limit > 0 && len(page.Items) > q.Limit {
-			t.Fatalf("page of %d items, limit %d", len(page.Items), q.Limit)
-		}
-		got = append(got, ids(page.Items)...)
-		pages++
-		if page.NextCursor == "" {
-			return got, pages
-		}
-		if pages > 10_000 {
-			t.Fatal("paging does not end")
-		}
-		q.Cursor = page.NextCursor
-	}
-}
-
 // TestLogListScanBound: a tiny scan bound returns short pages with cursors but still
 // visits everything exactly once (the suite's ListFiltersAndPaging states the rest).
 func TestLogListScanBound(t *testing.T) {
 	l, _ := openLogs(t, LogOptions{})
-	all := logFixture(t, l, 300)
+	all := storetest.LogFixture(t, l, 300)
 	l.maxScan = 5
-	for _, tc := range listQueries(all) {
-		q := tc.q
+	for _, tc := range storetest.LogQueries(all) {
+		q := tc.Query
 		q.Limit = 4
-		got, _ := pageAll(t, l, q)
-		if want := expected(all, tc.q); !slices.Equal(got, want) {
-			t.Errorf("%s with scan bound: paged %d items, want %d", tc.name, len(got), len(want))
+		got, _ := storetest.PageLogs(t, l, q)
+		if want := storetest.ExpectedLogs(all, tc.Query); !slices.Equal(got, want) {
+			t.Errorf("%s with scan bound: paged %d items, want %d", tc.Name, len(got), len(want))
 		}
 	}
 }
@@ -360,7 +233,7 @@ func TestLogSecondOpenLocked(t *testing.T) {
 func TestLogBackup(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openLogs(t, LogOptions{})
-	logFixture(t, l, 50)
+	storetest.LogFixture(t, l, 50)
 	var buf bytes.Buffer
 	n, err := l.Backup(ctx, &buf)
 	if err != nil || n != int64(buf.Len()) || n == 0 {

@@ -295,9 +295,9 @@ func testLogRunIDRace(t *testing.T, l store.Logs) {
 	})
 }
 
-// logFixture is a deterministic data set over two workspaces and four workflows, with
+// LogFixture stores a deterministic data set over two workspaces and four workflows, with
 // ties in StartedAt, spread over three months.
-func logFixture(t testing.TB, l store.Logs, n int) []*store.Execution {
+func LogFixture(t testing.TB, l store.Logs, n int) []*store.Execution {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	wss := []string{"wsA", "wsA", "wsA", "wsB"}
@@ -319,8 +319,8 @@ func logFixture(t testing.TB, l store.Logs, n int) []*store.Execution {
 	return all
 }
 
-// expected filters and orders all the way List should.
-func expected(all []*store.Execution, q store.LogQuery) []string {
+// ExpectedLogs filters and orders all the way List should and returns the ids.
+func ExpectedLogs(all []*store.Execution, q store.LogQuery) []string {
 	var out []*store.Execution
 	for _, e := range all {
 		if q.WorkspaceID != "" && e.WorkspaceID != q.WorkspaceID {
@@ -363,15 +363,17 @@ func expected(all []*store.Execution, q store.LogQuery) []string {
 
 func int64p(v int64) *int64 { return &v }
 
-func listQueries(all []*store.Execution) []struct {
-	name string
-	q    store.LogQuery
-} {
+// LogQuery is a named List query over LogFixture's data.
+type LogQuery struct {
+	Name  string
+	Query store.LogQuery
+}
+
+// LogQueries returns List queries covering every filter, alone and together, over all
+// (LogFixture's data).
+func LogQueries(all []*store.Execution) []LogQuery {
 	day := 24 * time.Hour
-	return []struct {
-		name string
-		q    store.LogQuery
-	}{
+	return []LogQuery{
 		{"workspace", store.LogQuery{WorkspaceID: "wsA"}},
 		{"workspace asc", store.LogQuery{WorkspaceID: "wsA", Order: "asc"}},
 		{"other workspace", store.LogQuery{WorkspaceID: "wsB"}},
@@ -400,8 +402,8 @@ func listQueries(all []*store.Execution) []struct {
 	}
 }
 
-// pageAll follows cursors to the end.
-func pageAll(t *testing.T, l store.Logs, q store.LogQuery) (got []string, pages int) {
+// PageLogs lists q following cursors to the end, checking each page against q.Limit.
+func PageLogs(t *testing.T, l store.Logs, q store.LogQuery) (got []string, pages int) {
 	t.Helper()
 	for {
 		page, err := l.List(ctx, q)
@@ -424,49 +426,49 @@ func pageAll(t *testing.T, l store.Logs, q store.LogQuery) (got []string, pages 
 }
 
 func testLogListFiltersAndPaging(t *testing.T, l store.Logs) {
-	all := logFixture(t, l, 160)
-	queries := listQueries(all)
+	all := LogFixture(t, l, 160)
+	queries := LogQueries(all)
 	for _, tc := range queries {
-		q := tc.q
+		q := tc.Query
 		q.Limit = 1000
 		page, err := l.List(ctx, q)
 		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
+			t.Fatalf("%s: %v", tc.Name, err)
 		}
-		want := expected(all, tc.q)
+		want := ExpectedLogs(all, tc.Query)
 		if got := execIDs(page.Items); !slices.Equal(got, want) {
-			t.Errorf("%s: got %d items, want %d\n got %v\nwant %v", tc.name, len(got), len(want), got, want)
+			t.Errorf("%s: got %d items, want %d\n got %v\nwant %v", tc.Name, len(got), len(want), got, want)
 		}
 		if page.NextCursor != "" {
-			t.Errorf("%s: next cursor %q on a complete page", tc.name, page.NextCursor)
+			t.Errorf("%s: next cursor %q on a complete page", tc.Name, page.NextCursor)
 		}
 		for _, e := range page.Items {
 			if e.Output == nil {
-				t.Errorf("%s: listed record %s without its output", tc.name, e.ID)
+				t.Errorf("%s: listed record %s without its output", tc.Name, e.ID)
 				break
 			}
 		}
 	}
 	for _, limit := range []int{1, 7, 50} {
 		for _, tc := range queries {
-			if limit == 1 && len(expected(all, tc.q)) > 40 {
+			if limit == 1 && len(ExpectedLogs(all, tc.Query)) > 40 {
 				continue // the long walks are covered by limit 7
 			}
-			q := tc.q
+			q := tc.Query
 			q.Limit = limit
-			got, pages := pageAll(t, l, q)
-			want := expected(all, tc.q)
+			got, pages := PageLogs(t, l, q)
+			want := ExpectedLogs(all, tc.Query)
 			if !slices.Equal(got, want) {
-				t.Errorf("%s limit %d: paged %d items, want %d", tc.name, limit, len(got), len(want))
+				t.Errorf("%s limit %d: paged %d items, want %d", tc.Name, limit, len(got), len(want))
 			}
 			if least := (len(want) + limit - 1) / limit; pages > max(least, 1)+1 {
-				t.Errorf("%s limit %d: %d pages for %d items", tc.name, limit, pages, len(want))
+				t.Errorf("%s limit %d: %d pages for %d items", tc.Name, limit, pages, len(want))
 			}
 		}
 	}
 	// The default limit is 100 and a larger one is cut to 1000.
 	page, err := l.List(ctx, store.LogQuery{WorkspaceID: "wsA"})
-	if want := expected(all, store.LogQuery{WorkspaceID: "wsA"}); err != nil || len(page.Items) != min(100, len(want)) {
+	if want := ExpectedLogs(all, store.LogQuery{WorkspaceID: "wsA"}); err != nil || len(page.Items) != min(100, len(want)) {
 		t.Errorf("default limit: %d items, %v", len(page.Items), err)
 	}
 	if page, err := l.List(ctx, store.LogQuery{WorkspaceID: "wsA", Limit: 5000}); err != nil || page.NextCursor != "" {
@@ -537,7 +539,7 @@ func testLogPagingWithConcurrentWrites(t *testing.T, l store.Logs) {
 		{WorkspaceID: "ws", Limit: 11, Order: "asc", End: newest},
 		{WorkflowIDs: []string{"wf1"}, Limit: 4, Order: "asc"},
 	} {
-		got, _ := pageAll(t, l, q)
+		got, _ := PageLogs(t, l, q)
 		seen := map[string]bool{}
 		for _, id := range got {
 			if seen[id] {
@@ -830,10 +832,10 @@ func testLogPrune(t *testing.T, l store.Logs) {
 	if c, _ := l.Count(ctx); c != 100 {
 		t.Errorf("count after prune = %d, want 100", c)
 	}
-	if got, _ := pageAll(t, l, store.LogQuery{WorkspaceID: "ws", Limit: 1000}); !slices.Equal(got, expected(all[1100:], store.LogQuery{})) {
+	if got, _ := PageLogs(t, l, store.LogQuery{WorkspaceID: "ws", Limit: 1000}); !slices.Equal(got, ExpectedLogs(all[1100:], store.LogQuery{})) {
 		t.Errorf("listed %d after prune, want the 100 newest", len(got))
 	}
-	if got, _ := pageAll(t, l, store.LogQuery{WorkflowIDs: []string{"wf"}, Limit: 1000}); len(got) != 100 {
+	if got, _ := PageLogs(t, l, store.LogQuery{WorkflowIDs: []string{"wf"}, Limit: 1000}); len(got) != 100 {
 		t.Errorf("listed %d by workflow after prune", len(got))
 	}
 	if _, err := l.Get(ctx, all[0].ID); !errors.Is(err, store.ErrNotFound) {
@@ -892,7 +894,7 @@ func testLogRetain(t *testing.T, l store.Logs) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := append(expected(ws1[26:], store.LogQuery{}), queued.ID); !slices.Equal(execIDs(page.Items), want) {
+	if want := append(ExpectedLogs(ws1[26:], store.LogQuery{}), queued.ID); !slices.Equal(execIDs(page.Items), want) {
 		t.Errorf("ws1 keeps %v, want the 4 newest and the queued job %v", execIDs(page.Items), want)
 	}
 	page, _ = l.List(ctx, store.LogQuery{WorkspaceID: "ws3"})
@@ -933,12 +935,12 @@ func testLogRetainWorkspace(t *testing.T, l store.Logs) {
 	if err != nil || n != 15 {
 		t.Fatalf("retain wsA = %d, %v; want 15", n, err)
 	}
-	got, _ := pageAll(t, l, store.LogQuery{WorkspaceID: "wsA", Order: "asc"})
-	want := append([]string{open.ID}, expected(a[15:], store.LogQuery{Order: "asc"})...)
+	got, _ := PageLogs(t, l, store.LogQuery{WorkspaceID: "wsA", Order: "asc"})
+	want := append([]string{open.ID}, ExpectedLogs(a[15:], store.LogQuery{Order: "asc"})...)
 	if !slices.Equal(got, want) {
 		t.Errorf("wsA keeps %v, want %v", got, want)
 	}
-	if got, _ := pageAll(t, l, store.LogQuery{WorkspaceID: "wsB"}); len(got) != 20 {
+	if got, _ := PageLogs(t, l, store.LogQuery{WorkspaceID: "wsB"}); len(got) != 20 {
 		t.Errorf("wsB keeps %d, want all 20", len(got))
 	}
 	if n, err := l.RetainWorkspace(ctx, "nope", store.Retention{MaxCount: 1}, now); err != nil || n != 0 {

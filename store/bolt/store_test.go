@@ -125,55 +125,6 @@ func TestMigrationsIdempotentAndNewerRefused(t *testing.T) {
 	}
 }
 
-func TestKeyNamesUniquePerOwner(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTest(t)
-	u := mustUser(t, s, "o@x.io")
-	k := &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("a"), Ciphertext: []byte("c")}
-	if err := s.CreateKey(ctx, k); err != nil {
-		t.Fatal(err)
-	}
-	err := s.CreateKey(ctx, &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("b"), Ciphertext: []byte("c")})
-	if !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("duplicate name err = %v", err)
-	}
-	if _, err := s.RevokeKey(ctx, k.ID, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateKey(ctx, &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("b"), Ciphertext: []byte("c")}); err != nil {
-		t.Fatalf("name of a revoked key should be free: %v", err)
-	}
-	long := make([]byte, 101)
-	for i := range long {
-		long[i] = 'x'
-	}
-	if err := s.CreateKey(ctx, &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: string(long), Digest: []byte("z"), Ciphertext: []byte("c")}); !errors.Is(err, store.ErrInvalid) {
-		t.Fatalf("101-char name err = %v", err)
-	}
-}
-
-func TestRotateKeepsOldUntilGrace(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTest(t)
-	u := mustUser(t, s, "o@x.io")
-	old := &store.APIKey{Type: store.KeyPersonal, UserID: u.ID, Name: "ci", Digest: []byte("a"), Ciphertext: []byte("c")}
-	if err := s.CreateKey(ctx, old); err != nil {
-		t.Fatal(err)
-	}
-	grace := time.Now().Add(time.Hour)
-	nk := &store.APIKey{Digest: []byte("b"), Ciphertext: []byte("c2")}
-	if err := s.RotateKey(ctx, old.ID, nk, grace); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := s.GetKey(ctx, old.ID)
-	if got.GraceUntil == nil || !got.GraceUntil.Equal(grace.UTC()) || got.RotatedTo != nk.ID {
-		t.Fatalf("old key after rotate = %+v", got)
-	}
-	if nk.Name != "ci" || nk.Type != store.KeyPersonal || nk.UserID != u.ID {
-		t.Fatalf("new key = %+v", nk)
-	}
-}
-
 func TestConcurrentReadersDuringWrites(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)

@@ -12,38 +12,6 @@ import (
 	"github.com/steelengine/steelengine/store"
 )
 
-func TestUnfinishedTracksQueuedAndRunning(t *testing.T) {
-	ctx := context.Background()
-	l, _ := openLogs(t, LogOptions{})
-	queued := newExec("ws", "wf", logBase, store.StatusQueued)
-	running := newExec("ws", "wf", logBase.Add(time.Second), store.StatusRunning)
-	done := newExec("ws", "wf", logBase.Add(2*time.Second), store.StatusCompleted)
-	for _, e := range []*store.Execution{queued, running, done} {
-		mustPut(t, l, e)
-	}
-	got, err := l.Unfinished(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g := ids(got); len(g) != 2 || !contains(g, queued.ID) || !contains(g, running.ID) {
-		t.Fatalf("unfinished = %v, want %s and %s", g, queued.ID, running.ID)
-	}
-	running.Status = store.StatusFailed
-	mustPut(t, l, running)
-	if got, _ = l.Unfinished(ctx); len(got) != 1 || got[0].ID != queued.ID {
-		t.Fatalf("after finishing one: %v", ids(got))
-	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func TestMarkIsWrittenWithoutWaiting(t *testing.T) {
 	ctx := context.Background()
 	l, path := openLogs(t, LogOptions{})
@@ -174,49 +142,6 @@ func TestCorruptFileRefusedWithRecoveryCommand(t *testing.T) {
 func garbage(b []byte) {
 	for i := range b {
 		b[i] = byte(i*7 + 3)
-	}
-}
-
-func TestRetainPerWorkspaceKeepsRollupsAndOpenRuns(t *testing.T) {
-	ctx := context.Background()
-	l, _ := openLogs(t, LogOptions{})
-	now := logBase.Add(100 * 24 * time.Hour)
-	// ws1: 30 finished runs one day apart (oldest 40 days ago) and one old queued job.
-	for i := range 30 {
-		mustPut(t, l, newExec("ws1", "wf1", now.Add(-time.Duration(40-i)*24*time.Hour), store.StatusCompleted))
-	}
-	queued := newExec("ws1", "wf1", now.Add(-50*24*time.Hour), store.StatusQueued)
-	mustPut(t, l, queued)
-	// ws2: 5 recent runs.
-	for i := range 5 {
-		mustPut(t, l, newExec("ws2", "wf2", now.Add(-time.Duration(i+1)*time.Hour), store.StatusFailed))
-	}
-	before, err := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws1", Bucket: 24 * 365 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	n, err := l.Retain(ctx, store.Retention{MaxAge: 30 * 24 * time.Hour}, now)
-	if err != nil || n != 10 {
-		t.Fatalf("age retention deleted %d (%v), want 10", n, err)
-	}
-	n, err = l.Retain(ctx, store.Retention{MaxCount: 4}, now)
-	if err != nil || n != 16+1 {
-		t.Fatalf("count retention deleted %d (%v), want 17 (16 in ws1, 1 in ws2)", n, err)
-	}
-	page, err := l.List(ctx, store.LogQuery{WorkspaceID: "ws1", Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Items) != 5 || !contains(ids(page.Items), queued.ID) {
-		t.Fatalf("ws1 keeps %d records %v, want the 4 newest and the queued job", len(page.Items), ids(page.Items))
-	}
-	after, err := l.Metrics(ctx, store.MetricsQuery{WorkspaceID: "ws1", Bucket: 24 * 365 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(before) == 0 || len(after) != len(before) || after[0].Count != before[0].Count {
-		t.Fatalf("rollups changed by pruning: before %+v after %+v", before, after)
 	}
 }
 

@@ -51,14 +51,6 @@ func mustPut(t testing.TB, l *LogDB, e *store.Execution) {
 	}
 }
 
-func ids(es []*store.Execution) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.ID
-	}
-	return out
-}
-
 func TestLogReopenAndSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "logs.db")

@@ -157,7 +157,12 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	cc.ModelHTTPClient = netguard.NewClient(netguard.Options{AllowCIDRs: cfg.AllowNetworks, AllowLoopback: cfg.AllowLoopback, Timeout: -1})
 	cc.OnFinish = a.metrics.observeExecution
 	if ps, ok := st.(*postgres.Store); ok {
-		qo := queue.Options{Workers: cfg.Core.MaxRuns, RescueAfter: cfg.JobRescueAfter, Logger: log}
+		longest := cfg.Core.MaxExecutionTimeout
+		if longest <= 0 {
+			longest = time.Hour // core's default
+		}
+		qo := queue.Options{Workers: cfg.Core.MaxRuns, RescueAfter: cfg.JobRescueAfter,
+			LongestRun: max(longest, cfg.Core.ExecutionTimeout), Logger: log}
 		if r := cfg.Retention; r.MaxAge > 0 || r.MaxCount > 0 {
 			// One replica prunes per period, not every replica at once.
 			qo.Periodic = append(qo.Periodic, queue.Periodic{Name: "retention", Every: a.pruneInterval(),

@@ -38,7 +38,10 @@ type Options struct {
 	// runs it again (default 30 s). River's rescuer looks every 30 s, so a job of a dead
 	// replica restarts within about RescueAfter + 30 s.
 	RescueAfter time.Duration
-	Logger      *slog.Logger
+	// LongestRun is the longest an execution may run (default 1 h): River reports a
+	// job still running past it (and RescueAfter) as stuck.
+	LongestRun time.Duration
+	Logger     *slog.Logger
 	// Periodic are tasks that must run once per period across every replica (retention):
 	// River's leader inserts one job per period, and whichever replica fetches it runs it.
 	Periodic []Periodic
@@ -117,6 +120,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Queue, error)
 	if opts.RescueAfter <= 0 {
 		opts.RescueAfter = 30 * time.Second
 	}
+	if opts.LongestRun <= 0 {
+		opts.LongestRun = time.Hour
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -151,7 +157,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Queue, error)
 		// (see worker.Work).
 		JobTimeout:           opts.RescueAfter,
 		RescueStuckJobsAfter: opts.RescueAfter,
-		MaxAttempts:          5,
+		// Not "Job appears to be stuck" for every run longer than that deadline.
+		JobStuckThreshold: opts.LongestRun + time.Minute,
+		MaxAttempts:       5,
 		// River's own info lines (leadership, start and stop) are noise in our log.
 		Logger: slog.New(levelFloor{h: opts.Logger.Handler(), min: slog.LevelWarn}),
 	})

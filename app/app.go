@@ -24,7 +24,6 @@ import (
 	"github.com/steelengine/steelengine/engine/sandbox"
 	"github.com/steelengine/steelengine/httpapi"
 	"github.com/steelengine/steelengine/mcp"
-	"github.com/steelengine/steelengine/queue"
 	"github.com/steelengine/steelengine/store"
 	"github.com/steelengine/steelengine/store/bolt"
 	"github.com/steelengine/steelengine/store/postgres"
@@ -101,7 +100,7 @@ type App struct {
 	handler http.Handler
 
 	// jobs is the River queue of async runs when the store is PostgreSQL (nil on bbolt).
-	jobs *queue.Queue
+	jobs *postgres.Queue
 	// replicaID names this replica in the replicas table; replicas is how many were
 	// seen serving at the last heartbeat (PostgreSQL; rate limits are shared by them).
 	replicaID string
@@ -161,14 +160,14 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		if longest <= 0 {
 			longest = time.Hour // core's default
 		}
-		qo := queue.Options{Workers: cfg.Core.MaxRuns, RescueAfter: cfg.JobRescueAfter,
+		qo := postgres.QueueOptions{Workers: cfg.Core.MaxRuns, RescueAfter: cfg.JobRescueAfter,
 			LongestRun: max(longest, cfg.Core.ExecutionTimeout), Logger: log}
 		if r := cfg.Retention; r.MaxAge > 0 || r.MaxCount > 0 {
 			// One replica prunes per period, not every replica at once.
-			qo.Periodic = append(qo.Periodic, queue.Periodic{Name: "retention", Every: a.pruneInterval(),
+			qo.Periodic = append(qo.Periodic, postgres.Periodic{Name: "retention", Every: a.pruneInterval(),
 				Run: func(ctx context.Context) error { a.retainOnce(ctx, r); return nil }})
 		}
-		if a.jobs, err = queue.Open(ctx, ps.Pool(), qo); err != nil {
+		if a.jobs, err = postgres.OpenQueue(ctx, ps.Pool(), qo); err != nil {
 			return nil, err
 		}
 		cc.Jobs = a.jobs

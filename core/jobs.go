@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,35 +10,6 @@ import (
 	"github.com/steelengine/steelengine/engine"
 	"github.com/steelengine/steelengine/store"
 )
-
-// Jobs is a queue of accepted async executions shared by every replica on one database
-// (River on PostgreSQL, see package queue): a job accepted by one replica is worked by
-// whichever replica fetches it, and a job of a replica that died is taken over by
-// another. Nil (bbolt, one process): async runs start in the accepting process at once
-// and Recover settles them at the next start.
-type Jobs interface {
-	// Enqueue hands j to the queue. Its execution's queued record is already committed;
-	// a second Enqueue of the same execution while its job exists does nothing.
-	Enqueue(ctx context.Context, j Job) error
-	// Cancel cancels the job of execID: a waiting job never runs (running false); a
-	// running one has its context cancelled on the replica that runs it (running true).
-	// found is false when the execution has no job waiting or running.
-	Cancel(ctx context.Context, execID string) (found, running bool, err error)
-	// Live returns those of execIDs whose job waits or runs.
-	Live(ctx context.Context, execIDs []string) (map[string]bool, error)
-}
-
-// Job is an async execution as the queue carries it: the record holds the rest.
-type Job struct {
-	ExecutionID string `json:"executionId"`
-	// Principal is who accepted it (auth.EncodePrincipal), so that its child workflows
-	// are authorized as that caller on whichever replica runs it.
-	Principal json.RawMessage `json:"principal,omitempty"`
-	Timeout   time.Duration   `json:"timeout,omitempty"`
-	Via       []string        `json:"via,omitempty"`
-	// BaseURL makes resume links of its pauses absolute (RunRequest.BaseURL).
-	BaseURL string `json:"baseUrl,omitempty"`
-}
 
 // enqueue queues an accepted async run on the shared queue. Admission is checked here
 // against this replica's caps; the run is counted where it runs.
@@ -64,7 +34,7 @@ func (s *Service) enqueue(ctx context.Context, p *auth.Principal, exec *store.Ex
 	if err := s.st.Logs().Put(ctx, exec); err != nil {
 		return nil, fmt.Errorf("queue execution: %w", err)
 	}
-	if err := s.cfg.Jobs.Enqueue(ctx, Job{ExecutionID: exec.ID, Principal: pb, Timeout: timeout, Via: via, BaseURL: baseURL}); err != nil {
+	if err := s.cfg.Jobs.Enqueue(ctx, store.Job{ExecutionID: exec.ID, Principal: pb, Timeout: timeout, Via: via, BaseURL: baseURL}); err != nil {
 		// Recover enqueues it later (as a job without its caller) if this replica lives;
 		// the client is told it was not accepted only if the record says so.
 		s.log.Error("enqueue execution", "execution", exec.ID, "err", err)
@@ -108,7 +78,7 @@ func (s *Service) cancelJob(ctx context.Context, p *auth.Principal, exec *store.
 // call it). An execution already finished (its job ran to the end on a replica that
 // died before the queue heard of it) is left alone; one recorded as running was taken
 // from a replica that died mid-run and runs again from the start: at least once.
-func (s *Service) RunJob(ctx context.Context, j Job) error {
+func (s *Service) RunJob(ctx context.Context, j store.Job) error {
 	exec, err := s.st.Logs().Get(ctx, j.ExecutionID)
 	if errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("job for an unknown execution", "execution", j.ExecutionID)

@@ -17,12 +17,12 @@ import (
 // that has not fetched them yet.
 type fakeJobs struct {
 	mu        sync.Mutex
-	jobs      map[string]core.Job
+	jobs      map[string]store.Job
 	live      map[string]bool
 	cancelled []string
 }
 
-func (f *fakeJobs) Enqueue(ctx context.Context, j core.Job) error {
+func (f *fakeJobs) Enqueue(ctx context.Context, j store.Job) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.live[j.ExecutionID] {
@@ -72,7 +72,7 @@ func (f *fakeJobs) run(t *testing.T, svc *core.Service, execID string) {
 }
 
 func sharedEnv(t *testing.T) (*testenv.Env, *fakeJobs) {
-	f := &fakeJobs{jobs: map[string]core.Job{}, live: map[string]bool{}}
+	f := &fakeJobs{jobs: map[string]store.Job{}, live: map[string]bool{}}
 	e := testenv.New(t, testenv.Options{Config: func(c *app.Config) { c.Core.Jobs = f }})
 	return e, f
 }

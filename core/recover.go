@@ -113,7 +113,7 @@ func (s *Service) recoverShared(ctx context.Context) (Recovery, error) {
 		age := now.Sub(exec.StartedAt)
 		switch {
 		case exec.Status == store.StatusQueued && age > orphanAfter:
-			if err := s.cfg.Jobs.Enqueue(ctx, Job{ExecutionID: exec.ID}); err != nil {
+			if err := s.cfg.Jobs.Enqueue(ctx, store.Job{ExecutionID: exec.ID}); err != nil {
 				errs = append(errs, err)
 				continue
 			}

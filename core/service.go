@@ -62,7 +62,7 @@ type Config struct {
 	DataDir string
 	// Jobs is the queue async runs go through when replicas share a database; nil runs
 	// them in this process (see Jobs).
-	Jobs Jobs
+	Jobs store.Jobs
 }
 
 // Service runs the use cases over the store, the auth decision and the engine.

@@ -1,4 +1,4 @@
-package queue
+package postgres
 
 import (
 	"bytes"
@@ -6,20 +6,17 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/store"
 	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-func pool(t *testing.T, url string) *pgxpool.Pool {
+func testPool(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
 	p, err := pgxpool.New(context.Background(), url)
 	if err != nil {
@@ -29,10 +26,10 @@ func pool(t *testing.T, url string) *pgxpool.Pool {
 	return p
 }
 
-func openQueue(t *testing.T, p *pgxpool.Pool, opts Options) *Queue {
+func openQueue(t *testing.T, p *pgxpool.Pool, opts QueueOptions) *Queue {
 	t.Helper()
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	q, err := Open(context.Background(), p, opts)
+	q, err := OpenQueue(context.Background(), p, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,21 +45,21 @@ func openQueue(t *testing.T, p *pgxpool.Pool, opts Options) *Queue {
 type recorder struct {
 	mu      sync.Mutex
 	ran     map[string]int
-	jobs    map[string]core.Job
+	jobs    map[string]store.Job
 	started chan string
 	hold    chan struct{} // nil: return at once
 	errs    chan error    // what held jobs saw when they ended
 }
 
 func newRecorder(hold bool) *recorder {
-	r := &recorder{ran: map[string]int{}, jobs: map[string]core.Job{}, started: make(chan string, 16), errs: make(chan error, 16)}
+	r := &recorder{ran: map[string]int{}, jobs: map[string]store.Job{}, started: make(chan string, 16), errs: make(chan error, 16)}
 	if hold {
 		r.hold = make(chan struct{})
 	}
 	return r
 }
 
-func (r *recorder) handle(ctx context.Context, j core.Job) error {
+func (r *recorder) handle(ctx context.Context, j store.Job) error {
 	r.mu.Lock()
 	r.ran[j.ExecutionID]++
 	r.jobs[j.ExecutionID] = j
@@ -95,14 +92,14 @@ func waitStarted(t *testing.T, r *recorder, d time.Duration) string {
 // a replica that works the queue, with the args it was given.
 func TestEnqueuedJobRunsOnceOnAnotherReplica(t *testing.T) {
 	url := pgtest.URL(t)
-	a := openQueue(t, pool(t, url), Options{}) // inserts only: never started
-	b := openQueue(t, pool(t, url), Options{})
+	a := openQueue(t, testPool(t, url), QueueOptions{}) // inserts only: never started
+	b := openQueue(t, testPool(t, url), QueueOptions{})
 	rec := newRecorder(false)
 	if err := b.Start(context.Background(), rec.handle); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	job := core.Job{ExecutionID: "exec1", Principal: []byte(`{"keyId":"k1"}`), Timeout: 3 * time.Second, Via: []string{"wf0"}}
+	job := store.Job{ExecutionID: "exec1", Principal: []byte(`{"keyId":"k1"}`), Timeout: 3 * time.Second, Via: []string{"wf0"}}
 	start := time.Now()
 	for range 2 {
 		if err := a.Enqueue(ctx, job); err != nil {
@@ -137,9 +134,9 @@ func TestEnqueuedJobRunsOnceOnAnotherReplica(t *testing.T) {
 func TestCancelWaitingAndRunningJobs(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
-	a := openQueue(t, pool(t, url), Options{})
+	a := openQueue(t, testPool(t, url), QueueOptions{})
 
-	if err := a.Enqueue(ctx, core.Job{ExecutionID: "waiting"}); err != nil {
+	if err := a.Enqueue(ctx, store.Job{ExecutionID: "waiting"}); err != nil {
 		t.Fatal(err)
 	}
 	if live, _ := a.Live(ctx, []string{"waiting"}); !live["waiting"] {
@@ -156,12 +153,12 @@ func TestCancelWaitingAndRunningJobs(t *testing.T) {
 		t.Fatal("cancel found a job nobody queued")
 	}
 
-	b := openQueue(t, pool(t, url), Options{})
+	b := openQueue(t, testPool(t, url), QueueOptions{})
 	rec := newRecorder(true)
 	if err := b.Start(ctx, rec.handle); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Enqueue(ctx, core.Job{ExecutionID: "running"}); err != nil {
+	if err := a.Enqueue(ctx, store.Job{ExecutionID: "running"}); err != nil {
 		t.Fatal(err)
 	}
 	if id := waitStarted(t, rec, 10*time.Second); id != "running" {
@@ -196,13 +193,13 @@ func TestHeartbeatKeepsLongJobFromRescue(t *testing.T) {
 	}
 	url := pgtest.URL(t)
 	ctx := context.Background()
-	p := pool(t, url)
-	q := openQueue(t, p, Options{RescueAfter: 3 * time.Second})
+	p := testPool(t, url)
+	q := openQueue(t, p, QueueOptions{RescueAfter: 3 * time.Second})
 	rec := newRecorder(true)
 	if err := q.Start(ctx, rec.handle); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Enqueue(ctx, core.Job{ExecutionID: "long"}); err != nil {
+	if err := q.Enqueue(ctx, store.Job{ExecutionID: "long"}); err != nil {
 		t.Fatal(err)
 	}
 	waitStarted(t, rec, 10*time.Second)
@@ -238,7 +235,7 @@ func TestPeriodicTaskRunsOncePerPeriodAcrossReplicas(t *testing.T) {
 		return nil
 	}}
 	for range 3 {
-		q := openQueue(t, pool(t, url), Options{Periodic: []Periodic{task}})
+		q := openQueue(t, testPool(t, url), QueueOptions{Periodic: []Periodic{task}})
 		if err := q.Start(ctx, newRecorder(false).handle); err != nil {
 			t.Fatal(err)
 		}

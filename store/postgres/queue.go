@@ -1,7 +1,7 @@
-// Package queue is core.Jobs on River (github.com/riverqueue/river), for replicas sharing
+// The queue: store.Jobs on River (github.com/riverqueue/river) ...
 // one PostgreSQL database: an async execution accepted by any replica becomes a River job
 // that whichever replica fetches it runs, and a job of a replica that died is rescued by
-// another. core does not import it; app wires it when the store is PostgreSQL.
+// another. app wires it when the store is PostgreSQL.
 //
 // At least once: River's rescuer retries a job that has been "running" for longer than
 // RescueAfter. A job's worker refreshes the job's attempted_at every RescueAfter/3 while it
@@ -9,7 +9,8 @@
 // network) goes stale and is run again from the start on another replica — which means a run
 // interrupted mid-way may repeat side effects it had already made, unlike the single-binary
 // mode, where such a run is marked interrupted and never repeated.
-package queue
+
+package postgres
 
 import (
 	"context"
@@ -26,12 +27,11 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
-
-	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/store"
 )
 
-// Options tunes a Queue; the zero value is what production uses.
-type Options struct {
+// QueueOptions tunes a Queue; the zero value is what production uses.
+type QueueOptions struct {
 	// Workers is how many jobs this replica runs at once (default 32).
 	Workers int
 	// RescueAfter is how long a running job's heartbeat may lapse before another replica
@@ -77,13 +77,13 @@ func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs])
 	return p.Run(ctx)
 }
 
-// Kind is the River job kind of an async execution.
-const Kind = "execution"
+// JobKind is the River job kind of an async execution.
+const JobKind = "execution"
 
 // queueName is the one River queue the executions use.
 const queueName = river.QueueDefault
 
-// executionArgs is the job's args: core.Job, unique by execution id.
+// executionArgs is the job's args: store.Job, unique by execution id.
 type executionArgs struct {
 	ExecutionID string          `json:"execution_id" river:"unique"`
 	Principal   json.RawMessage `json:"principal,omitempty"`
@@ -92,28 +92,28 @@ type executionArgs struct {
 	BaseURL     string          `json:"base_url,omitempty"`
 }
 
-func (executionArgs) Kind() string { return Kind }
+func (executionArgs) Kind() string { return JobKind }
 
-// Queue is core.Jobs on River.
+// Queue is store.Jobs on River.
 type Queue struct {
 	pool   *pgxpool.Pool
 	client *river.Client[pgx.Tx]
-	opts   Options
+	opts   QueueOptions
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	handler func(context.Context, core.Job) error
+	handler func(context.Context, store.Job) error
 	started bool
 }
 
-var _ core.Jobs = (*Queue)(nil)
+var _ store.Jobs = (*Queue)(nil)
 
-// migrationLockKey serializes River's migrations between replicas starting together.
-const migrationLockKey int64 = 0x5354_4545_4c52_4956 // "STEELRIV"
+// riverLockKey serializes River's migrations between replicas starting together.
+const riverLockKey int64 = 0x5354_4545_4c52_4956 // "STEELRIV"
 
-// Open migrates River's tables (under an advisory lock, so replicas may start together)
+// OpenQueue migrates River's tables (under an advisory lock, so replicas may start together)
 // and returns a queue that can insert jobs at once and works them after Start.
-func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Queue, error) {
+func OpenQueue(ctx context.Context, pool *pgxpool.Pool, opts QueueOptions) (*Queue, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 32
 	}
@@ -126,7 +126,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Queue, error)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := migrateRiver(ctx, pool); err != nil {
 		return nil, err
 	}
 	q := &Queue{pool: pool, opts: opts, log: opts.Logger}
@@ -173,7 +173,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Queue, error)
 // migrate brings River's tables up to date. River's migrations cannot share one
 // transaction (one adds an enum value another uses), so replicas starting together queue on
 // a session advisory lock held on a connection of its own meanwhile.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func migrateRiver(ctx context.Context, pool *pgxpool.Pool) error {
 	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
@@ -183,24 +183,24 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("queue: migrate River tables: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", riverLockKey); err != nil {
 		return fmt.Errorf("queue: take migration lock: %w", err)
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey)
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", riverLockKey)
 	}()
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("queue: migrate River tables: %w", err)
 	}
 	// Cancel and Live find a job by its execution id.
-	if _, err := conn.Exec(ctx, `CREATE INDEX IF NOT EXISTS river_job_execution_id ON river_job ((args->>'execution_id')) WHERE kind = '`+Kind+`'`); err != nil {
+	if _, err := conn.Exec(ctx, `CREATE INDEX IF NOT EXISTS river_job_execution_id ON river_job ((args->>'execution_id')) WHERE kind = '`+JobKind+`'`); err != nil {
 		return fmt.Errorf("queue: index River jobs: %w", err)
 	}
 	return nil
 }
 
 // Start works jobs with handler until Stop.
-func (q *Queue) Start(ctx context.Context, handler func(context.Context, core.Job) error) error {
+func (q *Queue) Start(ctx context.Context, handler func(context.Context, store.Job) error) error {
 	q.mu.Lock()
 	q.handler, q.started = handler, true
 	q.mu.Unlock()
@@ -227,7 +227,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 }
 
 // Enqueue inserts j's job unless its execution has one already.
-func (q *Queue) Enqueue(ctx context.Context, j core.Job) error {
+func (q *Queue) Enqueue(ctx context.Context, j store.Job) error {
 	_, err := q.client.Insert(ctx, executionArgs{ExecutionID: j.ExecutionID, Principal: j.Principal,
 		TimeoutNs: int64(j.Timeout), Via: j.Via, BaseURL: j.BaseURL}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
 	if err != nil {
@@ -243,7 +243,7 @@ const liveStates = `('available', 'pending', 'retryable', 'running', 'scheduled'
 func (q *Queue) Cancel(ctx context.Context, execID string) (found, running bool, err error) {
 	var id int64
 	err = q.pool.QueryRow(ctx, `SELECT id FROM river_job WHERE kind = $1 AND args->>'execution_id' = $2
-		AND state IN `+liveStates+` ORDER BY id DESC LIMIT 1`, Kind, execID).Scan(&id)
+		AND state IN `+liveStates+` ORDER BY id DESC LIMIT 1`, JobKind, execID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, false, nil
 	}
@@ -273,7 +273,7 @@ func (q *Queue) Live(ctx context.Context, execIDs []string) (map[string]bool, er
 		return live, nil
 	}
 	rows, err := q.pool.Query(ctx, `SELECT DISTINCT args->>'execution_id' FROM river_job
-		WHERE kind = $1 AND args->>'execution_id' = ANY($2) AND state IN `+liveStates, Kind, execIDs)
+		WHERE kind = $1 AND args->>'execution_id' = ANY($2) AND state IN `+liveStates, JobKind, execIDs)
 	if err != nil {
 		return nil, fmt.Errorf("queue: live jobs: %w", err)
 	}
@@ -318,7 +318,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[executionArgs]) error 
 	w.q.mu.Unlock()
 	stop := w.q.heartbeat(job.ID)
 	defer stop()
-	return handler(ctx, core.Job{ExecutionID: job.Args.ExecutionID, Principal: job.Args.Principal,
+	return handler(ctx, store.Job{ExecutionID: job.Args.ExecutionID, Principal: job.Args.Principal,
 		Timeout: time.Duration(job.Args.TimeoutNs), Via: job.Args.Via, BaseURL: job.Args.BaseURL})
 }
 

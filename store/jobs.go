@@ -1,0 +1,36 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Jobs is a queue of accepted async executions shared by every replica on one database
+// (River on PostgreSQL: store/postgres queue.go): a job accepted by one replica is worked by
+// whichever replica fetches it, and a job of a replica that died is taken over by
+// another. Nil (bbolt, one process): async runs start in the accepting process at once
+// and Recover settles them at the next start.
+type Jobs interface {
+	// Enqueue hands j to the queue. Its execution's queued record is already committed;
+	// a second Enqueue of the same execution while its job exists does nothing.
+	Enqueue(ctx context.Context, j Job) error
+	// Cancel cancels the job of execID: a waiting job never runs (running false); a
+	// running one has its context cancelled on the replica that runs it (running true).
+	// found is false when the execution has no job waiting or running.
+	Cancel(ctx context.Context, execID string) (found, running bool, err error)
+	// Live returns those of execIDs whose job waits or runs.
+	Live(ctx context.Context, execIDs []string) (map[string]bool, error)
+}
+
+// Job is an async execution as the queue carries it: the record holds the rest.
+type Job struct {
+	ExecutionID string `json:"executionId"`
+	// Principal is who accepted it (auth.EncodePrincipal), so that its child workflows
+	// are authorized as that caller on whichever replica runs it.
+	Principal json.RawMessage `json:"principal,omitempty"`
+	Timeout   time.Duration   `json:"timeout,omitempty"`
+	Via       []string        `json:"via,omitempty"`
+	// BaseURL makes resume links of its pauses absolute (RunRequest.BaseURL).
+	BaseURL string `json:"baseUrl,omitempty"`
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/store"
 )
@@ -17,15 +18,15 @@ import (
 // inside core.
 func init() {
 	routeGroups = append(routeGroups, func(a *API) {
-		a.handle("GET /api/v1/workflows", a.listWorkflowsV1)
+		a.handle("GET /api/v1/workflows", a.listWorkflowsV1())
 		a.handle("POST /api/v1/workflows/import", a.importWorkflowV1)
-		a.handle("GET /api/v1/workflows/{id}", a.getWorkflowV1)
+		a.handle("GET /api/v1/workflows/{id}", a.getWorkflowV1())
 		a.handle("PUT /api/v1/workflows/{id}", a.updateWorkflowV1)
-		a.handle("GET /api/v1/workflows/{id}/versions", a.listVersionsV1)
-		a.handle("DELETE /api/v1/workflows/{id}", a.deleteWorkflowV1)
+		a.handle("GET /api/v1/workflows/{id}/versions", a.listVersionsV1())
+		a.handle("DELETE /api/v1/workflows/{id}", a.deleteWorkflowV1())
 		a.handle("GET /api/v1/workflows/{id}/export", a.exportWorkflowV1)
-		a.handle("POST /api/v1/workflows/{id}/deploy", a.deployWorkflowV1)
-		a.handle("DELETE /api/v1/workflows/{id}/deploy", a.undeployWorkflowV1)
+		a.handle("POST /api/v1/workflows/{id}/deploy", a.deployWorkflowV1())
+		a.handle("DELETE /api/v1/workflows/{id}/deploy", a.undeployWorkflowV1())
 	})
 }
 
@@ -37,36 +38,30 @@ func workflowV1View(wf *store.Workflow) map[string]any {
 	}
 }
 
-func (a *API) listWorkflowsV1(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	wfs, err := a.deps.Service.ListWorkflows(r.Context(), p, r.URL.Query().Get("workspaceId"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := make([]map[string]any, 0, len(wfs))
-	for _, wf := range wfs {
-		out = append(out, workflowV1View(wf))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+func (a *API) listWorkflowsV1() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		wfs, err := a.deps.Service.ListWorkflows(r.Context(), p, r.URL.Query().Get("workspaceId"))
+		if err != nil {
+			return reply{}, err
+		}
+		out := make([]map[string]any, 0, len(wfs))
+		for _, wf := range wfs {
+			out = append(out, workflowV1View(wf))
+		}
+		return reply{http.StatusOK, map[string]any{"data": out}}, nil
+	})
 }
 
-func (a *API) getWorkflowV1(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	wf, needs, err := a.deps.Service.Status(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	v := workflowV1View(wf)
-	v["needsRedeployment"] = needs
-	writeJSON(w, http.StatusOK, map[string]any{"data": v})
+func (a *API) getWorkflowV1() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		wf, needs, err := a.deps.Service.Status(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			return reply{}, err
+		}
+		v := workflowV1View(wf)
+		v["needsRedeployment"] = needs
+		return reply{http.StatusOK, map[string]any{"data": v}}, nil
+	})
 }
 
 func (a *API) exportWorkflowV1(w http.ResponseWriter, r *http.Request) {
@@ -173,47 +168,37 @@ func (a *API) updateWorkflowV1(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": workflowV1View(wf)})
 }
 
-func (a *API) listVersionsV1(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	wf, versions, err := a.deps.Service.Versions(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": versions, "activeVersion": wf.ActiveVersion})
+func (a *API) listVersionsV1() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		wf, versions, err := a.deps.Service.Versions(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{http.StatusOK, map[string]any{"data": versions, "activeVersion": wf.ActiveVersion}}, nil
+	})
 }
 
-func (a *API) deployWorkflowV1(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	var body struct {
-		Version *int64 `json:"version"`
-		Note    string `json:"note"`
-	}
-	if err := mgmtDecode(r, &body); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var req core.DeployRequest
-	if body.Version != nil {
-		if *body.Version < 1 || *body.Version > math.MaxUint32 {
-			writeError(w, r, badRequest("version", "version must be a positive integer"))
-			return
+type deployWorkflowV1Body struct {
+	Version *int64 `json:"version"`
+	Note    string `json:"note"`
+}
+
+func (a *API) deployWorkflowV1() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, b *deployWorkflowV1Body) (reply, error) {
+		var req core.DeployRequest
+		if b.Version != nil {
+			if *b.Version < 1 || *b.Version > math.MaxUint32 {
+				return reply{}, badRequest("version", "version must be a positive integer")
+			}
+			req.Version = uint32(*b.Version)
 		}
-		req.Version = uint32(*body.Version)
-	}
-	req.Note = body.Note
-	res, err := a.deps.Service.Deploy(r.Context(), p, r.PathValue("id"), req)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": deployView(res)})
+		req.Note = b.Note
+		res, err := a.deps.Service.Deploy(r.Context(), p, r.PathValue("id"), req)
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{http.StatusOK, map[string]any{"data": deployView(res)}}, nil
+	})
 }
 
 // deployView answers a deploy or rollback: the active version and the warnings.
@@ -229,27 +214,21 @@ func deployView(res *core.DeployResult) map[string]any {
 	}
 }
 
-func (a *API) undeployWorkflowV1(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	wf, err := a.deps.Service.Undeploy(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": workflowV1View(wf)})
+func (a *API) undeployWorkflowV1() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		wf, err := a.deps.Service.Undeploy(r.Context(), p, r.PathValue("id"))
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{http.StatusOK, map[string]any{"data": workflowV1View(wf)}}, nil
+	})
 }
 
-func (a *API) deleteWorkflowV1(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.principal(w, r)
-	if !ok {
-		return
-	}
-	if err := a.deps.Service.DeleteWorkflow(r.Context(), p, r.PathValue("id")); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+func (a *API) deleteWorkflowV1() http.HandlerFunc {
+	return mgmt(a, func(r *http.Request, p *auth.Principal, _ *struct{}) (reply, error) {
+		if err := a.deps.Service.DeleteWorkflow(r.Context(), p, r.PathValue("id")); err != nil {
+			return reply{}, err
+		}
+		return reply{http.StatusOK, map[string]any{"success": true}}, nil
+	})
 }

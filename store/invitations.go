@@ -38,12 +38,12 @@ func (inv *Invitation) Check() error {
 	}
 	switch inv.TargetType {
 	case TargetWorkspace:
-		if !inv.Permission.Valid() {
-			return invalidf("workspace permission %q must be one of read, write, admin", inv.Permission)
+		if err := CheckPermission(inv.Permission); err != nil {
+			return err
 		}
 	case TargetOrg:
-		if !inv.Role.Valid() {
-			return invalidf("organization role %q must be one of owner, admin, member", inv.Role)
+		if err := CheckRole(inv.Role); err != nil {
+			return err
 		}
 	default:
 		return invalidf("invitation target %q must be workspace or organization", inv.TargetType)

@@ -176,6 +176,23 @@ func validateGrant(orgID string, g Grant, refs KeyRefs) error {
 	return nil
 }
 
+// CheckSecret checks that k carries its lookup digest and its sealed secret.
+func (k *APIKey) CheckSecret() error {
+	if len(k.Digest) == 0 || len(k.Ciphertext) == 0 {
+		return invalidf("key %s has no digest or ciphertext", k.ID)
+	}
+	return nil
+}
+
+// CheckGrants checks grants as k's new set (SetKeyGrants): only organization keys have
+// grants, and they must pass ValidateGrants.
+func (k *APIKey) CheckGrants(grants []Grant, refs KeyRefs) error {
+	if k.Type != KeyOrganization {
+		return invalidf("only organization keys have grants")
+	}
+	return ValidateGrants(k.OrgID, grants, refs)
+}
+
 // KeepFixed restores on k what UpdateKey may not change, from was (k before the caller's
 // edit): identity, ownership, secret and scope are fixed at creation.
 func (k *APIKey) KeepFixed(was *APIKey) {

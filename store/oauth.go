@@ -97,3 +97,19 @@ type OAuth interface {
 	// resolver).
 	SetOAuthGrantsLastUsed(ctx context.Context, used map[string]time.Time) error
 }
+
+// Check checks a client before it is stored: an id and redirect URIs.
+func (c *OAuthClient) Check() error {
+	if c.ID == "" || len(c.RedirectURIs) == 0 {
+		return invalidf("oauth client needs an id and redirect URIs")
+	}
+	return nil
+}
+
+// Check checks a grant before it is stored: an id, a user, a workspace and a client.
+func (g *OAuthGrant) Check() error {
+	if g.ID == "" || g.UserID == "" || g.WorkspaceID == "" || g.ClientID == "" {
+		return invalidf("oauth grant needs an id, a user, a workspace and a client")
+	}
+	return nil
+}

@@ -56,3 +56,11 @@ func (o *Org) CheckUpdate() error {
 	}
 	return nil
 }
+
+// CheckRole checks an organization member's role: owner, admin or member.
+func CheckRole(role OrgRole) error {
+	if !role.Valid() {
+		return invalidf("organization role %q must be one of owner, admin, member", role)
+	}
+	return nil
+}

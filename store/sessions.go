@@ -17,3 +17,11 @@ type Sessions interface {
 	// keep (the session that made the change; nil ends them all), in one transaction.
 	SetPassword(ctx context.Context, userID, hash string, keep []byte) error
 }
+
+// Check checks a session before it is stored: a token digest and a user.
+func (sess *Session) Check() error {
+	if len(sess.Digest) == 0 || sess.UserID == "" {
+		return invalidf("session needs a digest and a user")
+	}
+	return nil
+}

@@ -80,3 +80,11 @@ func (ws *Workspace) CheckRemoveMember(userID string) error {
 	}
 	return nil
 }
+
+// CheckPermission checks a workspace member's permission: read, write or admin.
+func CheckPermission(perm Level) error {
+	if !perm.Valid() {
+		return invalidf("workspace permission %q must be one of read, write, admin", perm)
+	}
+	return nil
+}

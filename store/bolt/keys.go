@@ -28,8 +28,8 @@ func (w *writer) createKey(k *store.APIKey) error {
 	if err := w.validateKey(k); err != nil {
 		return err
 	}
-	if len(k.Digest) == 0 || len(k.Ciphertext) == 0 {
-		return invalid("key %s has no digest or ciphertext", k.ID)
+	if err := k.CheckSecret(); err != nil {
+		return err
 	}
 	byDigest := w.tx.Bucket(bKeysByDigest)
 	if byDigest.Get(k.Digest) != nil {
@@ -149,10 +149,7 @@ func (s *Store) SetKeyGrants(ctx context.Context, keyID string, grants []store.G
 		if err != nil {
 			return err
 		}
-		if k.Type != store.KeyOrganization {
-			return invalid("only organization keys have grants")
-		}
-		if err := store.ValidateGrants(k.OrgID, grants, keyRefs{w}); err != nil {
+		if err := k.CheckGrants(grants, keyRefs{w}); err != nil {
 			return err
 		}
 		for _, g := range k.Grants {

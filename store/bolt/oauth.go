@@ -25,8 +25,8 @@ const maxPrunedClients = 100
 // CreateOAuthClient stores a new client and forgets up to 100 clients not used since
 // idleBefore; see store.OAuth.
 func (s *Store) CreateOAuthClient(ctx context.Context, c *store.OAuthClient, idleBefore time.Time) error {
-	if c.ID == "" || len(c.RedirectURIs) == 0 {
-		return invalid("oauth client needs an id and redirect URIs")
+	if err := c.Check(); err != nil {
+		return err
 	}
 	return s.update(ctx, func(w *writer) error {
 		b := w.tx.Bucket(bOAuthClients)
@@ -93,8 +93,8 @@ func (s *Store) GetOAuthGrant(ctx context.Context, id string) (g *store.OAuthGra
 // CreateOAuthGrant stores a consented grant with its first tokens and marks the
 // client used.
 func (s *Store) CreateOAuthGrant(ctx context.Context, g *store.OAuthGrant, tokens ...*store.OAuthToken) error {
-	if g.ID == "" || g.UserID == "" || g.WorkspaceID == "" || g.ClientID == "" {
-		return invalid("oauth grant needs an id, a user, a workspace and a client")
+	if err := g.Check(); err != nil {
+		return err
 	}
 	return s.update(ctx, func(w *writer) error {
 		if _, err := w.User(g.UserID); err != nil {

@@ -110,8 +110,8 @@ func (w *writer) keepAnOwner(orgID, leaving string) error {
 }
 
 func (w *writer) setOrgMember(orgID, userID string, role store.OrgRole) error {
-	if !role.Valid() {
-		return invalid("organization role %q must be one of owner, admin, member", role)
+	if err := store.CheckRole(role); err != nil {
+		return err
 	}
 	if err := w.tx.Bucket(bOrgMembers).Put(ckey(orgID, userID), []byte(role)); err != nil {
 		return err

@@ -9,8 +9,8 @@ import (
 
 // CreateSession stores a dashboard session (keyed by the token's digest).
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
-	if len(sess.Digest) == 0 || sess.UserID == "" {
-		return invalid("session needs a digest and a user")
+	if err := sess.Check(); err != nil {
+		return err
 	}
 	return s.update(ctx, func(w *writer) error {
 		if _, err := w.User(sess.UserID); err != nil {

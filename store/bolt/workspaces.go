@@ -143,8 +143,8 @@ func (s *Store) RemoveWorkspaceMember(ctx context.Context, wsID, userID string) 
 }
 
 func (w *writer) setMember(wsID, userID string, perm store.Level) error {
-	if !perm.Valid() {
-		return invalid("workspace permission %q must be one of read, write, admin", perm)
+	if err := store.CheckPermission(perm); err != nil {
+		return err
 	}
 	if err := w.tx.Bucket(bWsMembers).Put(ckey(wsID, userID), []byte(perm)); err != nil {
 		return err

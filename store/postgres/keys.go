@@ -155,8 +155,8 @@ func createKey(ctx context.Context, tx pgx.Tx, k *store.APIKey, rotating bool) e
 	if err := validateKey(ctx, tx, k, rotating); err != nil {
 		return err
 	}
-	if len(k.Digest) == 0 || len(k.Ciphertext) == 0 {
-		return invalid("key %s has no digest or ciphertext", k.ID)
+	if err := k.CheckSecret(); err != nil {
+		return err
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, type, name, user_id, workspace_id, org_id, created_by,
 		created_at, updated_at, expires_at, revoked_at, grace_until, rotated_to, last_used_at, last_used_via,
@@ -294,10 +294,7 @@ func (s *Store) SetKeyGrants(ctx context.Context, keyID string, grants []store.G
 		if err != nil {
 			return err
 		}
-		if k.Type != store.KeyOrganization {
-			return invalid("only organization keys have grants")
-		}
-		if err := store.ValidateGrants(k.OrgID, grants, keyRefs{ctx, tx}); err != nil {
+		if err := k.CheckGrants(grants, keyRefs{ctx, tx}); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM key_grants WHERE key_id = $1`, keyID); err != nil {

@@ -17,8 +17,8 @@ const maxPrunedClients = 100
 // CreateOAuthClient stores a new client and forgets up to 100 clients not used since
 // idleBefore (with their grants revoked).
 func (s *Store) CreateOAuthClient(ctx context.Context, c *store.OAuthClient, idleBefore time.Time) error {
-	if c.ID == "" || len(c.RedirectURIs) == 0 {
-		return invalid("oauth client needs an id and redirect URIs")
+	if err := c.Check(); err != nil {
+		return err
 	}
 	return s.InTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `DELETE FROM oauth_clients WHERE id IN (
@@ -102,8 +102,8 @@ func (s *Store) GetOAuthGrant(ctx context.Context, id string) (*store.OAuthGrant
 // CreateOAuthGrant stores a consented grant with its first tokens and marks the
 // client used.
 func (s *Store) CreateOAuthGrant(ctx context.Context, g *store.OAuthGrant, tokens ...*store.OAuthToken) error {
-	if g.ID == "" || g.UserID == "" || g.WorkspaceID == "" || g.ClientID == "" {
-		return invalid("oauth grant needs an id, a user, a workspace and a client")
+	if err := g.Check(); err != nil {
+		return err
 	}
 	return s.InTx(ctx, func(tx pgx.Tx) error {
 		if err := rowExists(ctx, tx, "users", "user", g.UserID); err != nil {

@@ -162,8 +162,8 @@ func keepAnOwner(ctx context.Context, tx pgx.Tx, orgID, leaving string) error {
 
 // setOrgMember writes a membership and bumps the auth epoch; the caller checked the rest.
 func setOrgMember(ctx context.Context, tx pgx.Tx, orgID, userID string, role store.OrgRole) error {
-	if !role.Valid() {
-		return invalid("organization role %q must be one of owner, admin, member", role)
+	if err := store.CheckRole(role); err != nil {
+		return err
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, $3)
 		ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role`, orgID, userID, string(role))

@@ -12,8 +12,8 @@ import (
 
 // CreateSession stores a dashboard session (keyed by the token's digest).
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
-	if len(sess.Digest) == 0 || sess.UserID == "" {
-		return invalid("session needs a digest and a user")
+	if err := sess.Check(); err != nil {
+		return err
 	}
 	// A digest stored again replaces the session, as a bbolt put does.
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (digest, user_id, csrf_token, created_at, expires_at)

@@ -177,8 +177,8 @@ func (s *Store) RemoveWorkspaceMember(ctx context.Context, wsID, userID string) 
 // setWorkspaceMember writes a membership and bumps the auth epoch; the caller checked
 // the rest.
 func setWorkspaceMember(ctx context.Context, tx pgx.Tx, wsID, userID string, perm store.Level) error {
-	if !perm.Valid() {
-		return invalid("workspace permission %q must be one of read, write, admin", perm)
+	if err := store.CheckPermission(perm); err != nil {
+		return err
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, permission) VALUES ($1, $2, $3)
 		ON CONFLICT (workspace_id, user_id) DO UPDATE SET permission = EXCLUDED.permission`, wsID, userID, string(perm))

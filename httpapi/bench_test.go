@@ -19,6 +19,7 @@ import (
 	"github.com/steelengine/steelengine/core"
 	"github.com/steelengine/steelengine/internal/testenv"
 	"github.com/steelengine/steelengine/store/bolt"
+	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
 // The execute benchmarks drive the real handler in-process (no sockets) with a workspace
@@ -30,6 +31,17 @@ func benchEnv(b *testing.B) *testenv.Env {
 	b.Helper()
 	return testenv.New(b, testenv.Options{Config: func(c *app.Config) {
 		c.Auth.DefaultRateLimit = 1 << 30
+	}})
+}
+
+// benchEnvPostgres is benchEnv on the PostgreSQL store (skipped as pgtest skips), so the
+// same benchmark compares both stores in one run.
+func benchEnvPostgres(b *testing.B) *testenv.Env {
+	b.Helper()
+	url := pgtest.URL(b)
+	return testenv.New(b, testenv.Options{Config: func(c *app.Config) {
+		c.Auth.DefaultRateLimit = 1 << 30
+		c.DatabaseURL = url
 	}})
 }
 
@@ -120,6 +132,21 @@ func BenchmarkExecuteTrivial(b *testing.B) {
 
 func BenchmarkExecuteBranchy(b *testing.B) {
 	e := benchEnv(b)
+	id := benchDeploy(b, e, "branchy.json")
+	benchServe(b, e.App.Handler(), "/api/workflows/"+id+"/execute", e.WSKey, `{"n":7}`, http.StatusOK)
+}
+
+// BenchmarkExecuteTrivialPostgres is BenchmarkExecuteTrivial with the store on PostgreSQL
+// (the test cluster runs without fsync: compare with care, see BENCHMARKS.md).
+func BenchmarkExecuteTrivialPostgres(b *testing.B) {
+	e := benchEnvPostgres(b)
+	id := benchDeploy(b, e, "trivial.json")
+	benchServe(b, e.App.Handler(), "/api/workflows/"+id+"/execute", e.WSKey, `{"name":"bench"}`, http.StatusOK)
+}
+
+// BenchmarkExecuteBranchyPostgres is BenchmarkExecuteBranchy on PostgreSQL.
+func BenchmarkExecuteBranchyPostgres(b *testing.B) {
+	e := benchEnvPostgres(b)
 	id := benchDeploy(b, e, "branchy.json")
 	benchServe(b, e.App.Handler(), "/api/workflows/"+id+"/execute", e.WSKey, `{"n":7}`, http.StatusOK)
 }

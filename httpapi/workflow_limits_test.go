@@ -17,14 +17,16 @@ import (
 	"github.com/steelengine/steelengine/engine/sandbox"
 	"github.com/steelengine/steelengine/internal/testenv"
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
-// The test binary doubles as the sandbox worker for tests that use the real pool.
+// The test binary doubles as the sandbox worker for tests that use the real pool; pgtest
+// stops the PostgreSQL cluster the PostgreSQL benchmarks may have started.
 func TestMain(m *testing.M) {
 	if os.Getenv("STEELENGINE_SANDBOX_WORKER") == "1" {
 		os.Exit(sandbox.WorkerMain())
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 // withPool makes the environment run JavaScript in worker processes (this test binary).

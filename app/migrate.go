@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/store"
@@ -27,11 +29,8 @@ type MigrateCount struct {
 // re-established by itself on the new store.
 var MigrateNotCopied = []string{
 	"dashboard sessions (users sign in again)",
-	"OAuth clients and grants (MCP apps connect again)",
-	"pending invitations (send them again)",
-	"the key audit trail and agent conversation memory",
-	"paused runs (finish or cancel them before moving)",
-	"schedule fire state (rebuilt from the deployed versions; deploy times become the migration's)",
+	"OAuth clients, grants and tokens (MCP apps authorize again; the store cannot list clients or tokens, and a grant without them is dead)",
+	"agent conversation memory (the store cannot list conversations; it stays in the bbolt files)",
 }
 
 // MigrateStore copies the bbolt store in dataDir into the empty PostgreSQL database at
@@ -68,7 +67,7 @@ func MigrateStore(ctx context.Context, dataDir, masterKey, databaseURL string, d
 	if len(users) > 0 || n > 0 {
 		return nil, fmt.Errorf("the target database is not empty (%d users, %d executions): migrate-store copies into an empty database only", len(users), n)
 	}
-	m := &migration{ctx: ctx, src: src, dst: dst, dry: dryRun, counts: map[string]*MigrateCount{}}
+	m := &migration{ctx: ctx, src: src, dst: dst, dry: dryRun, counts: map[string]*MigrateCount{}, now: time.Now().UTC()}
 	if err := m.run(); err != nil {
 		return m.list(), err
 	}
@@ -91,7 +90,10 @@ type migration struct {
 	order    []string
 	counts   map[string]*MigrateCount
 	wsIDs    []string
+	orgIDs   []string
 	userIDs  []string
+	// now decides which invitations are live, the same for the copy and its check.
+	now time.Time
 }
 
 func (m *migration) count(kind string) *MigrateCount {
@@ -143,6 +145,7 @@ func (m *migration) run() error {
 		return err
 	}
 	for _, o := range orgs {
+		m.orgIDs = append(m.orgIDs, o.ID)
 		var members []store.OrgMember
 		if err := m.src.View(ctx, func(r store.Reader) error { members, err = r.OrgMembers(o.ID); return err }); err != nil {
 			return err
@@ -207,7 +210,68 @@ func (m *migration) run() error {
 			}
 		}
 	}
-	return m.executions()
+	if err := m.executions(); err != nil {
+		return err
+	}
+	return m.pending()
+}
+
+// pending copies what a team is in the middle of: live invitations, runs paused for an
+// approval or a wait (their sealed state opens under the same master key), schedule fire
+// state (so a schedule neither repeats nor skips a fire), and the key audit trail.
+func (m *migration) pending() error {
+	ctx := m.ctx
+	m.count("pending invitations")
+	m.count("paused runs")
+	for _, target := range append(append([]string{}, m.wsIDs...), m.orgIDs...) {
+		invs, err := m.src.InvitationsForTarget(ctx, target, m.now)
+		if err != nil {
+			return err
+		}
+		for _, inv := range invs {
+			if err := m.copy("pending invitations", func() error { return m.dst.PutInvitation(ctx, inv) }); err != nil {
+				return err
+			}
+		}
+	}
+	paused, err := m.src.PausedRuns(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, p := range paused {
+		if err := m.copy("paused runs", func() error { return m.dst.PutPausedRun(ctx, p) }); err != nil {
+			return err
+		}
+	}
+	scheds, err := m.src.Schedules(ctx)
+	if err != nil {
+		return err
+	}
+	m.count("schedules").Source = len(scheds)
+	if !m.dry && len(scheds) > 0 {
+		if err := m.dst.SyncSchedules(ctx, scheds, func(_, nw *store.Schedule) *store.Schedule { return nw }); err != nil {
+			return fmt.Errorf("copy schedules: %w", err)
+		}
+		m.count("schedules").Copied = len(scheds)
+	}
+	evs, err := m.src.ListAudit(ctx, "", math.MaxInt32)
+	if err != nil {
+		return err
+	}
+	c := m.count("audit events")
+	c.Source = len(evs)
+	if m.dry {
+		return nil
+	}
+	for len(evs) > 0 {
+		n := min(len(evs), 1000)
+		if err := m.dst.AddAudit(ctx, evs[:n]...); err != nil {
+			return fmt.Errorf("copy audit events: %w", err)
+		}
+		c.Copied += n
+		evs = evs[n:]
+	}
+	return nil
 }
 
 // workflows copies drafts and every deployed version, numbered as before, then the
@@ -450,6 +514,35 @@ func (m *migration) verify() error {
 	}
 	n, err := m.dst.Logs().Count(ctx)
 	if err := set("executions", n, err); err != nil {
+		return err
+	}
+	if c, ok := m.counts["pending invitations"]; ok {
+		c.Target = 0
+		for _, ws := range wss {
+			v, err := m.dst.InvitationsForTarget(ctx, ws.ID, m.now)
+			if err != nil {
+				return err
+			}
+			c.Target += len(v)
+		}
+		for _, o := range orgs {
+			v, err := m.dst.InvitationsForTarget(ctx, o.ID, m.now)
+			if err != nil {
+				return err
+			}
+			c.Target += len(v)
+		}
+	}
+	paused, err := m.dst.PausedRuns(ctx, "")
+	if err := set("paused runs", len(paused), err); err != nil {
+		return err
+	}
+	scheds, err := m.dst.Schedules(ctx)
+	if err := set("schedules", len(scheds), err); err != nil {
+		return err
+	}
+	evs, err := m.dst.ListAudit(ctx, "", math.MaxInt32)
+	if err := set("audit events", len(evs), err); err != nil {
 		return err
 	}
 	var bad []string

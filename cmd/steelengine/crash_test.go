@@ -128,7 +128,12 @@ type crashWorld struct {
 
 func (w *crashWorld) login(t *testing.T, url string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"email": "admin@localhost", "password": w.password})
+	w.loginAs(t, url, "admin@localhost")
+}
+
+func (w *crashWorld) loginAs(t *testing.T, url, email string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": w.password})
 	resp, err := http.Post(url+"/api/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

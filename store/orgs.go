@@ -48,15 +48,6 @@ func (o *Org) CheckName() error {
 	return nil
 }
 
-// CheckUpdate checks o, edited by UpdateOrg's caller: the name may not be blank (it is
-// stored as the caller left it).
-func (o *Org) CheckUpdate() error {
-	if strings.TrimSpace(o.Name) == "" {
-		return invalidf("organization name is required")
-	}
-	return nil
-}
-
 // CheckRole checks an organization member's role: owner, admin or member.
 func CheckRole(role OrgRole) error {
 	if !role.Valid() {

@@ -41,7 +41,7 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, fn func(o *store.Org) 
 			return err
 		}
 		o.ID = id
-		if err := o.CheckUpdate(); err != nil {
+		if err := o.CheckName(); err != nil {
 			return err
 		}
 		if err := w.bumpAuth(); err != nil {

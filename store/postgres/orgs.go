@@ -79,7 +79,7 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, fn func(o *store.Org) 
 			return err
 		}
 		o.ID = id
-		if err := o.CheckUpdate(); err != nil {
+		if err := o.CheckName(); err != nil {
 			return err
 		}
 		o.CreatedAt = pgTime(o.CreatedAt)

@@ -148,7 +148,7 @@ func testOrgs(t *testing.T, open Opener) {
 		var out *store.Org
 		bumps(t, s, "update", true, func() (err error) {
 			out, err = s.UpdateOrg(ctx, o.ID, func(o *store.Org) error {
-				o.Name = "Renamed"
+				o.Name = "  Renamed " // trimmed, as CreateOrg trims
 				o.MaxKeyLifetime = time.Hour
 				o.ID = "ignored"
 				return nil

@@ -187,14 +187,22 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 // replicas may share it), else the bbolt files in dataDir.
 func OpenStore(ctx context.Context, dataDir, databaseURL string, log *slog.Logger) (store.Store, error) {
 	if databaseURL == "" {
-		return bolt.Open(ctx, dataDir, bolt.Options{Logger: log})
+		st, err := bolt.Open(ctx, dataDir, bolt.Options{Logger: log})
+		if err != nil {
+			return nil, err // not a typed nil inside the interface
+		}
+		return st, nil
 	}
 	// The data directory still holds this replica's master key file and operator socket.
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	// Beyond the requests, River holds a listener connection and fetches and heartbeats jobs.
-	return postgres.OpenStore(ctx, databaseURL, postgres.Options{Logger: log, MaxConns: 24})
+	st, err := postgres.OpenStore(ctx, databaseURL, postgres.Options{Logger: log, MaxConns: 24})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // loadSecrets loads the master key. A new one is created only for a store holding no

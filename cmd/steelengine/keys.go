@@ -197,26 +197,14 @@ func keysList(c *cli.Context) error {
 		if c.Bool("all") {
 			q.Set("includeRevoked", "true")
 		}
-		if e := c.String("user"); e != "" {
-			id, err := cl.userID(ctx, e)
-			if err != nil {
-				return err
-			}
-			q.Set("userId", id)
+		if err := setID(ctx, q, "userId", c.String("user"), cl.userID); err != nil {
+			return err
 		}
-		if ref := c.String("workspace"); ref != "" {
-			id, err := cl.workspaceID(ctx, ref)
-			if err != nil {
-				return err
-			}
-			q.Set("workspaceId", id)
+		if err := setID(ctx, q, "workspaceId", c.String("workspace"), cl.workspaceID); err != nil {
+			return err
 		}
-		if ref := c.String("org"); ref != "" {
-			id, err := cl.orgID(ctx, ref)
-			if err != nil {
-				return err
-			}
-			q.Set("organizationId", id)
+		if err := setID(ctx, q, "organizationId", c.String("org"), cl.orgID); err != nil {
+			return err
 		}
 		var res obj
 		if err := cl.do(ctx, http.MethodGet, "/api/api-keys", q, nil, &res); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -74,4 +75,18 @@ func (cl *apiClient) userID(ctx context.Context, ref string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("user %s not found", ref)
+}
+
+// setID resolves ref (an id, a name or an email; empty sets nothing) with resolve and
+// puts the id into q under key: the optional owner filters of the list commands.
+func setID(ctx context.Context, q url.Values, key, ref string, resolve func(context.Context, string) (string, error)) error {
+	if ref == "" {
+		return nil
+	}
+	id, err := resolve(ctx, ref)
+	if err != nil {
+		return err
+	}
+	q.Set(key, id)
+	return nil
 }

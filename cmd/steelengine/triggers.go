@@ -22,12 +22,8 @@ func triggersCommand() *cli.Command {
 			Action: func(c *cli.Context) error {
 				return withAPI(c, func(cl *apiClient) error {
 					q := url.Values{}
-					if ref := c.String("workspace"); ref != "" {
-						id, err := cl.workspaceID(c.Context, ref)
-						if err != nil {
-							return err
-						}
-						q.Set("workspaceId", id)
+					if err := setID(c.Context, q, "workspaceId", c.String("workspace"), cl.workspaceID); err != nil {
+						return err
 					}
 					var res obj
 					if err := cl.do(c.Context, http.MethodGet, "/api/v1/triggers", q, nil, &res); err != nil {

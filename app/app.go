@@ -76,9 +76,14 @@ type Config struct {
 	// JobRescueAfter is how long the heartbeat of a running async job (PostgreSQL only)
 	// may lapse before another replica runs the job again (default 30 s).
 	JobRescueAfter time.Duration
-	// ScheduleInterval is how often schedule triggers are checked (default 5s): a fire
-	// runs at most this late.
+	// ScheduleInterval is how often schedule triggers and due waits are checked (default
+	// 5s): a fire runs at most this late. On PostgreSQL one replica checks per interval.
 	ScheduleInterval time.Duration
+	// ReplicaHeartbeat is how often a replica on PostgreSQL says it is alive and which
+	// runs it holds (default 5s). One silent for three beats is counted out: rate limits
+	// are shared among the others at once, and its sync runs and resumes are marked
+	// interrupted by another replica within about six more.
+	ReplicaHeartbeat time.Duration
 }
 
 // App is an open appliance.
@@ -108,6 +113,8 @@ type App struct {
 
 	stopBg context.CancelFunc // background tasks started by Start
 	bg     sync.WaitGroup
+	// stopBeat ends the replica heartbeat (PostgreSQL), after the runs have drained.
+	stopBeat func()
 }
 
 // Open opens the data directory and builds the appliance. Close releases it.
@@ -161,13 +168,17 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 			longest = time.Hour // core's default
 		}
 		qo := postgres.QueueOptions{Workers: cfg.Core.MaxRuns, RescueAfter: cfg.JobRescueAfter,
-			LongestRun: max(longest, cfg.Core.ExecutionTimeout), Logger: log}
+			LongestRun: max(longest, cfg.Core.ExecutionTimeout), ReplicaAlive: 3 * a.beat(), Logger: log}
+		// One replica per interval fires the due schedules (each fire a job) and queues
+		// the due waits' resumes (each a job).
+		qo.Periodic = append(qo.Periodic, postgres.Periodic{Name: "due", Every: a.scheduleInterval(),
+			Run: func(ctx context.Context) error { return a.Service.RunDue(ctx) }})
 		if r := cfg.Retention; r.MaxAge > 0 || r.MaxCount > 0 {
 			// One replica prunes per period, not every replica at once.
 			qo.Periodic = append(qo.Periodic, postgres.Periodic{Name: "retention", Every: a.pruneInterval(),
 				Run: func(ctx context.Context) error { a.retainOnce(ctx, r); return nil }})
 		}
-		if a.jobs, err = postgres.OpenQueue(ctx, ps.Pool(), qo); err != nil {
+		if a.jobs, err = postgres.OpenQueue(ctx, ps, qo); err != nil {
 			return nil, err
 		}
 		cc.Jobs = a.jobs
@@ -271,17 +282,21 @@ func (a *App) Start(ctx context.Context) error {
 		// Count the replicas before serving, so the first requests get the right share.
 		a.replicaID = store.NewID()
 		a.heartbeat(ctx, ps)
-		a.bg.Add(1)
+		// The heartbeat outlives the other background tasks: it lists the runs a
+		// stopping replica still finishes, which the others must leave alone.
+		beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		a.stopBeat = func() { stopBeat(); <-done }
 		go func() {
-			defer a.bg.Done()
-			t := time.NewTicker(replicaHeartbeat)
+			defer close(done)
+			t := time.NewTicker(a.beat())
 			defer t.Stop()
 			for {
 				select {
-				case <-bgCtx.Done():
+				case <-beatCtx.Done():
 					return
 				case <-t.C:
-					a.heartbeat(bgCtx, ps)
+					a.heartbeat(beatCtx, ps)
 				}
 			}
 		}()
@@ -291,22 +306,21 @@ func (a *App) Start(ctx context.Context) error {
 			return err
 		}
 		// Other replicas die too: what their death leaves that the queue cannot see is
-		// settled here now and then (see core.Service.Recover).
+		// settled here (see core.Service.Recover), further apart than the beats.
 		a.bg.Add(1)
 		go func() {
 			defer a.bg.Done()
-			a.settle(bgCtx, time.Minute)
+			a.settle(bgCtx, 3*a.beat())
+		}()
+	} else {
+		// One process: it checks the schedules and waits itself (on PostgreSQL this is a
+		// periodic job of the shared queue).
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			a.Service.RunScheduler(bgCtx, a.scheduleInterval())
 		}()
 	}
-	every := a.cfg.ScheduleInterval
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	a.bg.Add(1)
-	go func() {
-		defer a.bg.Done()
-		a.Service.RunScheduler(bgCtx, every)
-	}()
 	if r := a.cfg.Retention; (r.MaxAge > 0 || r.MaxCount > 0) && a.jobs == nil {
 		a.bg.Add(1)
 		go func() {
@@ -324,12 +338,24 @@ func (a *App) pruneInterval() time.Duration {
 	return time.Hour
 }
 
-// replicaHeartbeat is how often a replica on PostgreSQL says it serves; one silent for
-// three of these is counted out.
-const replicaHeartbeat = 5 * time.Second
+func (a *App) scheduleInterval() time.Duration {
+	if a.cfg.ScheduleInterval > 0 {
+		return a.cfg.ScheduleInterval
+	}
+	return 5 * time.Second
+}
+
+// beat is how often a replica on PostgreSQL says it serves; one silent for three beats
+// is counted out.
+func (a *App) beat() time.Duration {
+	if a.cfg.ReplicaHeartbeat > 0 {
+		return a.cfg.ReplicaHeartbeat
+	}
+	return 5 * time.Second
+}
 
 func (a *App) heartbeat(ctx context.Context, ps *postgres.Store) {
-	n, err := ps.Heartbeat(ctx, a.replicaID, 3*replicaHeartbeat)
+	n, err := ps.Heartbeat(ctx, a.replicaID, a.Service.Held(), 3*a.beat())
 	if err != nil {
 		if ctx.Err() == nil {
 			a.log.Warn("replica heartbeat", "err", err)
@@ -420,14 +446,17 @@ func (a *App) Close(ctx context.Context) error {
 		a.stopBg()
 		a.bg.Wait()
 	}
-	if ps, ok := a.Store.(*postgres.Store); ok && a.replicaID != "" {
-		// The others count this replica out at their next heartbeat, not 15 s later.
-		errs = append(errs, ps.Leave(context.WithoutCancel(ctx), a.replicaID))
-	}
 	if a.MCP != nil {
 		a.MCP.Close()
 	}
 	errs = append(errs, a.Drain(ctx))
+	if a.stopBeat != nil {
+		a.stopBeat()
+	}
+	if ps, ok := a.Store.(*postgres.Store); ok && a.replicaID != "" {
+		// The others count this replica out at their next heartbeat, not three beats later.
+		errs = append(errs, ps.Leave(context.WithoutCancel(ctx), a.replicaID))
+	}
 	if a.Resolver != nil {
 		// The flush is one short transaction; it runs even when the shutdown deadline
 		// has passed, or last-used times and audit events would be lost.

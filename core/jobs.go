@@ -31,17 +31,8 @@ func (s *Service) enqueue(ctx context.Context, p *auth.Principal, exec *store.Ex
 	if err != nil {
 		return nil, err
 	}
-	if err := s.st.Logs().Put(ctx, exec); err != nil {
-		return nil, fmt.Errorf("queue execution: %w", err)
-	}
-	if err := s.cfg.Jobs.Enqueue(ctx, store.Job{ExecutionID: exec.ID, Principal: pb, Timeout: timeout, Via: via, BaseURL: baseURL}); err != nil {
-		// Recover enqueues it later (as a job without its caller) if this replica lives;
-		// the client is told it was not accepted only if the record says so.
-		s.log.Error("enqueue execution", "execution", exec.ID, "err", err)
-		fail(exec, "Execution could not be queued: "+err.Error())
-		if perr := s.st.Logs().Put(context.WithoutCancel(ctx), exec); perr != nil {
-			return nil, fmt.Errorf("queue execution: %w (and recording that failed: %v)", err, perr)
-		}
+	// The record and its job commit together: a run is accepted with its job or not at all.
+	if err := s.cfg.Jobs.Enqueue(ctx, store.Job{ExecutionID: exec.ID, Principal: pb, Timeout: timeout, Via: via, BaseURL: baseURL}, exec); err != nil {
 		return nil, fmt.Errorf("queue execution: %w", err)
 	}
 	return &Run{Execution: copyExec(exec)}, nil
@@ -75,10 +66,14 @@ func (s *Service) cancelJob(ctx context.Context, p *auth.Principal, exec *store.
 }
 
 // RunJob runs a queued execution the shared queue hands this replica (queue workers
-// call it). An execution already finished (its job ran to the end on a replica that
+// call it), or resumes a paused one at the due time pause point the job names. An
+// execution already finished (its job ran to the end on a replica that
 // died before the queue heard of it) is left alone; one recorded as running was taken
 // from a replica that died mid-run and runs again from the start: at least once.
 func (s *Service) RunJob(ctx context.Context, j store.Job) error {
+	if j.ContextID != "" {
+		return s.resumeJob(ctx, j)
+	}
 	exec, err := s.st.Logs().Get(ctx, j.ExecutionID)
 	if errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("job for an unknown execution", "execution", j.ExecutionID)

@@ -2,6 +2,9 @@ package core_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -14,15 +17,23 @@ import (
 )
 
 // fakeJobs is a shared queue in memory: jobs wait until run is called, as on a replica
-// that has not fetched them yet.
+// that has not fetched them yet. live also stands for the runs live replicas list in
+// their heartbeats.
 type fakeJobs struct {
+	st        store.Store
 	mu        sync.Mutex
 	jobs      map[string]store.Job
 	live      map[string]bool
 	cancelled []string
 }
 
-func (f *fakeJobs) Enqueue(ctx context.Context, j store.Job) error {
+func (f *fakeJobs) Enqueue(ctx context.Context, j store.Job, record *store.Execution) error {
+	if record != nil {
+		// PostgreSQL commits the two together; here the record lands first.
+		if err := f.st.Logs().Put(ctx, record); err != nil {
+			return err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.live[j.ExecutionID] {
@@ -74,6 +85,7 @@ func (f *fakeJobs) run(t *testing.T, svc *core.Service, execID string) {
 func sharedEnv(t *testing.T) (*testenv.Env, *fakeJobs) {
 	f := &fakeJobs{jobs: map[string]store.Job{}, live: map[string]bool{}}
 	e := testenv.New(t, testenv.Options{Config: func(c *app.Config) { c.Core.Jobs = f }})
+	f.st = e.App.Store
 	return e, f
 }
 
@@ -160,52 +172,115 @@ func TestSharedQueueCancelAndRescue(t *testing.T) {
 	}
 }
 
-// Recover with a shared queue leaves runs of live replicas alone: it re-queues only a
-// queued execution whose job is missing for a minute, and marks interrupted only a run
-// "running" longer than any run may without a job.
+// Recover with a shared queue settles only what no job and no live replica holds, and
+// only once two settles in a row found it so (a run that has just started shows in its
+// replica's heartbeat at the next beat): such a run is marked interrupted, never run
+// again; a claimed resume that never got going is too, and its pause state dropped.
 func TestSharedRecoverTouchesOnlyWhatNoReplicaHolds(t *testing.T) {
 	e, f := sharedEnv(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	mk := func(status string, started time.Time) *store.Execution {
+	mk := func(status string) *store.Execution {
 		x := &store.Execution{ID: store.NewID(), WorkflowID: e.Greet.ID, WorkspaceID: e.WS.ID, Version: 1,
-			Trigger: store.TriggerAPI, Status: status, Level: "info", StartedAt: started, Input: []byte(`{}`)}
+			Trigger: store.TriggerAPI, Status: status, Level: "info", StartedAt: now.Add(-time.Hour), Input: []byte(`{}`)}
 		if err := e.App.Store.Logs().Put(ctx, x); err != nil {
 			t.Fatal(err)
 		}
 		return x
 	}
-	freshQueued := mk(store.StatusQueued, now)                   // its replica is inserting the job right now
-	orphan := mk(store.StatusQueued, now.Add(-2*time.Minute))    // its replica died before the insert
-	liveRun := mk(store.StatusRunning, now.Add(-2*time.Hour))    // a long job some replica still runs
-	syncRun := mk(store.StatusRunning, now.Add(-10*time.Minute)) // a sync run on another replica
-	deadRun := mk(store.StatusRunning, now.Add(-2*time.Hour))    // a sync run of a dead replica
-	f.live[liveRun.ID] = true
+	held := mk(store.StatusRunning)     // a sync run a live replica lists, or a job
+	lost := mk(store.StatusRunning)     // a sync run of a replica that died
+	late := mk(store.StatusRunning)     // just started: its replica lists it at the next beat
+	finishes := mk(store.StatusRunning) // finishes between the two settles
+	discarded := mk(store.StatusQueued) // its job failed every attempt and was dropped
+	resuming := mk(store.StatusPaused)  // a resume claimed on a replica that died at once
+	f.live[held.ID] = true
+	pr := &store.PausedRun{ExecutionID: resuming.ID, WorkflowID: e.Greet.ID, WorkspaceID: e.WS.ID, Status: store.PausedWaiting,
+		PausedAt: now, PausePoints: []store.PausePoint{{ContextID: "h", BlockID: "h", Kind: store.PauseHuman, PausedAt: now}}}
+	if err := e.App.Store.PutPausedRun(ctx, pr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.App.Store.ClaimPausedRun(ctx, resuming.ID, "h"); err != nil {
+		t.Fatal(err)
+	}
 
+	if rec, err := e.App.Service.Recover(ctx); err != nil || rec.Interrupted != 0 {
+		t.Fatalf("first settle: %+v %v; want nothing settled on a first sighting", rec, err)
+	}
+	f.live[late.ID] = true
+	done := *finishes
+	done.Status, done.EndedAt = store.StatusCompleted, &now
+	if err := e.App.Store.Logs().Put(ctx, &done); err != nil {
+		t.Fatal(err)
+	}
 	rec, err := e.App.Service.Recover(ctx)
+	if err != nil || rec.Interrupted != 3 {
+		t.Fatalf("second settle: %+v %v; want 3 interrupted", rec, err)
+	}
+	for _, c := range []struct {
+		x          *store.Execution
+		want, code string
+	}{
+		{held, store.StatusRunning, ""}, {lost, store.StatusFailed, core.ErrorCodeInterrupted},
+		{late, store.StatusRunning, ""}, {finishes, store.StatusCompleted, ""},
+		{discarded, store.StatusFailed, core.ErrorCodeInterrupted}, {resuming, store.StatusFailed, core.ErrorCodeInterrupted},
+	} {
+		got, _ := e.App.Store.Logs().Get(ctx, c.x.ID)
+		if got.Status != c.want || got.ErrorCode != c.code {
+			t.Errorf("%s: %s/%s, want %s/%s", c.x.ID, got.Status, got.ErrorCode, c.want, c.code)
+		}
+	}
+	if _, err := e.App.Store.PausedRun(ctx, resuming.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the cut-off resume's pause state: %v, want dropped", err)
+	}
+	if _, ok := f.jobs[discarded.ID]; ok {
+		t.Error("a run whose job was dropped was queued again")
+	}
+}
+
+// With a shared queue a due wait is resumed by a job (one per pause point, whichever
+// replica fetches it), not in the background of the replica that noticed it.
+func TestSharedQueueResumesDueWaitsAsJobs(t *testing.T) {
+	clock := &fakeClock{}
+	clock.Set("2026-11-29T10:00:00Z")
+	f := &fakeJobs{jobs: map[string]store.Job{}, live: map[string]bool{}}
+	a, err := app.Open(context.Background(), app.Config{DataDir: t.TempDir(), InProcessSandbox: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Core: core.Config{Now: clock.Now, Jobs: f}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Resumed != 1 || rec.Interrupted != 1 {
-		t.Fatalf("recovery %+v, want 1 re-queued and 1 interrupted", rec)
+	t.Cleanup(func() { closeApp(t, a) })
+	f.st = a.Store
+	ctx := context.Background()
+	wf := deployFixture(t, a, "long-wait.json")
+	run, err := a.Service.Execute(ctx, auth.Operator(), core.RunRequest{WorkflowID: wf.ID})
+	if err != nil || run.Execution.Status != store.StatusPaused {
+		t.Fatalf("want paused: %+v %v", run, err)
 	}
-	if _, ok := f.jobs[orphan.ID]; !ok {
-		t.Fatal("the orphaned queued execution got no job")
-	}
-	if _, ok := f.jobs[freshQueued.ID]; ok {
-		t.Fatal("a just-accepted execution was queued twice")
-	}
-	for _, c := range []struct {
-		x    *store.Execution
-		want string
-	}{{freshQueued, store.StatusQueued}, {liveRun, store.StatusRunning}, {syncRun, store.StatusRunning}, {deadRun, store.StatusFailed}} {
-		got, _ := e.App.Store.Logs().Get(ctx, c.x.ID)
-		if got.Status != c.want {
-			t.Errorf("execution started %v ago: %s, want %s", now.Sub(c.x.StartedAt).Round(time.Minute), got.Status, c.want)
+	id := run.Execution.ID
+	clock.Set("2026-11-29T10:01:00Z")
+	for range 2 { // noticed twice (two ticks) before a replica fetches it: one job
+		if ids, err := a.Service.ResumeDue(ctx); err != nil || len(ids) != 1 {
+			t.Fatalf("resume due: %v %v", ids, err)
 		}
 	}
-	f.run(t, e.App.Service, orphan.ID)
-	if got, _ := e.App.Store.Logs().Get(ctx, orphan.ID); got.Status != store.StatusCompleted {
-		t.Fatalf("re-queued orphan ended %s", got.Status)
+	if j := f.jobs[id]; j.ContextID != "nap" || len(f.jobs) != 1 {
+		t.Fatalf("jobs %+v, want one resume job at nap", f.jobs)
+	}
+	if got, _ := a.Store.PausedRun(ctx, id); got.Status != store.PausedWaiting {
+		t.Fatalf("noticing claimed it: %s", got.Status)
+	}
+	f.run(t, a.Service, id) // the job waits for the resumed run
+	ex, _ := a.Store.Logs().Get(ctx, id)
+	if ex.Status != store.StatusCompleted || string(ex.Output) != `{"result":"woke after 60000 ms, completed","stdout":""}` {
+		t.Fatalf("record %+v %s", ex, ex.Output)
+	}
+	// Delivered again (its replica died after the run ended, before the queue heard):
+	// the point is taken, nothing runs.
+	if err := a.Service.RunJob(ctx, f.jobs[id]); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := a.Store.Logs().Get(ctx, id); !again.EndedAt.Equal(*ex.EndedAt) {
+		t.Fatal("a resumed wait ran twice")
 	}
 }

@@ -150,7 +150,7 @@ func (s *Service) Resume(ctx context.Context, p *auth.Principal, req ResumeReque
 	if err != nil {
 		return nil, err
 	}
-	res, exec, err := s.continueRun(ctx, p, pr, req.ContextID, req.Input, req.BaseURL, false)
+	res, exec, err := s.continueRun(ctx, p, pr, req.ContextID, req.Input, req.BaseURL, resumeCaller)
 	if err != nil {
 		return nil, err
 	}
@@ -179,11 +179,24 @@ func (s *Service) release(ctx context.Context, pr *store.PausedRun) {
 	}
 }
 
+// resumeMode is how a claimed resume runs.
+type resumeMode int
+
+const (
+	// resumeCaller: a person waits for the result; the run is admitted against the caps.
+	resumeCaller resumeMode = iota
+	// resumeBackground: a due wait on one process; it runs in the background, never
+	// refused (it was accepted long ago).
+	resumeBackground
+	// resumeJob: a due wait the shared queue hands this replica; the job waits for the
+	// result, the run is never refused, and cancelling the job cancels it.
+	resumeJob
+)
+
 // continueRun runs a claimed paused run on from contextID. The run executes the version
 // it started with, sees the environment of the user it started as, and starts child
 // workflows as p (the person who resumed it; nil for time resumes, which then cannot).
-// async runs it in the background (time resumes); otherwise it waits for the result.
-func (s *Service) continueRun(ctx context.Context, p *auth.Principal, pr *store.PausedRun, contextID string, input any, baseURL string, async bool) (*engine.Result, *store.Execution, error) {
+func (s *Service) continueRun(ctx context.Context, p *auth.Principal, pr *store.PausedRun, contextID string, input any, baseURL string, mode resumeMode) (*engine.Result, *store.Execution, error) {
 	exec, err := s.st.Logs().Get(ctx, pr.ExecutionID)
 	if err != nil {
 		s.release(ctx, pr)
@@ -250,17 +263,22 @@ func (s *Service) continueRun(ctx context.Context, p *auth.Principal, pr *store.
 			in := s.runInput(p, pr.WorkspaceID, env, models, secrets, []string{pr.WorkflowID}, pr.Version > 0)
 			in.Timeout, in.ExecutionID, in.WorkflowID, in.BaseURL, in.Now = s.cfg.ExecutionTimeout, pr.ExecutionID, pr.WorkflowID, baseURL, s.cfg.Now
 			in.Resume = &engine.Resume{State: st, ContextID: contextID, Input: input, ExecutionID: pr.ExecutionID}
-			return s.startResumed(ctx, comp, exec, in, secrets, pr, async)
+			return s.startResumed(ctx, comp, exec, in, secrets, pr, mode)
 		}
 	}
 	s.release(ctx, pr)
 	return nil, nil, fmt.Errorf("resume execution %s: %w", pr.ExecutionID, err)
 }
 
-func (s *Service) startResumed(ctx context.Context, comp *compiled, exec *store.Execution, in engine.RunInput, secrets []string, pr *store.PausedRun, async bool) (*engine.Result, *store.Execution, error) {
+func (s *Service) startResumed(ctx context.Context, comp *compiled, exec *store.Execution, in engine.RunInput, secrets []string, pr *store.PausedRun, mode resumeMode) (*engine.Result, *store.Execution, error) {
 	exec.Status = store.StatusRunning
-	if async {
-		runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	parent := context.WithoutCancel(ctx) // a caller who leaves does not cancel the run
+	if mode == resumeJob {
+		parent = ctx
+	}
+	runCtx, cancel := context.WithCancelCause(parent)
+	switch mode {
+	case resumeBackground:
 		// The wait was accepted long ago: it counts against the caps, never refused.
 		_ = s.trackRun(exec, cancel, false, nil)
 		s.wg.Add(1)
@@ -270,13 +288,16 @@ func (s *Service) startResumed(ctx context.Context, comp *compiled, exec *store.
 			s.runAndRecord(runCtx, comp, exec, in, secrets)
 		}()
 		return nil, exec, nil
+	case resumeJob:
+		_ = s.trackRun(exec, cancel, false, nil)
+	default:
+		if err := s.track(exec, cancel, nil); err != nil {
+			cancel(nil)
+			s.release(ctx, pr)
+			return nil, nil, err
+		}
 	}
-	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
-	if err := s.track(exec, cancel, nil); err != nil {
-		s.release(ctx, pr)
-		return nil, nil, err
-	}
 	res, err := s.runAndRecord(runCtx, comp, exec, in, secrets)
 	if err != nil {
 		return nil, nil, err
@@ -285,8 +306,10 @@ func (s *Service) startResumed(ctx context.Context, comp *compiled, exec *store.
 }
 
 // ResumeDue resumes every time pause (async wait) whose time has come by the service's
-// clock, in the background, and returns the executions it resumed. The scheduler loop
-// calls it; tests call it with an injected clock.
+// clock and returns the executions it resumed: in the background on one process; on
+// replicas sharing a database, as jobs of the shared queue (one per pause point, which
+// whichever replica fetches it runs: resumeJob). The scheduler calls it; tests call it
+// with an injected clock.
 func (s *Service) ResumeDue(ctx context.Context) ([]string, error) {
 	now := s.now()
 	due, err := s.st.DuePausedRuns(ctx, now, 100)
@@ -306,6 +329,14 @@ func (s *Service) ResumeDue(ctx context.Context) ([]string, error) {
 		if ctxID == "" {
 			continue
 		}
+		if s.cfg.Jobs != nil {
+			if err := s.cfg.Jobs.Enqueue(ctx, store.Job{ExecutionID: pr.ExecutionID, ContextID: ctxID}, nil); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, pr.ExecutionID)
+			continue
+		}
 		claimed, err := s.claim(ctx, pr.ExecutionID, ctxID)
 		if errors.Is(err, errPointTaken) || errors.Is(err, errPointNotFound) {
 			continue // taken by another resume in the meantime
@@ -314,7 +345,7 @@ func (s *Service) ResumeDue(ctx context.Context) ([]string, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if _, _, err := s.continueRun(ctx, nil, claimed, ctxID, nil, "", true); err != nil {
+		if _, _, err := s.continueRun(ctx, nil, claimed, ctxID, nil, "", resumeBackground); err != nil {
 			s.log.Warn("resume due wait", "execution", pr.ExecutionID, "err", err)
 			errs = append(errs, err)
 			continue
@@ -322,6 +353,26 @@ func (s *Service) ResumeDue(ctx context.Context) ([]string, error) {
 		out = append(out, pr.ExecutionID)
 	}
 	return out, errors.Join(errs...)
+}
+
+// resumeJob resumes a paused run at the due time pause point job j names (see
+// ResumeDue). A point taken already runs nothing: the run was cancelled, or an earlier
+// attempt of this job claimed it on a replica that died mid-resume, whose run Recover
+// marks interrupted (a resume is never run twice).
+func (s *Service) resumeJob(ctx context.Context, j store.Job) error {
+	claimed, err := s.claim(ctx, j.ExecutionID, j.ContextID)
+	if errors.Is(err, errPointTaken) || errors.Is(err, errPointNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, _, err = s.continueRun(ctx, nil, claimed, j.ContextID, nil, j.BaseURL, resumeJob)
+	var ce *Error
+	if errors.As(err, &ce) {
+		return nil // recorded as failed: nothing a retry would change
+	}
+	return err
 }
 
 // settlePaused reconciles paused runs with their execution records at start (see

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/steelengine/steelengine/auth"
@@ -70,64 +71,107 @@ func (s *Service) Recover(ctx context.Context) (Recovery, error) {
 	return rec, errors.Join(errs...)
 }
 
-// Grace periods of recoverShared.
-const (
-	// orphanAfter: a queued execution with no job this long after it was accepted lost its
-	// job between the record's commit and the insert (its replica died in between).
-	orphanAfter = time.Minute
-	// deadRunMargin: beyond its longest possible run time by this much, a run recorded as
-	// running and held by no job is dead.
-	deadRunMargin = 2 * time.Minute
-)
-
 // recoverShared is Recover for replicas sharing a database, where other replicas' runs
-// are in flight right now and must be left alone. Async runs are jobs of the shared queue,
-// and a job whose replica died is rescued by the queue itself; this only settles what the
-// queue cannot see: a queued execution without a job (enqueued again, without its
-// caller), and a sync run whose replica died (marked interrupted once it has been
-// "running" longer than any run may). Replicas call it at start and then every minute;
-// doing the same settlement twice is harmless.
+// are in flight right now and must be left alone. Async runs and due waits are jobs of
+// the shared queue, which takes over the job of a replica that died. What the queue
+// cannot see is settled here: an unfinished run (a sync run, a resume, or a queued run
+// whose job was discarded after its last attempt) or a claimed resume that neither a job
+// nor a live replica holds (Jobs.Live; each replica lists the runs it holds in its
+// heartbeat). Such a run lost its replica: it is marked interrupted, as one process
+// marks the runs a crash cut off, and never run again. A run must be found unheld by two
+// settles in a row: a run that has just started shows in its replica's heartbeat only
+// at the next beat, so the settles must be further apart than the beats (app runs them
+// three beats apart). Doing the same settlement twice is harmless.
 func (s *Service) recoverShared(ctx context.Context) (Recovery, error) {
 	var rec Recovery
 	open, err := s.st.Logs().Unfinished(ctx)
-	if err != nil || len(open) == 0 {
-		return rec, err
+	if err != nil {
+		return rec, fmt.Errorf("list unfinished executions: %w", err)
 	}
-	ids := make([]string, len(open))
-	for i, e := range open {
-		ids[i] = e.ID
+	resuming, err := s.st.ResumingPausedRuns(ctx)
+	if err != nil {
+		return rec, fmt.Errorf("list resuming paused runs: %w", err)
+	}
+	records := make(map[string]*store.Execution, len(open)+len(resuming))
+	for _, e := range open {
+		records[e.ID] = e
+	}
+	claimed := make(map[string]bool, len(resuming))
+	for _, pr := range resuming {
+		claimed[pr.ExecutionID] = true
+		if _, ok := records[pr.ExecutionID]; !ok {
+			records[pr.ExecutionID] = nil // its record is read if it turns out lost
+		}
+	}
+	ids := make([]string, 0, len(records))
+	for id := range records {
+		ids = append(ids, id)
 	}
 	live, err := s.cfg.Jobs.Live(ctx, ids)
 	if err != nil {
-		return rec, err
+		return rec, fmt.Errorf("find held executions: %w", err)
 	}
-	now := time.Now()
-	var errs []error
-	for _, exec := range open {
-		s.mu.Lock()
-		_, local := s.active[exec.ID]
-		s.mu.Unlock()
-		if live[exec.ID] || local {
+	var lost []string
+	s.mu.Lock()
+	suspects := make(map[string]bool)
+	for _, id := range ids {
+		if live[id] || s.active[id] != nil {
 			continue
 		}
-		age := now.Sub(exec.StartedAt)
-		switch {
-		case exec.Status == store.StatusQueued && age > orphanAfter:
-			if err := s.cfg.Jobs.Enqueue(ctx, store.Job{ExecutionID: exec.ID}); err != nil {
-				errs = append(errs, err)
+		if s.suspects[id] {
+			lost = append(lost, id)
+		} else {
+			suspects[id] = true
+		}
+	}
+	s.suspects = suspects
+	s.mu.Unlock()
+	slices.Sort(lost)
+	var errs []error
+	for _, id := range lost {
+		exec := records[id]
+		if exec == nil {
+			exec, err = s.st.Logs().Get(ctx, id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("read execution %s: %w", id, err))
 				continue
 			}
-			rec.Resumed++
-		case exec.Status == store.StatusRunning && age > s.cfg.MaxExecutionTimeout+deadRunMargin:
+		}
+		switch {
+		case exec == nil: // its record was pruned: nothing to settle but the pause state
+		case exec.Status == store.StatusQueued:
+			fail(exec, "Execution could not start: its job failed on every attempt")
+		case exec.Status == store.StatusRunning || exec.Status == store.StatusPaused && claimed[id]:
 			fail(exec, "Execution interrupted: the replica running it stopped")
+		default:
+			exec = nil // finished meanwhile
+		}
+		if exec != nil {
 			if err := s.st.Logs().Put(ctx, exec); err != nil {
-				errs = append(errs, fmt.Errorf("record interrupted execution %s: %w", exec.ID, err))
+				errs = append(errs, fmt.Errorf("record interrupted execution %s: %w", id, err))
 				continue
 			}
 			rec.Interrupted++
 		}
+		if claimed[id] {
+			if err := s.st.DeletePausedRun(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("drop paused state of %s: %w", id, err))
+			}
+		}
 	}
 	return rec, errors.Join(errs...)
+}
+
+// Held returns the executions this process runs now, which a replica lists in its
+// heartbeat so that the others leave them alone (recoverShared).
+func (s *Service) Held() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.active))
+	for id := range s.active {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 var errCannotResume = errors.New("cannot resume")

@@ -86,6 +86,8 @@ type Service struct {
 	runIDs     map[string]bool // workflowID/runID claimed by runs in flight
 	// closing: the shutdown deadline passed; runs starting now are cancelled at once.
 	closing bool
+	// suspects are the runs the last shared settle found held by nobody (recoverShared).
+	suspects map[string]bool
 
 	wg sync.WaitGroup // async runs
 }

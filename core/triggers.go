@@ -191,17 +191,26 @@ func (s *Service) RunDueSchedules(ctx context.Context) ([]*store.Execution, erro
 	return out, errors.Join(errs...)
 }
 
-// RunScheduler fires due schedules and resumes due async waits every interval until
-// ctx ends; its first tick (at start) takes what fell due while the server was down.
+// RunDue fires the due schedules and resumes the due async waits, once.
+func (s *Service) RunDue(ctx context.Context) error {
+	_, err := s.RunDueSchedules(ctx)
+	if err != nil {
+		err = fmt.Errorf("run schedules: %w", err)
+	}
+	if _, rerr := s.ResumeDue(ctx); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("resume due waits: %w", rerr))
+	}
+	return err
+}
+
+// RunScheduler runs RunDue every interval until ctx ends; its first tick (at start)
+// takes what fell due while the server was down.
 func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := s.RunDueSchedules(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("run schedules", "err", err)
-		}
-		if _, err := s.ResumeDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("resume due waits", "err", err)
+		if err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("scheduler", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -12,14 +12,19 @@ import (
 // another. Nil (bbolt, one process): async runs start in the accepting process at once
 // and Recover settles them at the next start.
 type Jobs interface {
-	// Enqueue hands j to the queue. Its execution's queued record is already committed;
-	// a second Enqueue of the same execution while its job exists does nothing.
-	Enqueue(ctx context.Context, j Job) error
+	// Enqueue hands j to the queue. With record (the execution's queued record), the two
+	// commit in one transaction, so an accepted run always has its job and a refused one
+	// leaves no record. Without (the resume of a paused run, whose state is stored), only
+	// the job is inserted. A second Enqueue of the same execution and pause point while
+	// its job exists does nothing.
+	Enqueue(ctx context.Context, j Job, record *Execution) error
 	// Cancel cancels the job of execID: a waiting job never runs (running false); a
 	// running one has its context cancelled on the replica that runs it (running true).
 	// found is false when the execution has no job waiting or running.
 	Cancel(ctx context.Context, execID string) (found, running bool, err error)
-	// Live returns those of execIDs whose job waits or runs.
+	// Live returns those of execIDs still in hand: a job waits or runs for it, or a
+	// replica alive now holds it (a sync run or a resume: see the replica heartbeat). An
+	// unfinished execution in none of these lost its replica.
 	Live(ctx context.Context, execIDs []string) (map[string]bool, error)
 }
 
@@ -33,4 +38,7 @@ type Job struct {
 	Via       []string        `json:"via,omitempty"`
 	// BaseURL makes resume links of its pauses absolute (RunRequest.BaseURL).
 	BaseURL string `json:"baseUrl,omitempty"`
+	// ContextID, when set, makes the job the resume of execution ExecutionID at its time
+	// pause point ContextID (an async wait that fell due) rather than a run from the start.
+	ContextID string `json:"contextId,omitempty"`
 }

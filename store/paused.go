@@ -87,6 +87,9 @@ type PausedRuns interface {
 	// DuePausedRuns returns the waiting runs with a time pause point due at now, earliest
 	// first, at most limit of them.
 	DuePausedRuns(ctx context.Context, now time.Time, limit int) ([]*PausedRun, error)
+	// ResumingPausedRuns returns the runs claimed for a resume (PausedResuming), oldest
+	// execution first: few, since a resume's run soon completes, fails or pauses again.
+	ResumingPausedRuns(ctx context.Context) ([]*PausedRun, error)
 	// ClaimPausedRun takes pause point contextID of a waiting run for one resume, in one
 	// transaction: the run moves to PausedResuming, so a second claim (a second answer,
 	// the timer racing a person) gets ErrConflict and runs nothing. ErrNotFound: no such

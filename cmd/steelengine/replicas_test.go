@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -255,4 +256,124 @@ func TestReplicasCancelReachesTheReplicaRunningTheJob(t *testing.T) {
 	})
 	// B only asked: the cancelled record is A's, written when its run stopped.
 	t.Logf("cancel through B stopped the run on A in %v (%v after the request)", took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+}
+
+// runsOf lists workflow wfID's executions (id → status) through replica url.
+func runsOf(t *testing.T, client *http.Client, url string, w *crashWorld, wfID string) map[string]string {
+	t.Helper()
+	_, out, err := call(client, "GET", url+"/api/v1/logs?workspaceId="+w.wsID+"&workflowIds="+wfID, map[string]string{"X-API-Key": w.key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]string{}
+	items, _ := out["data"].([]any)
+	for _, it := range items {
+		m := it.(map[string]any)
+		runs[m["executionId"].(string)], _ = m["status"].(string)
+	}
+	return runs
+}
+
+// A sync run on a replica killed with SIGKILL is marked interrupted by the others once
+// its heartbeat lapses (three beats), while a sync run on a replica that lives is left
+// alone; neither is run again.
+func TestReplicasSyncRunOfKilledReplicaIsInterrupted(t *testing.T) {
+	cl := newCluster(t, "--replica-heartbeat", "300ms")
+	a, w, _ := cl.first("30")
+	b, c := cl.start(), cl.start()
+	client := &http.Client{Timeout: 60 * time.Second}
+	hdr := map[string]string{"X-API-Key": w.key}
+	for _, s := range []*server{a, c} {
+		go call(client, "POST", s.url+"/api/workflows/"+w.wait+"/execute", hdr, map[string]any{})
+	}
+	var onA, onC string
+	within(t, 10*time.Second, "both runs are recorded running", func() bool {
+		n := 0
+		for _, st := range runsOf(t, client, b.url, w, w.wait) {
+			if st == "running" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	// The run that ends after the kill is A's; the other is C's.
+	before := runsOf(t, client, b.url, w, w.wait)
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+	took := within(t, 20*time.Second, "A's run is marked interrupted", func() bool {
+		for id, st := range runsOf(t, client, b.url, w, w.wait) {
+			if st == "failed" {
+				onA = id
+			}
+		}
+		return onA != ""
+	})
+	for id := range before {
+		if id != onA {
+			onC = id
+		}
+	}
+	_, out, _ := call(client, "GET", b.url+"/api/workflows/"+w.wait+"/executions/"+onA, hdr, nil)
+	if msg, _ := out["error"].(string); !strings.Contains(msg, "interrupted") {
+		t.Fatalf("A's run: %v", out)
+	}
+	t.Logf("the killed replica's sync run was marked interrupted %v after the kill (beat 300 ms)", took.Round(10*time.Millisecond))
+	time.Sleep(3 * time.Second) // several more settles on B and C
+	if st := runsOf(t, client, b.url, w, w.wait)[onC]; st != "running" {
+		t.Fatalf("the run on the live replica C is %q, want running", st)
+	}
+}
+
+// A resume in flight on a replica killed with SIGKILL is marked interrupted by another,
+// its pause state dropped: a second answer is refused as not resumable, and the run never
+// continues twice.
+func TestReplicasResumeCutOffByKilledReplica(t *testing.T) {
+	cl := newCluster(t, "--replica-heartbeat", "300ms")
+	a, w, _ := cl.first("1")
+	b := cl.start()
+	client := &http.Client{Timeout: 60 * time.Second}
+	hdr := map[string]string{"X-API-Key": w.key}
+	// approval.json with a 30 s wait between the approval and the decision.
+	var def map[string]any
+	if err := json.Unmarshal(testenv.Workflow(t, "approval.json"), &def); err != nil {
+		t.Fatal(err)
+	}
+	st := def["state"].(map[string]any)
+	st["blocks"].(map[string]any)["w"] = map[string]any{"id": "w", "type": "wait", "name": "Wait", "position": map[string]any{"x": 0, "y": 0},
+		"enabled": true, "outputs": map[string]any{}, "subBlocks": map[string]any{
+			"timeValue": map[string]any{"id": "timeValue", "type": "short-input", "value": "30"},
+			"timeUnit":  map[string]any{"id": "timeUnit", "type": "short-input", "value": "seconds"}}}
+	st["edges"] = []any{
+		map[string]any{"id": "e1", "source": "start", "target": "quote", "sourceHandle": "source", "targetHandle": "target"},
+		map[string]any{"id": "e2", "source": "quote", "target": "approval", "sourceHandle": "source", "targetHandle": "target"},
+		map[string]any{"id": "e3", "source": "approval", "target": "w", "sourceHandle": "source", "targetHandle": "target"},
+		map[string]any{"id": "e4", "source": "w", "target": "decide", "sourceHandle": "source", "targetHandle": "target"},
+	}
+	raw, _ := json.Marshal(def)
+	wfID, err := w.importDeploy(client, a.url, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, err := call(client, "POST", a.url+"/api/workflows/"+wfID+"/execute", hdr, map[string]any{"amount": 4})
+	if err != nil || code != 200 || out["status"] != "paused" {
+		t.Fatalf("execute: %d %v %v", code, out, err)
+	}
+	execID := out["executionId"].(string)
+	path := "/api/resume/" + wfID + "/" + execID + "/approval"
+	go call(client, "POST", a.url+path, hdr, map[string]any{"input": map[string]any{"approved": true, "comment": "x"}})
+	status := func() map[string]any {
+		_, out, _ := call(client, "GET", b.url+"/api/workflows/"+wfID+"/executions/"+execID, hdr, nil)
+		return out
+	}
+	within(t, 10*time.Second, "the resume runs on A", func() bool { return status()["status"] == "running" })
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+	took := within(t, 20*time.Second, "the cut-off resume is marked interrupted", func() bool { return status()["status"] == "failed" })
+	if msg, _ := status()["error"].(string); !strings.Contains(msg, "interrupted") {
+		t.Fatalf("after the kill: %v", status())
+	}
+	t.Logf("the resume cut off by the kill was marked interrupted %v later (beat 300 ms)", took.Round(10*time.Millisecond))
+	if code, out, _ := call(client, "POST", b.url+path, hdr, map[string]any{"input": map[string]any{"approved": true}}); code != http.StatusConflict {
+		t.Fatalf("answer after the cut-off resume: %d %v, want 409", code, out)
+	}
 }

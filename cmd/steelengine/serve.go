@@ -35,6 +35,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "public-url", EnvVars: []string{"STEELENGINE_PUBLIC_URL"}, Usage: "external base URL when behind a reverse proxy (status links, MCP Host/Origin checks)"},
 		&cli.StringSliceFlag{Name: "allowed-origin", EnvVars: []string{"STEELENGINE_ALLOWED_ORIGINS"}, Usage: "browser origin allowed for CORS and MCP (repeatable; default none)"},
 		&cli.DurationFlag{Name: "job-rescue-after", Value: 30 * time.Second, EnvVars: []string{"STEELENGINE_JOB_RESCUE_AFTER"}, Usage: "with --database-url: how long a running async job's heartbeat may lapse before another replica runs it again"},
+		&cli.DurationFlag{Name: "replica-heartbeat", Value: 5 * time.Second, EnvVars: []string{"STEELENGINE_REPLICA_HEARTBEAT"}, Usage: "with --database-url: how often a replica says it is alive; one silent for three beats is counted out and the sync runs it held are marked interrupted by the others"},
 		&cli.StringSliceFlag{Name: "trusted-proxy", EnvVars: []string{"STEELENGINE_TRUSTED_PROXIES"}, Usage: "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable; default none)"},
 	}
 }
@@ -88,6 +89,9 @@ func serveAction(c *cli.Context) error {
 	cfg.Retention = retention
 	if cfg.JobRescueAfter = c.Duration("job-rescue-after"); cfg.JobRescueAfter < time.Second {
 		return usagef("invalid --job-rescue-after %s: must be at least 1s", cfg.JobRescueAfter)
+	}
+	if cfg.ReplicaHeartbeat = c.Duration("replica-heartbeat"); cfg.ReplicaHeartbeat < 100*time.Millisecond {
+		return usagef("invalid --replica-heartbeat %s: must be at least 100ms", cfg.ReplicaHeartbeat)
 	}
 	maxConns := c.Int("max-connections")
 	if maxConns < 0 {

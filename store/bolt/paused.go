@@ -75,6 +75,21 @@ func (s *Store) PausedRuns(ctx context.Context, wfID string) ([]*store.PausedRun
 	return out, err
 }
 
+// ResumingPausedRuns returns the runs claimed for a resume, oldest execution first.
+func (s *Store) ResumingPausedRuns(ctx context.Context) ([]*store.PausedRun, error) {
+	all, err := s.PausedRuns(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.PausedRun
+	for _, p := range all {
+		if p.Status == store.PausedResuming {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // DuePausedRuns returns the waiting runs with a time pause point due at now, earliest
 // first, at most limit of them.
 func (s *Store) DuePausedRuns(ctx context.Context, now time.Time, limit int) ([]*store.PausedRun, error) {

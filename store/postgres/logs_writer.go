@@ -52,6 +52,9 @@ type putReq struct {
 	e     store.Execution
 	month int // partition the record goes to
 	size  int // bytes of its big fields, which bound a batch (logBatchBytes)
+	// then, if set, runs in the record's transaction after it is written: what must
+	// commit with the record or not at all (the River job of a queued run).
+	then func(ctx context.Context, tx pgx.Tx) error
 }
 
 func newLogs(db *DB) *logs {
@@ -72,6 +75,16 @@ func (l *logs) Put(ctx context.Context, e *store.Execution) error {
 	if err != nil {
 		return err
 	}
+	return l.batch.Put(ctx, r)
+}
+
+// putThen is Put with then run in the record's transaction (see putReq.then).
+func (l *logs) putThen(ctx context.Context, e *store.Execution, then func(context.Context, pgx.Tx) error) error {
+	r, err := request(ctx, e)
+	if err != nil {
+		return err
+	}
+	r.then = then
 	return l.batch.Put(ctx, r)
 }
 
@@ -141,7 +154,19 @@ func (l *logs) write(ctx context.Context, batch []*putReq) error {
 		if err := l.parts.ensure(ctx, l.db, batch); err != nil {
 			return err
 		}
-		err := l.db.InTx(ctx, func(tx pgx.Tx) error { return writeBatch(ctx, tx, batch) })
+		err := l.db.InTx(ctx, func(tx pgx.Tx) error {
+			if err := writeBatch(ctx, tx, batch); err != nil {
+				return err
+			}
+			for _, r := range batch {
+				if r.then != nil {
+					if err := r.then(ctx, tx); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
 		if err == nil {
 			return nil
 		}

@@ -70,6 +70,12 @@ func (s *Store) PausedRuns(ctx context.Context, wfID string) ([]*store.PausedRun
 		`SELECT `+pausedCols+` FROM paused_runs WHERE workflow_id = $1 ORDER BY execution_id COLLATE "C"`, wfID)
 }
 
+// ResumingPausedRuns returns the runs claimed for a resume, oldest execution first.
+func (s *Store) ResumingPausedRuns(ctx context.Context) ([]*store.PausedRun, error) {
+	return queryList(ctx, s.pool, "resuming paused runs", scanPaused, `SELECT `+pausedCols+` FROM paused_runs
+		WHERE status = 'resuming' ORDER BY execution_id COLLATE "C"`)
+}
+
 // DuePausedRuns returns the waiting runs with a time pause point due at now, earliest
 // first, at most limit of them.
 func (s *Store) DuePausedRuns(ctx context.Context, now time.Time, limit int) ([]*store.PausedRun, error) {

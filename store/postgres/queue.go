@@ -45,6 +45,9 @@ type QueueOptions struct {
 	// Periodic are tasks that must run once per period across every replica (retention):
 	// River's leader inserts one job per period, and whichever replica fetches it runs it.
 	Periodic []Periodic
+	// ReplicaAlive is how recent a replica's heartbeat must be for the runs it lists to
+	// count as held (Live; default 15 s).
+	ReplicaAlive time.Duration
 }
 
 // Periodic is a task run once per Every by one of the replicas.
@@ -83,9 +86,10 @@ const JobKind = "execution"
 // queueName is the one River queue the executions use.
 const queueName = river.QueueDefault
 
-// executionArgs is the job's args: store.Job, unique by execution id.
+// executionArgs is the job's args: store.Job, unique by execution id and pause point.
 type executionArgs struct {
 	ExecutionID string          `json:"execution_id" river:"unique"`
+	ContextID   string          `json:"context_id,omitempty" river:"unique"`
 	Principal   json.RawMessage `json:"principal,omitempty"`
 	TimeoutNs   int64           `json:"timeout_ns,omitempty"`
 	Via         []string        `json:"via,omitempty"`
@@ -97,6 +101,7 @@ func (executionArgs) Kind() string { return JobKind }
 // Queue is store.Jobs on River.
 type Queue struct {
 	pool   *pgxpool.Pool
+	logs   *logs // a queued record commits with its job
 	client *river.Client[pgx.Tx]
 	opts   QueueOptions
 	log    *slog.Logger
@@ -112,8 +117,10 @@ var _ store.Jobs = (*Queue)(nil)
 const riverLockKey int64 = 0x5354_4545_4c52_4956 // "STEELRIV"
 
 // OpenQueue migrates River's tables (under an advisory lock, so replicas may start together)
-// and returns a queue that can insert jobs at once and works them after Start.
-func OpenQueue(ctx context.Context, pool *pgxpool.Pool, opts QueueOptions) (*Queue, error) {
+// and returns a queue on s's database that can insert jobs at once and works them after
+// Start.
+func OpenQueue(ctx context.Context, s *Store, opts QueueOptions) (*Queue, error) {
+	pool := s.pool
 	if opts.Workers <= 0 {
 		opts.Workers = 32
 	}
@@ -123,13 +130,16 @@ func OpenQueue(ctx context.Context, pool *pgxpool.Pool, opts QueueOptions) (*Que
 	if opts.LongestRun <= 0 {
 		opts.LongestRun = time.Hour
 	}
+	if opts.ReplicaAlive <= 0 {
+		opts.ReplicaAlive = 15 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if err := migrateRiver(ctx, pool); err != nil {
 		return nil, err
 	}
-	q := &Queue{pool: pool, opts: opts, log: opts.Logger}
+	q := &Queue{pool: pool, logs: s.logs, opts: opts, log: opts.Logger}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{q: q}); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
@@ -226,10 +236,25 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return err
 }
 
-// Enqueue inserts j's job unless its execution has one already.
-func (q *Queue) Enqueue(ctx context.Context, j store.Job) error {
-	_, err := q.client.Insert(ctx, executionArgs{ExecutionID: j.ExecutionID, Principal: j.Principal,
-		TimeoutNs: int64(j.Timeout), Via: j.Via, BaseURL: j.BaseURL}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+// Enqueue inserts j's job unless it is in the queue already, with record in the same
+// transaction when given (written through the log's group commit, so queued runs accepted
+// together share a commit).
+func (q *Queue) Enqueue(ctx context.Context, j store.Job, record *store.Execution) error {
+	args := executionArgs{ExecutionID: j.ExecutionID, ContextID: j.ContextID, Principal: j.Principal,
+		TimeoutNs: int64(j.Timeout), Via: j.Via, BaseURL: j.BaseURL}
+	opts := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	var err error
+	if record == nil {
+		_, err = q.client.Insert(ctx, args, opts)
+	} else {
+		if record.ID != j.ExecutionID {
+			return fmt.Errorf("queue: record %q is not job %q's: %w", record.ID, j.ExecutionID, store.ErrInvalid)
+		}
+		err = q.logs.putThen(ctx, record, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := q.client.InsertTx(ctx, tx, args, opts)
+			return err
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("queue: insert job for %s: %w", j.ExecutionID, err)
 	}
@@ -266,14 +291,19 @@ func (q *Queue) Cancel(ctx context.Context, execID string) (found, running bool,
 	return false, false, nil // it finished first
 }
 
-// Live returns those of execIDs with a job still to finish.
+// Live returns those of execIDs with a job still to finish or held by a replica whose
+// heartbeat is recent (Store.Heartbeat).
 func (q *Queue) Live(ctx context.Context, execIDs []string) (map[string]bool, error) {
 	live := map[string]bool{}
 	if len(execIDs) == 0 {
 		return live, nil
 	}
-	rows, err := q.pool.Query(ctx, `SELECT DISTINCT args->>'execution_id' FROM river_job
-		WHERE kind = $1 AND args->>'execution_id' = ANY($2) AND state IN `+liveStates, JobKind, execIDs)
+	rows, err := q.pool.Query(ctx, `SELECT args->>'execution_id' FROM river_job
+		WHERE kind = $1 AND args->>'execution_id' = ANY($2) AND state IN `+liveStates+`
+		UNION
+		SELECT run FROM replicas, unnest(runs) AS run
+		WHERE seen_at >= now() - make_interval(secs => $3) AND run = ANY($2)`,
+		JobKind, execIDs, q.opts.ReplicaAlive.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("queue: live jobs: %w", err)
 	}
@@ -318,7 +348,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[executionArgs]) error 
 	w.q.mu.Unlock()
 	stop := w.q.heartbeat(job.ID)
 	defer stop()
-	return handler(ctx, store.Job{ExecutionID: job.Args.ExecutionID, Principal: job.Args.Principal,
+	return handler(ctx, store.Job{ExecutionID: job.Args.ExecutionID, ContextID: job.Args.ContextID, Principal: job.Args.Principal,
 		Timeout: time.Duration(job.Args.TimeoutNs), Via: job.Args.Via, BaseURL: job.Args.BaseURL})
 }
 

@@ -4,32 +4,32 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/steelengine/steelengine/store"
 	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
-func testPool(t *testing.T, url string) *pgxpool.Pool {
+// testStore opens a replica's store on the database at url.
+func testStore(t *testing.T, url string) *Store {
 	t.Helper()
-	p, err := pgxpool.New(context.Background(), url)
+	s, err := OpenStore(context.Background(), url, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.Close)
-	return p
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
-func openQueue(t *testing.T, p *pgxpool.Pool, opts QueueOptions) *Queue {
+func openQueue(t *testing.T, s *Store, opts QueueOptions) *Queue {
 	t.Helper()
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	q, err := OpenQueue(context.Background(), p, opts)
+	q, err := OpenQueue(context.Background(), s, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +92,8 @@ func waitStarted(t *testing.T, r *recorder, d time.Duration) string {
 // a replica that works the queue, with the args it was given.
 func TestEnqueuedJobRunsOnceOnAnotherReplica(t *testing.T) {
 	url := pgtest.URL(t)
-	a := openQueue(t, testPool(t, url), QueueOptions{}) // inserts only: never started
-	b := openQueue(t, testPool(t, url), QueueOptions{})
+	a := openQueue(t, testStore(t, url), QueueOptions{}) // inserts only: never started
+	b := openQueue(t, testStore(t, url), QueueOptions{})
 	rec := newRecorder(false)
 	if err := b.Start(context.Background(), rec.handle); err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestEnqueuedJobRunsOnceOnAnotherReplica(t *testing.T) {
 	job := store.Job{ExecutionID: "exec1", Principal: []byte(`{"keyId":"k1"}`), Timeout: 3 * time.Second, Via: []string{"wf0"}}
 	start := time.Now()
 	for range 2 {
-		if err := a.Enqueue(ctx, job); err != nil {
+		if err := a.Enqueue(ctx, job, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,9 +134,9 @@ func TestEnqueuedJobRunsOnceOnAnotherReplica(t *testing.T) {
 func TestCancelWaitingAndRunningJobs(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
-	a := openQueue(t, testPool(t, url), QueueOptions{})
+	a := openQueue(t, testStore(t, url), QueueOptions{})
 
-	if err := a.Enqueue(ctx, store.Job{ExecutionID: "waiting"}); err != nil {
+	if err := a.Enqueue(ctx, store.Job{ExecutionID: "waiting"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if live, _ := a.Live(ctx, []string{"waiting"}); !live["waiting"] {
@@ -153,12 +153,12 @@ func TestCancelWaitingAndRunningJobs(t *testing.T) {
 		t.Fatal("cancel found a job nobody queued")
 	}
 
-	b := openQueue(t, testPool(t, url), QueueOptions{})
+	b := openQueue(t, testStore(t, url), QueueOptions{})
 	rec := newRecorder(true)
 	if err := b.Start(ctx, rec.handle); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Enqueue(ctx, store.Job{ExecutionID: "running"}); err != nil {
+	if err := a.Enqueue(ctx, store.Job{ExecutionID: "running"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if id := waitStarted(t, rec, 10*time.Second); id != "running" {
@@ -193,13 +193,13 @@ func TestHeartbeatKeepsLongJobFromRescue(t *testing.T) {
 	}
 	url := pgtest.URL(t)
 	ctx := context.Background()
-	p := testPool(t, url)
+	p := testStore(t, url)
 	q := openQueue(t, p, QueueOptions{RescueAfter: 3 * time.Second})
 	rec := newRecorder(true)
 	if err := q.Start(ctx, rec.handle); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Enqueue(ctx, store.Job{ExecutionID: "long"}); err != nil {
+	if err := q.Enqueue(ctx, store.Job{ExecutionID: "long"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitStarted(t, rec, 10*time.Second)
@@ -214,7 +214,7 @@ func TestHeartbeatKeepsLongJobFromRescue(t *testing.T) {
 		t.Fatalf("job ended with %v", err)
 	}
 	var attempts int
-	if err := p.QueryRow(ctx, `SELECT attempt FROM river_job WHERE args->>'execution_id' = 'long'`).Scan(&attempts); err != nil {
+	if err := p.pool.QueryRow(ctx, `SELECT attempt FROM river_job WHERE args->>'execution_id' = 'long'`).Scan(&attempts); err != nil {
 		t.Fatal(err)
 	}
 	if attempts != 1 {
@@ -235,7 +235,7 @@ func TestPeriodicTaskRunsOncePerPeriodAcrossReplicas(t *testing.T) {
 		return nil
 	}}
 	for range 3 {
-		q := openQueue(t, testPool(t, url), QueueOptions{Periodic: []Periodic{task}})
+		q := openQueue(t, testStore(t, url), QueueOptions{Periodic: []Periodic{task}})
 		if err := q.Start(ctx, newRecorder(false).handle); err != nil {
 			t.Fatal(err)
 		}
@@ -251,5 +251,93 @@ func TestPeriodicTaskRunsOncePerPeriodAcrossReplicas(t *testing.T) {
 		if gap := runs[i].Sub(runs[i-1]); gap < time.Second {
 			t.Fatalf("two runs %v apart: more than one replica ran a period", gap)
 		}
+	}
+}
+
+// An accepted run's queued record and its job commit together: after Enqueue both are
+// there; a record the log refuses (its run id is another execution's) leaves no job.
+func TestEnqueueCommitsTheRecordWithItsJob(t *testing.T) {
+	ctx := context.Background()
+	s := testStore(t, pgtest.URL(t))
+	q := openQueue(t, s, QueueOptions{}) // never started: jobs wait
+	rec := func(id, runID string) *store.Execution {
+		return &store.Execution{ID: id, WorkflowID: "wf", WorkspaceID: "ws", Status: store.StatusQueued, Level: "info",
+			Trigger: store.TriggerAPI, StartedAt: time.Now().UTC(), RunID: runID}
+	}
+	if err := q.Enqueue(ctx, store.Job{ExecutionID: "x1"}, rec("x1", "run-1")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Logs().Get(ctx, "x1"); err != nil || got.Status != store.StatusQueued {
+		t.Fatalf("queued record = %+v, %v", got, err)
+	}
+	err := q.Enqueue(ctx, store.Job{ExecutionID: "x2"}, rec("x2", "run-1"))
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a record whose run id is taken: %v, want ErrConflict", err)
+	}
+	if _, err := s.Logs().Get(ctx, "x2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("refused record stored: %v", err)
+	}
+	if err := q.Enqueue(ctx, store.Job{ExecutionID: "x3"}, rec("other", "")); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a record of another execution: %v, want ErrInvalid", err)
+	}
+	live, err := q.Live(ctx, []string{"x1", "x2", "x3", "other"})
+	if err != nil || len(live) != 1 || !live["x1"] {
+		t.Fatalf("live = %v, %v; want only x1 (no job without its record)", live, err)
+	}
+}
+
+// A due wait's resume is a job per pause point: noticed twice, it is queued once; another
+// point of the same execution is another job.
+func TestResumeJobsAreUniquePerPausePoint(t *testing.T) {
+	ctx := context.Background()
+	s := testStore(t, pgtest.URL(t))
+	q := openQueue(t, s, QueueOptions{})
+	for _, j := range []store.Job{{ExecutionID: "p1", ContextID: "a"}, {ExecutionID: "p1", ContextID: "a"}, {ExecutionID: "p1", ContextID: "b"}} {
+		if err := q.Enqueue(ctx, j, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'execution_id' = 'p1'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d jobs, want 2 (one per pause point)", n)
+	}
+	r := newRecorder(false)
+	if err := q.Start(ctx, r.handle); err != nil {
+		t.Fatal(err)
+	}
+	waitStarted(t, r, 10*time.Second)
+	waitStarted(t, r, 10*time.Second)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if j := r.jobs["p1"]; j.ContextID != "a" && j.ContextID != "b" {
+		t.Fatalf("resume job arrived as %+v", j)
+	}
+}
+
+// Live counts the runs a replica lists in its heartbeat while the heartbeat is recent:
+// a replica that stopped beating holds nothing.
+func TestLiveCountsRunsHeldByLiveReplicas(t *testing.T) {
+	ctx := context.Background()
+	s := testStore(t, pgtest.URL(t))
+	q := openQueue(t, s, QueueOptions{ReplicaAlive: time.Second})
+	if _, err := s.Heartbeat(ctx, "r1", []string{"sync1", "sync2"}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Heartbeat(ctx, "r2", nil, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	live, err := q.Live(ctx, []string{"sync1", "sync3"})
+	if err != nil || len(live) != 1 || !live["sync1"] {
+		t.Fatalf("live = %v, %v; want sync1", live, err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if n, err := s.Heartbeat(ctx, "r2", nil, time.Second); err != nil || n != 1 {
+		t.Fatalf("replicas = %d, %v; want 1 (r1 silent)", n, err)
+	}
+	if live, err := q.Live(ctx, []string{"sync1", "sync2"}); err != nil || len(live) != 0 {
+		t.Fatalf("live after r1 stopped beating = %v, %v; want none", live, err)
 	}
 }

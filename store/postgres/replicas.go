@@ -11,15 +11,21 @@ import (
 // Replica liveness: every replica upserts its row in replicas every few seconds; the
 // rows seen recently count the replicas serving now. Per-key rate limits divide by that
 // count (each replica grants its share of a key's limit), so the limit holds across
-// replicas without a database round trip per request.
+// replicas without a database round trip per request. The row also lists the runs the
+// replica holds outside the job queue (sync runs and resumes), so that the others can
+// tell a run whose replica died from one in flight (Queue.Live).
 
-// Heartbeat records that replica id is alive and returns how many replicas were seen
-// within alive (this one included). Rows silent for ten times alive are deleted.
-func (s *Store) Heartbeat(ctx context.Context, id string, alive time.Duration) (int, error) {
+// Heartbeat records that replica id is alive and holds runs, and returns how many
+// replicas were seen within alive (this one included). Rows silent for ten times alive
+// are deleted.
+func (s *Store) Heartbeat(ctx context.Context, id string, runs []string, alive time.Duration) (int, error) {
+	if runs == nil {
+		runs = []string{}
+	}
 	var n int
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO replicas (id, started_at, seen_at) VALUES ($1, now(), now())
-			ON CONFLICT (id) DO UPDATE SET seen_at = now()`, id); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO replicas (id, started_at, seen_at, runs) VALUES ($1, now(), now(), $2)
+			ON CONFLICT (id) DO UPDATE SET seen_at = now(), runs = excluded.runs`, id, runs); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM replicas WHERE seen_at < now() - make_interval(secs => $1)`, (10 * alive).Seconds()); err != nil {

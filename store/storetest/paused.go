@@ -148,12 +148,21 @@ func testPausedRuns(t *testing.T, open Opener) {
 		if got := due(t, s, 5*time.Hour, 10); !slices.Equal(got, []string{"e2"}) {
 			t.Errorf("a claimed run is no longer due: %v", got)
 		}
+		if _, err := s.ClaimPausedRun(ctx, "e1", "hitl"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := s.ResumingPausedRuns(ctx); err != nil || !slices.Equal(ids(l), []string{"e1", "e3"}) {
+			t.Errorf("resuming = %v %v, want e1 e3 (oldest first)", ids(l), err)
+		}
 		// Paused again at a later block, it waits (and is due) again.
 		p.Status, p.ResumingContext = store.PausedWaiting, ""
 		p.PausePoints = []store.PausePoint{{ContextID: "w3", BlockID: "w3", Kind: store.PauseTime, PausedAt: t0, ResumeAt: at(30 * time.Minute)}}
 		wantErr(t, "pause again", s.PutPausedRun(ctx, p), nil)
 		if got := due(t, s, 5*time.Hour, 10); !slices.Equal(got, []string{"e3", "e2"}) {
 			t.Errorf("due after pausing again = %v", got)
+		}
+		if l, err := s.ResumingPausedRuns(ctx); err != nil || !slices.Equal(ids(l), []string{"e1"}) {
+			t.Errorf("resuming after e3 paused again = %v %v, want e1", ids(l), err)
 		}
 		if p, err := s.ClaimPausedRun(ctx, "e3", "w3"); err != nil || p.ResumingContext != "w3" {
 			t.Errorf("claim after pausing again = %+v %v", p, err)

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/steelengine/steelengine/store"
@@ -161,8 +162,10 @@ func (r *Reader) OrgWorkspaces(orgID string) ([]string, error) {
 
 // FindOrg returns the organization named by id or by unique name.
 func (r *Reader) FindOrg(ref string) (*store.Org, error) {
-	if o, err := r.Org(ref); err == nil {
-		return o, nil
+	// Only an id that names nothing falls back to names: a read that failed is an error.
+	o, err := r.Org(ref)
+	if !errors.Is(err, store.ErrNotFound) {
+		return o, err
 	}
 	all, err := r.Orgs()
 	if err != nil {

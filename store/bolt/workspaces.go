@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/steelengine/steelengine/store"
@@ -171,8 +172,10 @@ func (r *Reader) Workspaces() ([]*store.Workspace, error) {
 
 // FindWorkspace returns the workspace named by id or by unique name.
 func (r *Reader) FindWorkspace(ref string) (*store.Workspace, error) {
-	if ws, err := r.Workspace(ref); err == nil {
-		return ws, nil
+	// Only an id that names nothing falls back to names: a read that failed is an error.
+	ws, err := r.Workspace(ref)
+	if !errors.Is(err, store.ErrNotFound) {
+		return ws, err
 	}
 	all, err := r.Workspaces()
 	if err != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -21,8 +22,9 @@ type access struct {
 type accessKey struct{}
 
 // AccessLog logs one line per request through log: method, route pattern (ids stay
-// out of it), status, duration, bytes written and the id of the API key the request
-// presented, from any front door. Headers, keys and bodies are never logged.
+// out of it), status, duration, bytes written, the client's address (behind a trusted
+// reverse proxy, the one it names) and the id of the API key the request presented,
+// from any front door. Headers, keys and bodies are never logged.
 func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -46,6 +48,7 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 				slog.Int("status", aw.status),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.Int64("bytes", aw.bytes),
+				slog.String("client", clientHost(r.RemoteAddr)),
 			}
 			if id := keyID(); id != "" {
 				attrs = append(attrs, slog.String("key_id", id))
@@ -61,6 +64,14 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(aw, r)
 	})
+}
+
+// clientHost is the address part of a request's RemoteAddr.
+func clientHost(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
 }
 
 // noteRoute records the matched route pattern for the access log.

@@ -328,7 +328,7 @@ func TestAccessLogNamesKeyIDNotKey(t *testing.T) {
 			line = l
 		}
 	}
-	if line == "" || !strings.Contains(line, "key_id=") || !strings.Contains(line, "duration_ms=") {
+	if line == "" || !strings.Contains(line, "key_id=") || !strings.Contains(line, "duration_ms=") || !strings.Contains(line, "client=127.0.0.1") {
 		t.Fatalf("access log line for the run = %q\n%s", line, srv.stderr.String())
 	}
 	if strings.Contains(srv.stderr.String(), w.key) || strings.Contains(srv.stderr.String(), "secret-input") {

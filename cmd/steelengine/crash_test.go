@@ -41,23 +41,39 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 func startServerBin(t *testing.T, bin, data string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"--data-dir", data, "--rate-limit", "1000000", "serve", "--addr", "127.0.0.1:0"}, extra...)
+	s := launch(t, bin, nil, args...)
+	s.waitListening()
+	return s
+}
+
+// launch starts bin with args without waiting for it to listen, so several replicas may
+// start together. env, when not nil, is the process's whole environment. The process is
+// killed when the test ends.
+func launch(t *testing.T, bin string, env []string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = env
 	s := &server{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
+	return s
+}
+
+// waitListening waits until the server logs the address it listens on and keeps it in url.
+func (s *server) waitListening() {
+	s.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listenRE.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.url = m[1]
-			return s
+			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("server did not listen; stderr:\n%s", s.stderr.String())
-	return nil
+	s.t.Fatalf("server did not listen; stderr:\n%s", s.stderr.String())
 }
 
 // waitLog waits until the server's log contains want (its output is copied

@@ -279,6 +279,8 @@ func (a *App) Start(ctx context.Context) error {
 	bgCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBg = stop
 	if ps, ok := a.Store.(*postgres.Store); ok {
+		// Another replica asks this one to cancel a sync run or resume it holds.
+		ps.OnCancel(func(id string) { a.Service.CancelHeld(id) })
 		// Count the replicas before serving, so the first requests get the right share.
 		a.replicaID = store.NewID()
 		a.heartbeat(ctx, ps)
@@ -355,12 +357,15 @@ func (a *App) beat() time.Duration {
 }
 
 func (a *App) heartbeat(ctx context.Context, ps *postgres.Store) {
-	n, err := ps.Heartbeat(ctx, a.replicaID, a.Service.Held(), 3*a.beat())
+	n, cancels, err := ps.Heartbeat(ctx, a.replicaID, a.Service.Held(), 3*a.beat())
 	if err != nil {
 		if ctx.Err() == nil {
 			a.log.Warn("replica heartbeat", "err", err)
 		}
 		return // keep the last count
+	}
+	for _, id := range cancels { // asked while the notification connection was down
+		a.Service.CancelHeld(id)
 	}
 	if old := a.replicas.Swap(int64(n)); old != int64(n) {
 		a.log.Info("replicas serving", "count", n)

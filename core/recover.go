@@ -162,6 +162,18 @@ func (s *Service) recoverShared(ctx context.Context) (Recovery, error) {
 	return rec, errors.Join(errs...)
 }
 
+// CancelHeld cancels run execID if this process runs it, as another replica asked on
+// behalf of a caller it authorized (store.Jobs.Cancel); the run records itself cancelled.
+func (s *Service) CancelHeld(execID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.active[execID]
+	if ok {
+		r.cancel(errCancelled)
+	}
+	return ok
+}
+
 // Held returns the executions this process runs now, which a replica lists in its
 // heartbeat so that the others leave them alone (recoverShared).
 func (s *Service) Held() []string {

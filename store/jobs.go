@@ -20,7 +20,8 @@ type Jobs interface {
 	Enqueue(ctx context.Context, j Job, record *Execution) error
 	// Cancel cancels the job of execID: a waiting job never runs (running false); a
 	// running one has its context cancelled on the replica that runs it (running true).
-	// found is false when the execution has no job waiting or running.
+	// A run without a job that a live replica holds (a sync run, a resume) is cancelled
+	// there (running true). found is false when nothing waits or runs for execID.
 	Cancel(ctx context.Context, execID string) (found, running bool, err error)
 	// Live returns those of execIDs still in hand: a job waits or runs for it, or a
 	// replica alive now holds it (a sync run or a resume: see the replica heartbeat). An

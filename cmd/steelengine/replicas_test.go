@@ -377,3 +377,44 @@ func TestReplicasResumeCutOffByKilledReplica(t *testing.T) {
 		t.Fatalf("answer after the cut-off resume: %d %v, want 409", code, out)
 	}
 }
+
+// Cancelling through replica B a sync run that replica A runs reaches A: the run stops
+// there, is recorded cancelled, and the caller waiting on A gets the cancelled answer.
+func TestReplicasCancelReachesASyncRunElsewhere(t *testing.T) {
+	cl := newCluster(t, "--replica-heartbeat", "300ms")
+	a, w, _ := cl.first("30")
+	b := cl.start()
+	client := &http.Client{Timeout: 60 * time.Second}
+	hdr := map[string]string{"X-API-Key": w.key}
+	answer := make(chan map[string]any, 1)
+	go func() {
+		_, out, _ := call(client, "POST", a.url+"/api/workflows/"+w.wait+"/execute", hdr, map[string]any{})
+		answer <- out
+	}()
+	var id string
+	within(t, 10*time.Second, "A's run is recorded running and in A's heartbeat", func() bool {
+		for eid, st := range runsOf(t, client, b.url, w, w.wait) {
+			if st == "running" {
+				id = eid
+			}
+		}
+		return id != ""
+	})
+	time.Sleep(700 * time.Millisecond) // two beats: A lists it
+	start := time.Now()
+	if code, out, _ := call(client, "POST", b.url+"/api/workflows/"+w.wait+"/executions/"+id+"/cancel", hdr, nil); code != http.StatusOK {
+		t.Fatalf("cancel through B: %d %v", code, out)
+	}
+	select {
+	case out := <-answer:
+		t.Logf("the sync caller on A got its answer %v after the cancel through B", time.Since(start).Round(time.Millisecond))
+		if out["success"] != false {
+			t.Fatalf("sync answer after cancel: %v", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run on A did not stop")
+	}
+	within(t, 5*time.Second, "the run is recorded cancelled", func() bool {
+		return runsOf(t, client, b.url, w, w.wait)[id] == "cancelled"
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,6 +53,8 @@ type DB struct {
 	ep   epochs
 
 	listener listenerState
+	// onCancel is told of runs another replica asked this one to cancel (OnCancel).
+	onCancel atomic.Pointer[func(execID string)]
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	closed   sync.Once

@@ -24,7 +24,16 @@ const (
 // EpochChannel is the NOTIFY channel on which every bump is announced as "name:value".
 const EpochChannel = "steelengine_epochs"
 
+// CancelChannel is the NOTIFY channel on which a replica asks the others to cancel a run
+// one of them holds (payload: the execution id; see Queue.Cancel and OnCancel).
+const CancelChannel = "steelengine_cancel"
+
 const listenerAppName = "steelengine-epochs"
+
+// OnCancel registers fn to be told of the runs another replica asks to cancel (each
+// replica cancels those it holds and ignores the rest). Heartbeat returns the asks made
+// while the notification connection was down.
+func (db *DB) OnCancel(fn func(execID string)) { db.onCancel.Store(&fn) }
 
 // AuthEpoch is a counter bumped by every committed change that can alter an access
 // decision, on any replica. A cached decision stamped with another value is stale.
@@ -198,7 +207,7 @@ func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig) error {
 		defer cancel()
 		conn.Close(cctx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+EpochChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+EpochChannel+"; LISTEN "+CancelChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	db.listener.pid.Store(conn.PgConn().PID())
@@ -215,6 +224,11 @@ func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig) error {
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
+		case err == nil && n.Channel == CancelChannel:
+			if fn := db.onCancel.Load(); fn != nil {
+				(*fn)(n.Payload)
+			}
+			db.listener.alive()
 		case err == nil:
 			if !db.ep.notified(n.Payload) {
 				db.opts.Logger.Warn("postgres: malformed epoch notification", "payload", n.Payload)

@@ -264,13 +264,16 @@ func (q *Queue) Enqueue(ctx context.Context, j store.Job, record *store.Executio
 // liveStates are the states of a job that has yet to finish.
 const liveStates = `('available', 'pending', 'retryable', 'running', 'scheduled')`
 
-// Cancel cancels the newest live job of execID.
+// Cancel cancels the newest live job of execID. A run with no job that a live replica
+// holds (a sync run or a resume, listed in its heartbeat) is asked to stop: the ask is
+// stored and announced on CancelChannel, and the holder cancels it (OnCancel, or its
+// next Heartbeat if it missed the announcement).
 func (q *Queue) Cancel(ctx context.Context, execID string) (found, running bool, err error) {
 	var id int64
 	err = q.pool.QueryRow(ctx, `SELECT id FROM river_job WHERE kind = $1 AND args->>'execution_id' = $2
 		AND state IN `+liveStates+` ORDER BY id DESC LIMIT 1`, JobKind, execID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, false, nil
+		return q.cancelHeld(ctx, execID)
 	}
 	if err != nil {
 		return false, false, fmt.Errorf("queue: find job of %s: %w", execID, err)
@@ -289,6 +292,22 @@ func (q *Queue) Cancel(ctx context.Context, execID string) (found, running bool,
 		return true, false, nil
 	}
 	return false, false, nil // it finished first
+}
+
+// cancelHeld asks the live replica holding execID, if any, to cancel it.
+func (q *Queue) cancelHeld(ctx context.Context, execID string) (found, running bool, err error) {
+	err = q.pool.QueryRow(ctx, `WITH held AS (
+			SELECT 1 FROM replicas, unnest(runs) AS run
+			WHERE seen_at >= now() - make_interval(secs => $2) AND run = $1 LIMIT 1
+		), ask AS (
+			INSERT INTO run_cancels (execution_id) SELECT $1 FROM held
+			ON CONFLICT (execution_id) DO UPDATE SET requested_at = now()
+			RETURNING pg_notify($3, execution_id)
+		) SELECT count(*) > 0 FROM ask`, execID, q.opts.ReplicaAlive.Seconds(), CancelChannel).Scan(&found)
+	if err != nil {
+		return false, false, fmt.Errorf("queue: ask the replica holding %s to cancel it: %w", execID, err)
+	}
+	return found, found, nil
 }
 
 // Live returns those of execIDs with a job still to finish or held by a replica whose

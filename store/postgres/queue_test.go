@@ -323,10 +323,10 @@ func TestLiveCountsRunsHeldByLiveReplicas(t *testing.T) {
 	ctx := context.Background()
 	s := testStore(t, pgtest.URL(t))
 	q := openQueue(t, s, QueueOptions{ReplicaAlive: time.Second})
-	if _, err := s.Heartbeat(ctx, "r1", []string{"sync1", "sync2"}, time.Second); err != nil {
+	if _, _, err := s.Heartbeat(ctx, "r1", []string{"sync1", "sync2"}, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Heartbeat(ctx, "r2", nil, time.Second); err != nil {
+	if _, _, err := s.Heartbeat(ctx, "r2", nil, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	live, err := q.Live(ctx, []string{"sync1", "sync3"})
@@ -334,10 +334,45 @@ func TestLiveCountsRunsHeldByLiveReplicas(t *testing.T) {
 		t.Fatalf("live = %v, %v; want sync1", live, err)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if n, err := s.Heartbeat(ctx, "r2", nil, time.Second); err != nil || n != 1 {
+	if n, _, err := s.Heartbeat(ctx, "r2", nil, time.Second); err != nil || n != 1 {
 		t.Fatalf("replicas = %d, %v; want 1 (r1 silent)", n, err)
 	}
 	if live, err := q.Live(ctx, []string{"sync1", "sync2"}); err != nil || len(live) != 0 {
 		t.Fatalf("live after r1 stopped beating = %v, %v; want none", live, err)
+	}
+}
+
+// Cancelling a run with no job reaches the live replica that holds it: at once through
+// the notification, and again through that replica's next heartbeat (an ask made while
+// its notification connection was down is not lost). A run nobody holds is not found.
+func TestCancelReachesTheReplicaHoldingASyncRun(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	a, b := testStore(t, url), testStore(t, url)
+	eventually(t, 5*time.Second, "b listening", func() bool { return b.listener.up.Load() })
+	asked := make(chan string, 4)
+	b.OnCancel(func(id string) { asked <- id })
+	if _, _, err := b.Heartbeat(ctx, "rb", []string{"sync1"}, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	q := openQueue(t, a, QueueOptions{})
+	if found, running, err := q.Cancel(ctx, "nobody-holds-it"); err != nil || found || running {
+		t.Fatalf("cancel of a run nobody holds: %v %v %v", found, running, err)
+	}
+	found, running, err := q.Cancel(ctx, "sync1")
+	if err != nil || !found || !running {
+		t.Fatalf("cancel of a held run: found %v running %v err %v", found, running, err)
+	}
+	select {
+	case id := <-asked:
+		if id != "sync1" {
+			t.Fatalf("b was asked to cancel %q", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the holder was not told")
+	}
+	_, cancels, err := b.Heartbeat(ctx, "rb", []string{"sync1", "sync2"}, 15*time.Second)
+	if err != nil || len(cancels) != 1 || cancels[0] != "sync1" {
+		t.Fatalf("heartbeat cancels = %v, %v; want sync1", cancels, err)
 	}
 }

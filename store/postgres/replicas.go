@@ -16,14 +16,14 @@ import (
 // tell a run whose replica died from one in flight (Queue.Live).
 
 // Heartbeat records that replica id is alive and holds runs, and returns how many
-// replicas were seen within alive (this one included). Rows silent for ten times alive
-// are deleted.
-func (s *Store) Heartbeat(ctx context.Context, id string, runs []string, alive time.Duration) (int, error) {
+// replicas were seen within alive (this one included) and which of runs another replica
+// asked to cancel (Queue.Cancel; normally announced at once through OnCancel). Rows
+// silent for ten times alive are deleted.
+func (s *Store) Heartbeat(ctx context.Context, id string, runs []string, alive time.Duration) (n int, cancels []string, err error) {
 	if runs == nil {
 		runs = []string{}
 	}
-	var n int
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO replicas (id, started_at, seen_at, runs) VALUES ($1, now(), now(), $2)
 			ON CONFLICT (id) DO UPDATE SET seen_at = now(), runs = excluded.runs`, id, runs); err != nil {
 			return err
@@ -31,12 +31,23 @@ func (s *Store) Heartbeat(ctx context.Context, id string, runs []string, alive t
 		if _, err := tx.Exec(ctx, `DELETE FROM replicas WHERE seen_at < now() - make_interval(secs => $1)`, (10 * alive).Seconds()); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `SELECT count(*) FROM replicas WHERE seen_at >= now() - make_interval(secs => $1)`, alive.Seconds()).Scan(&n)
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM replicas WHERE seen_at >= now() - make_interval(secs => $1)`, alive.Seconds()).Scan(&n); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM run_cancels WHERE requested_at < now() - interval '1 hour'`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT execution_id FROM run_cancels WHERE execution_id = ANY($1)`, runs)
+		if err != nil {
+			return err
+		}
+		cancels, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: replica heartbeat: %w", err)
+		return 0, nil, fmt.Errorf("postgres: replica heartbeat: %w", err)
 	}
-	return n, nil
+	return n, cancels, nil
 }
 
 // Leave deletes replica id's row, so the others count it out at once on a clean stop.

@@ -21,6 +21,12 @@ import (
 // inside the migration transaction, so it must not use statements that refuse one
 // (CREATE INDEX CONCURRENTLY, ALTER TYPE … ADD VALUE before PostgreSQL 12, VACUUM).
 //
+// Replicas of the previous release keep serving while the first replica of the next one
+// migrates (a rolling upgrade), so a migration only adds: tables, columns that have a
+// default or may be null, indexes, functions. Removing or renaming what an older binary
+// reads waits for a later release, in a file that says so on a line starting
+// "-- contract:" (TestMigrationsOnlyAdd holds every other file to this).
+//
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 

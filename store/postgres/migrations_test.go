@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -170,4 +171,81 @@ func TestOpenBadURL(t *testing.T) {
 	} else if strings.Contains(err.Error(), "secret") {
 		t.Fatalf("error shows the password: %v", err)
 	}
+}
+
+// A migration must not break the previous release's replicas still serving during a
+// rolling upgrade: no drops, renames or column rewrites, and no new NOT NULL column
+// without a default, unless the file declares itself a contraction ("-- contract:").
+func TestMigrationsOnlyAdd(t *testing.T) {
+	for _, c := range []struct {
+		sql  string
+		want int
+	}{
+		{"ALTER TABLE replicas ADD COLUMN runs text[] NOT NULL DEFAULT '{}';", 0},
+		{"CREATE TABLE t (id text PRIMARY KEY NOT NULL); CREATE INDEX i ON t (id);", 0},
+		{"-- we never DROP TABLE here\nSELECT 1;", 0},
+		{"-- contract: nothing since 0.9 reads t\nDROP TABLE t;", 0},
+		{"ALTER TABLE t DROP COLUMN c;", 1},
+		{"ALTER TABLE t RENAME TO u;", 1},
+		{"ALTER TABLE t ALTER COLUMN c TYPE bigint;", 1},
+		{"ALTER TABLE t ADD COLUMN c text NOT NULL;", 1},
+		{"DROP INDEX i; TRUNCATE t;", 2},
+	} {
+		if got := breaking(c.sql); len(got) != c.want {
+			t.Errorf("%q: %v, want %d findings", c.sql, got, c.want)
+		}
+	}
+	ms, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		for _, f := range breaking(m.sql) {
+			t.Errorf("%s: %q breaks the previous release's replicas during a rolling upgrade", m.name, f)
+		}
+	}
+}
+
+var (
+	breakingSQL = []*regexp.Regexp{
+		regexp.MustCompile(`(?i)\bDROP\s+(TABLE|COLUMN|INDEX|CONSTRAINT|TYPE|FUNCTION|VIEW|SCHEMA)\b`),
+		regexp.MustCompile(`(?i)\bRENAME\b`),
+		regexp.MustCompile(`(?i)\bALTER\s+COLUMN\b`),
+		regexp.MustCompile(`(?i)\bTRUNCATE\b`),
+	}
+	notNullColumn = regexp.MustCompile(`(?i)\bADD\s+COLUMN\b.*\bNOT\s+NULL\b`)
+	defaulted     = regexp.MustCompile(`(?i)\bDEFAULT\b`)
+)
+
+// breaking returns the statements of a migration an older binary could trip over.
+func breaking(sql string) []string {
+	if strings.HasPrefix(sql, "-- contract:") || strings.Contains(sql, "\n-- contract:") {
+		return nil
+	}
+	var out []string
+	for _, stmt := range strings.Split(stripComments(sql), ";") {
+		stmt = strings.TrimSpace(stmt)
+		for _, re := range breakingSQL {
+			if re.MatchString(stmt) {
+				out = append(out, stmt)
+			}
+		}
+		if notNullColumn.MatchString(stmt) && !defaulted.MatchString(stmt) {
+			out = append(out, stmt)
+		}
+	}
+	return out
+}
+
+// stripComments drops SQL line comments.
+func stripComments(sql string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(sql, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

@@ -29,7 +29,13 @@ func freshInstance(t *testing.T, waitSeconds string, extra ...string) (*server, 
 
 func freshInstanceIn(t *testing.T, data, waitSeconds string, extra ...string) (*server, *crashWorld, string) {
 	t.Helper()
-	srv := startServer(t, data, extra...)
+	return freshInstanceBin(t, binPath, data, waitSeconds, extra...)
+}
+
+// freshInstanceBin is freshInstanceIn with the binary bin (another build).
+func freshInstanceBin(t *testing.T, bin, data, waitSeconds string, extra ...string) (*server, *crashWorld, string) {
+	t.Helper()
+	srv := startServerBin(t, bin, data, extra...)
 	w := &crashWorld{}
 	w.password = srv.stdoutMatch(passwordRE)
 	w.key = srv.stdoutMatch(adminKeyRE)

@@ -32,7 +32,8 @@ import (
 
 // QueueOptions tunes a Queue; the zero value is what production uses.
 type QueueOptions struct {
-	// Workers is how many jobs this replica runs at once (default 32).
+	// Workers is how many jobs of each queue (runs, resumes) this replica runs at once
+	// (default 32).
 	Workers int
 	// RescueAfter is how long a running job's heartbeat may lapse before another replica
 	// runs it again (default 30 s). River's rescuer looks every 30 s, so a job of a dead
@@ -83,8 +84,13 @@ func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs])
 // JobKind is the River job kind of an async execution.
 const JobKind = "execution"
 
-// queueName is the one River queue the executions use.
-const queueName = river.QueueDefault
+// queueName is the River queue of runs from the start; resumeQueue holds the resumes of
+// due waits, apart so that a replica of an older release (which knows no resume jobs)
+// never fetches one during a rolling upgrade.
+const (
+	queueName   = river.QueueDefault
+	resumeQueue = "resume"
+)
 
 // executionArgs is the job's args: store.Job, unique by execution id and pause point.
 type executionArgs struct {
@@ -159,7 +165,7 @@ func OpenQueue(ctx context.Context, s *Store, opts QueueOptions) (*Queue, error)
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:       map[string]river.QueueConfig{queueName: {MaxWorkers: opts.Workers}},
+		Queues:       map[string]river.QueueConfig{queueName: {MaxWorkers: opts.Workers}, resumeQueue: {MaxWorkers: opts.Workers}},
 		Workers:      workers,
 		PeriodicJobs: periodic,
 		// River rescues only jobs with a timeout, once attempted_at is older than it; the
@@ -243,6 +249,9 @@ func (q *Queue) Enqueue(ctx context.Context, j store.Job, record *store.Executio
 	args := executionArgs{ExecutionID: j.ExecutionID, ContextID: j.ContextID, Principal: j.Principal,
 		TimeoutNs: int64(j.Timeout), Via: j.Via, BaseURL: j.BaseURL}
 	opts := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	if j.ContextID != "" {
+		opts.Queue = resumeQueue
+	}
 	var err error
 	if record == nil {
 		_, err = q.client.Insert(ctx, args, opts)

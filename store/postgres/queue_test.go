@@ -298,11 +298,12 @@ func TestResumeJobsAreUniquePerPausePoint(t *testing.T) {
 		}
 	}
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'execution_id' = 'p1'`).Scan(&n); err != nil {
+	// In a queue of their own: a replica of an older release never fetches one.
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'execution_id' = 'p1' AND queue = 'resume'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 2 {
-		t.Fatalf("%d jobs, want 2 (one per pause point)", n)
+		t.Fatalf("%d jobs in the resume queue, want 2 (one per pause point)", n)
 	}
 	r := newRecorder(false)
 	if err := q.Start(ctx, r.handle); err != nil {

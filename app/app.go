@@ -184,6 +184,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		cc.Jobs = a.jobs
 	}
 	a.Service = core.New(a.Store, a.Auth, a.Secrets, cc, log)
+	a.metrics.watch(a)
 
 	a.API = httpapi.New(cfg.HTTP, httpapi.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log})
 	a.MCP = mcp.New(cfg.MCP, mcp.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log})
@@ -386,8 +387,9 @@ func (a *App) settle(ctx context.Context, interval time.Duration) {
 		if err != nil && ctx.Err() == nil {
 			a.log.Warn("settle unfinished executions", "err", err)
 		}
-		if rec.Resumed > 0 || rec.Interrupted > 0 {
-			a.log.Warn("settled executions left by a stopped replica", "requeued_jobs", rec.Resumed, "interrupted", rec.Interrupted)
+		if rec.Interrupted > 0 {
+			a.metrics.settled.Add(float64(rec.Interrupted))
+			a.log.Warn("settled runs left by a stopped replica", "interrupted", rec.Interrupted)
 		}
 	}
 }

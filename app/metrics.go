@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/postgres"
 )
 
 // metrics are the appliance's Prometheus series, on a registry of its own so tests can
@@ -20,6 +23,7 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	executions *prometheus.CounterVec
 	runTime    *prometheus.HistogramVec
+	settled    prometheus.Counter // PostgreSQL only (watch)
 }
 
 func newMetrics() *metrics {
@@ -43,6 +47,58 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.executions, m.runTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// watch adds the series read from a at scrape time: runs in flight and, on PostgreSQL,
+// the replicas serving, the shared queue's jobs and the epoch listener.
+func (m *metrics) watch(a *App) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "steelengine_runs_in_flight", Help: "Workflow runs this process is running now.",
+	}, func() float64 { return float64(len(a.Service.Held())) }))
+	ps, ok := a.Store.(*postgres.Store)
+	if !ok {
+		return
+	}
+	m.settled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "steelengine_runs_interrupted_by_settle_total",
+		Help: "Runs of replicas that stopped, marked interrupted by this replica.",
+	})
+	m.reg.MustRegister(m.settled,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "steelengine_replicas", Help: "Replicas serving on the database, as of this replica's last heartbeat.",
+		}, func() float64 { return float64(a.replicas.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "steelengine_epoch_listener_up", Help: "1 while changes made on other replicas arrive by notification (0: polling).",
+		}, func() float64 {
+			if ps.Listening() {
+				return 1
+			}
+			return 0
+		}),
+		jobsCollector{q: a.jobs, log: a.log})
+}
+
+// jobsCollector reports the shared queue's unfinished jobs (the same on every replica).
+type jobsCollector struct {
+	q   *postgres.Queue
+	log *slog.Logger
+}
+
+var jobsDesc = prometheus.NewDesc("steelengine_jobs", "Jobs of the shared queue still to finish, by queue and state.", []string{"queue", "state"}, nil)
+
+func (c jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
+
+func (c jobsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.q.Counts(ctx)
+	if err != nil {
+		c.log.Warn("metrics: count jobs", "err", err)
+		return
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
 }
 
 // observeExecution counts a finished run.

@@ -8,12 +8,16 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/core"
+	"github.com/steelengine/steelengine/store"
 	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
@@ -100,5 +104,45 @@ func TestPostgresFirstStartCreatesTheKeyFile(t *testing.T) {
 	var ce *core.Error
 	if !errors.As(err, &ce) || ce.Status != 501 || ce.Code != "backup_unsupported" {
 		t.Fatalf("backup on postgres: err = %v, want 501 backup_unsupported", err)
+	}
+}
+
+// On PostgreSQL /metrics adds the scale-out series: the shared queue's jobs by queue and
+// state, the replicas serving, the epoch listener and the runs in flight.
+func TestPostgresMetrics(t *testing.T) {
+	ctx := context.Background()
+	a, err := openPG(t.TempDir(), pgtest.URL(t), newMasterKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		a.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	// Not started: the job waits.
+	if err := a.jobs.Enqueue(ctx, store.Job{ExecutionID: "e1", ContextID: "w"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	body := scrape()
+	for _, want := range []string{`steelengine_jobs{queue="resume",state="available"} 1`, "steelengine_runs_in_flight 0"} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		body = scrape()
+		if strings.Contains(body, "steelengine_replicas 1\n") && strings.Contains(body, "steelengine_epoch_listener_up 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after start, want one replica and the listener up:\n%s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

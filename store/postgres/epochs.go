@@ -39,6 +39,10 @@ func (db *DB) OnCancel(fn func(execID string)) { db.onCancel.Store(&fn) }
 // decision, on any replica. A cached decision stamped with another value is stale.
 func (db *DB) AuthEpoch() uint64 { return db.ep.auth.Load() }
 
+// Listening reports whether changes made on other replicas reach this one by
+// notification right now; while not, it polls the epochs every PollInterval.
+func (db *DB) Listening() bool { return db.listener.healthy(db.opts.PollInterval) }
+
 // WorkflowEpoch is bumped by every committed change to workflows and deployments (tool
 // lists, plan caches), on any replica.
 func (db *DB) WorkflowEpoch() uint64 { return db.ep.workflows.Load() }

@@ -345,6 +345,27 @@ func (q *Queue) Live(ctx context.Context, execIDs []string) (map[string]bool, er
 	return live, nil
 }
 
+// Counts returns how many jobs of each queue are in each state still to finish (River's
+// queue names and job states: "default"/"resume", "available", "running", ...).
+func (q *Queue) Counts(ctx context.Context) (map[[2]string]int, error) {
+	rows, err := q.pool.Query(ctx, `SELECT queue, state::text, count(*) FROM river_job
+		WHERE state IN `+liveStates+` GROUP BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("queue: count jobs: %w", err)
+	}
+	out := map[[2]string]int{}
+	var queue, state string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&queue, &state, &n}, func() error {
+		out[[2]string{queue, state}] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: count jobs: %w", err)
+	}
+	return out, nil
+}
+
 // worker runs one execution job.
 type worker struct {
 	river.WorkerDefaults[executionArgs]

@@ -96,6 +96,23 @@ type OAuth interface {
 	// SetOAuthGrantsLastUsed records when grants were last used (batched by the
 	// resolver).
 	SetOAuthGrantsLastUsed(ctx context.Context, used map[string]time.Time) error
+
+	// ListOAuthClients returns every registered client, idle ones too, in id order.
+	// CreateOAuthClient with a zero idleBefore stores one back as it is (migrate-store).
+	ListOAuthClients(ctx context.Context) (out []*OAuthClient, err error)
+
+	// EachOAuthGrant calls fn with every grant, revoked and expired ones too, and the
+	// tokens stored for it (digests, in byte order), grants in id order, a page at a time
+	// and outside any transaction of the store. An error from fn stops the walk and is
+	// returned. migrate-store reads grants with it.
+	EachOAuthGrant(ctx context.Context, fn func(g *OAuthGrant, tokens []*OAuthToken) error) error
+
+	// PutOAuthGrant stores g with exactly tokens as they are (ids, digests, expiries,
+	// rotation, revocation and last use kept), replacing the grant with g's id and its
+	// tokens. Unlike CreateOAuthGrant it neither checks nor touches the client, user or
+	// workspace: a copied grant may outlive its client, as on the source. It bumps the
+	// auth epoch (resolvers cache unknown digests per epoch).
+	PutOAuthGrant(ctx context.Context, g *OAuthGrant, tokens ...*OAuthToken) error
 }
 
 // Check checks a client before it is stored: an id and redirect URIs.

@@ -70,3 +70,55 @@ func (s *Store) PruneConversations(ctx context.Context, before time.Time) (int, 
 	})
 	return n, err
 }
+
+// eachPage is how many records an Each walk reads per transaction: a conversation holds
+// up to MaxConversationMessages messages, so pages stay small.
+const eachPage = 32
+
+// EachConversation calls fn with every stored conversation, ordered by workspace and
+// id, a page at a time outside any transaction; see store.Conversations.
+func (s *Store) EachConversation(ctx context.Context, fn func(c *store.Conversation) error) error {
+	var after []byte
+	for {
+		var page []*store.Conversation
+		err := s.view(ctx, func(r *Reader) error {
+			c := r.tx.Bucket(bMemory).Cursor()
+			k, v := c.First()
+			if after != nil {
+				if k, v = c.Seek(after); k != nil && string(k) == string(after) {
+					k, v = c.Next()
+				}
+			}
+			for ; k != nil && len(page) < eachPage; k, v = c.Next() {
+				conv, err := decodeJSON[store.Conversation](v)
+				if err != nil {
+					return err
+				}
+				page = append(page, conv)
+				after = append(after[:0:0], k...)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range page {
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		if len(page) < eachPage {
+			return nil
+		}
+	}
+}
+
+// PutConversation stores c as it is, its update time included; see store.Conversations.
+func (s *Store) PutConversation(ctx context.Context, c *store.Conversation) error {
+	if err := c.Check(); err != nil {
+		return err
+	}
+	return s.update(ctx, func(w *writer) error {
+		return putJSON(w.tx.Bucket(bMemory), ckey(c.WorkspaceID, c.ID), c)
+	})
+}

@@ -312,3 +312,121 @@ func (s *Store) SetOAuthGrantsLastUsed(ctx context.Context, used map[string]time
 		return nil
 	})
 }
+
+// ListOAuthClients returns every registered client, in id order.
+func (s *Store) ListOAuthClients(ctx context.Context) (out []*store.OAuthClient, err error) {
+	err = s.view(ctx, func(r *Reader) error {
+		return r.tx.Bucket(bOAuthClients).ForEach(func(_, v []byte) error {
+			c, err := decodeJSON[store.OAuthClient](v)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// oauthTokensOf returns grantID's stored tokens in digest order.
+func (r *Reader) oauthTokensOf(grantID string) ([]*store.OAuthToken, error) {
+	var out []*store.OAuthToken
+	err := scanPrefix(r.tx.Bucket(bOAuthTokensByGnt), grantID, func(d, _ []byte) error {
+		t, err := r.OAuthToken(append([]byte(nil), d...))
+		if err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}
+
+// EachOAuthGrant calls fn with every grant and its tokens, in id order, a page at a
+// time outside any transaction; see store.OAuth.
+func (s *Store) EachOAuthGrant(ctx context.Context, fn func(g *store.OAuthGrant, tokens []*store.OAuthToken) error) error {
+	type entry struct {
+		g    *store.OAuthGrant
+		toks []*store.OAuthToken
+	}
+	var after []byte
+	for {
+		var page []entry
+		err := s.view(ctx, func(r *Reader) error {
+			c := r.tx.Bucket(bOAuthGrants).Cursor()
+			k, v := c.First()
+			if after != nil {
+				if k, v = c.Seek(after); k != nil && string(k) == string(after) {
+					k, v = c.Next()
+				}
+			}
+			for ; k != nil && len(page) < eachPage; k, v = c.Next() {
+				g, err := decodeJSON[store.OAuthGrant](v)
+				if err != nil {
+					return err
+				}
+				toks, err := r.oauthTokensOf(g.ID)
+				if err != nil {
+					return err
+				}
+				page = append(page, entry{g, toks})
+				after = append(after[:0:0], k...)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e.g, e.toks); err != nil {
+				return err
+			}
+		}
+		if len(page) < eachPage {
+			return nil
+		}
+	}
+}
+
+// PutOAuthGrant stores g with exactly tokens as they are; see store.OAuth.
+func (s *Store) PutOAuthGrant(ctx context.Context, g *store.OAuthGrant, tokens ...*store.OAuthToken) error {
+	if err := g.Check(); err != nil {
+		return err
+	}
+	return s.update(ctx, func(w *writer) error {
+		if old, err := w.OAuthGrant(g.ID); err == nil {
+			if err := w.tx.Bucket(bOAuthGrantsByUser).Delete(ckey(old.UserID, old.ID)); err != nil {
+				return err
+			}
+			if err := w.tx.Bucket(bOAuthGrantsByWs).Delete(ckey(old.WorkspaceID, old.ID)); err != nil {
+				return err
+			}
+			toks, err := w.oauthTokensOf(g.ID)
+			if err != nil {
+				return err
+			}
+			digests := make([][]byte, len(toks))
+			for i, t := range toks {
+				digests[i] = t.Digest
+			}
+			if err := deleteOAuthTokens(w.tx.Bucket(bOAuthTokensByGnt), w.tx.Bucket(bOAuthTokens), g.ID, digests); err != nil {
+				return err
+			}
+		} else if err != store.ErrNotFound {
+			return err
+		}
+		if err := putJSON(w.tx.Bucket(bOAuthGrants), []byte(g.ID), g); err != nil {
+			return err
+		}
+		if err := w.tx.Bucket(bOAuthGrantsByUser).Put(ckey(g.UserID, g.ID), nil); err != nil {
+			return err
+		}
+		if err := w.tx.Bucket(bOAuthGrantsByWs).Put(ckey(g.WorkspaceID, g.ID), nil); err != nil {
+			return err
+		}
+		if err := w.putOAuthTokens(g.ID, tokens); err != nil {
+			return err
+		}
+		return w.bumpAuth()
+	})
+}

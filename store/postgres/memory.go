@@ -78,3 +78,68 @@ func (s *Store) PruneConversations(ctx context.Context, before time.Time) (int, 
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// eachPage is how many records an Each walk reads per query: a conversation holds up to
+// MaxConversationMessages messages, so pages stay small.
+const eachPage = 32
+
+// EachConversation calls fn with every stored conversation, ordered by workspace and
+// id, a page at a time (keyset) outside any transaction; see store.Conversations.
+func (s *Store) EachConversation(ctx context.Context, fn func(c *store.Conversation) error) error {
+	var afterWS, afterID string
+	for first := true; ; first = false {
+		sql := `SELECT workspace_id, id, messages, updated_at FROM conversations ORDER BY workspace_id, id LIMIT $1`
+		args := []any{eachPage}
+		if !first {
+			sql = `SELECT workspace_id, id, messages, updated_at FROM conversations WHERE (workspace_id, id) > ($2, $3)
+				ORDER BY workspace_id, id LIMIT $1`
+			args = append(args, afterWS, afterID)
+		}
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("postgres: list conversations: %w", err)
+		}
+		page, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Conversation, error) {
+			c := new(store.Conversation)
+			var msgs []byte
+			if err := row.Scan(&c.WorkspaceID, &c.ID, &msgs, &c.UpdatedAt); err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(msgs, &c.Messages); err != nil {
+				return nil, fmt.Errorf("decode conversation %q: %w", c.ID, err)
+			}
+			c.UpdatedAt = c.UpdatedAt.UTC()
+			return c, nil
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: list conversations: %w", err)
+		}
+		for _, c := range page {
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		if len(page) < eachPage {
+			return nil
+		}
+		afterWS, afterID = page[len(page)-1].WorkspaceID, page[len(page)-1].ID
+	}
+}
+
+// PutConversation stores c as it is, its update time included; see store.Conversations.
+func (s *Store) PutConversation(ctx context.Context, c *store.Conversation) error {
+	if err := c.Check(); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(c.Messages)
+	if err != nil {
+		return fmt.Errorf("postgres: encode conversation %q: %w", c.ID, err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO conversations (workspace_id, id, messages, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (workspace_id, id) DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at`,
+		c.WorkspaceID, c.ID, raw, c.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("postgres: put conversation %q: %w", c.ID, err)
+	}
+	return nil
+}

@@ -353,3 +353,109 @@ func (r *reader) OAuthGrant(id string) (*store.OAuthGrant, error) {
 func (r *reader) OAuthToken(digest []byte) (*store.OAuthToken, error) {
 	return getOAuthToken(r.ctx, r.tx, digest, false)
 }
+
+// ListOAuthClients returns every registered client, in id order.
+func (s *Store) ListOAuthClients(ctx context.Context) ([]*store.OAuthClient, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, redirect_uris, created_at, last_used_at FROM oauth_clients ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list oauth clients: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.OAuthClient, error) {
+		c := new(store.OAuthClient)
+		if err := row.Scan(&c.ID, &c.Name, &c.RedirectURIs, &c.CreatedAt, &c.LastUsedAt); err != nil {
+			return nil, err
+		}
+		c.CreatedAt, c.LastUsedAt = c.CreatedAt.UTC(), c.LastUsedAt.UTC()
+		return c, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list oauth clients: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// EachOAuthGrant calls fn with every grant and its tokens, in id order, a page at a
+// time (keyset) outside any transaction; see store.OAuth.
+func (s *Store) EachOAuthGrant(ctx context.Context, fn func(g *store.OAuthGrant, tokens []*store.OAuthToken) error) error {
+	after := ""
+	for {
+		var (
+			page []*store.OAuthGrant
+			toks = map[string][]*store.OAuthToken{}
+		)
+		// One snapshot per page, so a grant and its tokens agree.
+		err := s.View(ctx, func(r store.Reader) error {
+			tx := r.(*reader).tx
+			rows, err := tx.Query(ctx, oauthGrantSelect+`WHERE id > $1 ORDER BY id LIMIT $2`, after, eachPage)
+			if err != nil {
+				return err
+			}
+			if page, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.OAuthGrant, error) { return scanOAuthGrant(row) }); err != nil {
+				return err
+			}
+			ids := make([]string, len(page))
+			for i, g := range page {
+				ids[i] = g.ID
+			}
+			rows, err = tx.Query(ctx, `SELECT digest, grant_id, refresh, expires_at, rotated_at FROM oauth_tokens
+				WHERE grant_id = ANY($1) ORDER BY grant_id, digest`, ids)
+			if err != nil {
+				return err
+			}
+			_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
+				t := new(store.OAuthToken)
+				if err := row.Scan(&t.Digest, &t.GrantID, &t.Refresh, &t.ExpiresAt, &t.RotatedAt); err != nil {
+					return struct{}{}, err
+				}
+				t.ExpiresAt, t.RotatedAt = t.ExpiresAt.UTC(), utcPtr(t.RotatedAt)
+				toks[t.GrantID] = append(toks[t.GrantID], t)
+				return struct{}{}, nil
+			})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: list oauth grants: %w", err)
+		}
+		for _, g := range page {
+			if err := fn(g, toks[g.ID]); err != nil {
+				return err
+			}
+		}
+		if len(page) < eachPage {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// PutOAuthGrant stores g with exactly tokens as they are; see store.OAuth.
+func (s *Store) PutOAuthGrant(ctx context.Context, g *store.OAuthGrant, tokens ...*store.OAuthToken) error {
+	if err := g.Check(); err != nil {
+		return err
+	}
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO oauth_grants (id, client_id, client_name, redirect_host, user_id, workspace_id,
+			workflows, level, resource, created_at, last_used_at, revoked_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, client_name = excluded.client_name,
+				redirect_host = excluded.redirect_host, user_id = excluded.user_id, workspace_id = excluded.workspace_id,
+				workflows = excluded.workflows, level = excluded.level, resource = excluded.resource,
+				created_at = excluded.created_at, last_used_at = excluded.last_used_at, revoked_at = excluded.revoked_at,
+				expires_at = excluded.expires_at`,
+			g.ID, g.ClientID, g.ClientName, g.RedirectHost, g.UserID, g.WorkspaceID, orEmpty(g.Workflows),
+			string(g.Level), g.Resource, g.CreatedAt, g.LastUsedAt, g.RevokedAt, g.ExpiresAt)
+		if err != nil {
+			return fmt.Errorf("postgres: put oauth grant %q: %w", g.ID, err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM oauth_tokens WHERE grant_id = $1`, g.ID); err != nil {
+			return fmt.Errorf("postgres: replace tokens of oauth grant %q: %w", g.ID, err)
+		}
+		if err := insertOAuthTokens(ctx, tx, g.ID, tokens); err != nil {
+			return err
+		}
+		return BumpEpoch(ctx, tx, EpochAuth)
+	})
+}

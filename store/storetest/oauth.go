@@ -18,6 +18,7 @@ func testOAuth(t *testing.T, open Opener) {
 	t.Run("ListNewestFirst", func(t *testing.T) { testOAuthList(t, open) })
 	t.Run("LastUsedKeepsEpoch", func(t *testing.T) { testOAuthLastUsed(t, open) })
 	t.Run("ConcurrentRefresh", func(t *testing.T) { testOAuthConcurrentRefresh(t, open) })
+	t.Run("CopyAsIs", func(t *testing.T) { testOAuthCopy(t, open) })
 }
 
 const day = 24 * time.Hour
@@ -452,5 +453,146 @@ func testOAuthConcurrentRefresh(t *testing.T, open Opener) {
 	}
 	if got := w.getGrant(t, g.ID); got.RevokedAt == nil {
 		t.Error("the replay did not revoke the grant")
+	}
+}
+
+type grantWithTokens struct {
+	G    *store.OAuthGrant
+	Toks []*store.OAuthToken
+}
+
+func eachGrant(t *testing.T, s store.Store) []grantWithTokens {
+	t.Helper()
+	var out []grantWithTokens
+	err := s.EachOAuthGrant(ctx, func(g *store.OAuthGrant, toks []*store.OAuthToken) error {
+		out = append(out, grantWithTokens{g, toks})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("each oauth grant: %v", err)
+	}
+	return out
+}
+
+// testOAuthCopy is what migrate-store relies on: every client, and every grant with its
+// tokens (revoked, rotated, expired and orphaned ones too), can be read and stored as it
+// was into another store, where the refresh tokens rotate and the access tokens resolve
+// as they would have on the source.
+func testOAuthCopy(t *testing.T, open Opener) {
+	w, c := oauthWorld(t, open)
+	if cs, err := w.s.ListOAuthClients(ctx); err != nil || len(cs) != 1 || !reflect.DeepEqual(cs[0], c) {
+		t.Fatalf("ListOAuthClients = %+v, %v; want the one client", cs, err)
+	}
+	// A client that is forgotten after granting: its grant stays (as on the source).
+	old := oauthClient("client-0-old", t0.Add(-40*day))
+	w.must(t, "create old client", w.s.CreateOAuthClient(ctx, old, time.Time{}))
+	orphan := w.grant("grant-orphan", old, w.other, w.solo, t0.Add(-40*day))
+	w.must(t, "grant the old client", w.s.CreateOAuthGrant(ctx, orphan, token("at-orphan", false, t0.Add(-40*day).Add(time.Hour))))
+	w.must(t, "forget the old client", w.s.CreateOAuthClient(ctx, oauthClient("client-2", t0), t0.Add(-30*day)))
+
+	// More grants than a page, each with an access and a refresh token.
+	for i := range 40 {
+		g := w.grant(fmt.Sprintf("grant-%03d", i), c, w.user, w.orgWS, t0.Add(time.Duration(i)*time.Minute))
+		if i%2 == 0 {
+			g.Workflows = []string{w.orgWF.ID}
+		}
+		w.must(t, "create grant", w.s.CreateOAuthGrant(ctx, g,
+			token(fmt.Sprintf("at-%03d", i), false, g.CreatedAt.Add(time.Hour)), token(fmt.Sprintf("rt-%03d", i), true, g.ExpiresAt)))
+	}
+	t1 := t0.Add(2 * time.Hour)
+	if _, err := w.s.RotateOAuthRefresh(ctx, []byte("rt-000"), t1, token("at-000b", false, t1.Add(time.Hour)), token("rt-000b", true, t1.Add(30*day))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.s.RevokeOAuthGrant(ctx, "grant-001", t1); err != nil {
+		t.Fatal(err)
+	}
+	w.must(t, "last used", w.s.SetOAuthGrantsLastUsed(ctx, map[string]time.Time{"grant-002": t1}))
+
+	srcClients, err := w.s.ListOAuthClients(ctx)
+	if err != nil || len(srcClients) != 2 || srcClients[0].ID != "client-1" || srcClients[1].ID != "client-2" {
+		t.Fatalf("ListOAuthClients = %+v, %v; want client-1 and client-2, in id order", srcClients, err)
+	}
+	src := eachGrant(t, w.s)
+	if len(src) != 41 || src[0].G.ID != "grant-000" || src[40].G.ID != "grant-orphan" {
+		t.Fatalf("EachOAuthGrant walked %d grants; want 41 in id order", len(src))
+	}
+	if g := src[0]; len(g.Toks) != 3 || g.G.LastUsedAt == nil {
+		t.Fatalf("the rotated grant walked with %d tokens (%+v); want 3: the rotated refresh token (kept until it expires) and the new two", len(g.Toks), g.G)
+	}
+	if g := src[1]; g.G.RevokedAt == nil || len(g.Toks) != 0 {
+		t.Fatalf("the revoked grant walked as %+v with %d tokens", g.G, len(g.Toks))
+	}
+	for _, g := range src {
+		for i, tok := range g.Toks {
+			if tok.GrantID != g.G.ID || (i > 0 && string(g.Toks[i-1].Digest) >= string(tok.Digest)) {
+				t.Fatalf("tokens of %s not the grant's, in digest order: %+v", g.G.ID, g.Toks)
+			}
+		}
+	}
+
+	// The copy: a store that knows none of the users, workspaces or clients' grants.
+	dst := open(t)
+	wantErr(t, "put a grant without id", dst.PutOAuthGrant(ctx, &store.OAuthGrant{ClientID: "c", UserID: "u", WorkspaceID: "w"}), store.ErrInvalid)
+	for _, c := range srcClients {
+		wantErr(t, "copy client", dst.CreateOAuthClient(ctx, c, time.Time{}), nil)
+	}
+	for i, g := range src {
+		bumps(t, dst, "put oauth grant", true, func() error { return dst.PutOAuthGrant(ctx, g.G, src[i].Toks...) })
+	}
+	if got, err := dst.ListOAuthClients(ctx); err != nil || !reflect.DeepEqual(got, srcClients) {
+		t.Fatalf("copied clients = %+v, %v; want %+v", got, err, srcClients)
+	}
+	if got := eachGrant(t, dst); !reflect.DeepEqual(got, src) {
+		for i := range min(len(got), len(src)) {
+			if !reflect.DeepEqual(got[i], src[i]) {
+				t.Fatalf("copied grant %d:\n got %+v %+v\nwant %+v %+v", i, got[i].G, got[i].Toks, src[i].G, src[i].Toks)
+			}
+		}
+		t.Fatalf("copied %d grants, want %d", len(got), len(src))
+	}
+	// Putting grants touched no client.
+	if got, err := dst.GetOAuthClient(ctx, c.ID); err != nil || !reflect.DeepEqual(got, srcClients[0]) {
+		t.Fatalf("client after the grants were put = %+v, %v; want %+v", got, err, srcClients[0])
+	}
+
+	// An access token resolves; a refresh token rotates; a rotated one is still
+	// recognised as reused.
+	var at *store.OAuthToken
+	view(t, dst, func(r store.Reader) error {
+		at, err = r.OAuthToken([]byte("at-005"))
+		return err
+	})
+	if at.GrantID != "grant-005" || at.Refresh || !at.ExpiresAt.Equal(t0.Add(5*time.Minute+time.Hour)) {
+		t.Fatalf("copied access token = %+v", at)
+	}
+	t2 := t1.Add(time.Hour)
+	g, err := dst.RotateOAuthRefresh(ctx, []byte("rt-000b"), t2, token("rt-000c", true, t2.Add(30*day)))
+	if err != nil || g.ID != "grant-000" {
+		t.Fatalf("refresh with a copied refresh token = %+v, %v", g, err)
+	}
+	_, err = dst.RotateOAuthRefresh(ctx, []byte("rt-000"), t2, token("rt-evil", true, t2.Add(day)))
+	wantErr(t, "a refresh token rotated before the copy", err, store.ErrRefreshReused)
+	_, err = dst.RotateOAuthRefresh(ctx, []byte("rt-001"), t2, token("rt-evil2", true, t2.Add(day)))
+	wantErr(t, "a refresh token of a grant revoked before the copy", err, store.ErrNotFound)
+	if live, err := dst.ListOAuthGrants(ctx, store.OAuthGrantFilter{UserID: w.user.ID}, t2); err != nil || len(live) != 38 {
+		t.Fatalf("live copied grants of the user = %d, %v; want 38 (40 less the revoked and the reused)", len(live), err)
+	}
+
+	// A put replaces the grant's tokens with exactly the ones given.
+	g3 := src[3].G
+	wantErr(t, "put over a grant", dst.PutOAuthGrant(ctx, g3, token("at-003-only", false, t2.Add(time.Hour))), nil)
+	for _, gt := range eachGrant(t, dst) {
+		if gt.G.ID == g3.ID && (len(gt.Toks) != 1 || string(gt.Toks[0].Digest) != "at-003-only") {
+			t.Fatalf("grant put again has tokens %+v", gt.Toks)
+		}
+	}
+	_, err = dst.RotateOAuthRefresh(ctx, []byte("rt-003"), t2, token("rt-never", true, t2.Add(day)))
+	wantErr(t, "a token the grant was put again without", err, store.ErrNotFound)
+
+	// An error from fn stops the walk and comes back.
+	stop, n := errors.New("stop"), 0
+	err = dst.EachOAuthGrant(ctx, func(*store.OAuthGrant, []*store.OAuthToken) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("each with a failing fn = %v after %d calls; want stop after 1", err, n)
 	}
 }

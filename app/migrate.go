@@ -27,10 +27,11 @@ type MigrateCount struct {
 
 // MigrateNotCopied names what MigrateStore leaves behind: state that is rebuilt or
 // re-established by itself on the new store.
+// Sessions stay behind on purpose: a session is a browser cookie of the address the
+// dashboard was served from, good for days at most, and moving up usually puts a load
+// balancer at a new address, so signing in again costs less than a store API to list them.
 var MigrateNotCopied = []string{
 	"dashboard sessions (users sign in again)",
-	"OAuth clients, grants and tokens (MCP apps authorize again; the store cannot list clients or tokens, and a grant without them is dead)",
-	"agent conversation memory (the store cannot list conversations; it stays in the bbolt files)",
 }
 
 // MigrateStore copies the bbolt store in dataDir into the empty PostgreSQL database at
@@ -213,7 +214,63 @@ func (m *migration) run() error {
 	if err := m.executions(); err != nil {
 		return err
 	}
+	if err := m.agentMemory(); err != nil {
+		return err
+	}
+	if err := m.oauth(); err != nil {
+		return err
+	}
 	return m.pending()
+}
+
+// agentMemory copies every conversation as it was, its update time included, so
+// retention ages it from its last turn and not from the move.
+func (m *migration) agentMemory() error {
+	ctx := m.ctx
+	m.count("agent conversations")
+	err := m.src.EachConversation(ctx, func(c *store.Conversation) error {
+		return m.copy("agent conversations", func() error { return m.dst.PutConversation(ctx, c) })
+	})
+	if err != nil {
+		return fmt.Errorf("copy agent conversations: %w", err)
+	}
+	return nil
+}
+
+// oauth copies the MCP apps' OAuth clients, and every grant with its tokens as stored:
+// token digests are HMACs under the master key the database keeps, so an app's access
+// and refresh tokens keep working after the move, and a refresh token rotated before it
+// is still recognised as reused. Grants keep their client even when it was forgotten,
+// revoked and expired grants their state, as on the source.
+func (m *migration) oauth() error {
+	ctx := m.ctx
+	m.count("OAuth clients")
+	m.count("OAuth grants")
+	toks := m.count("OAuth tokens")
+	clients, err := m.src.ListOAuthClients(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range clients {
+		// A zero idleBefore forgets no client: the copy is stored as it is.
+		if err := m.copy("OAuth clients", func() error { return m.dst.CreateOAuthClient(ctx, c, time.Time{}) }); err != nil {
+			return err
+		}
+	}
+	err = m.src.EachOAuthGrant(ctx, func(g *store.OAuthGrant, ts []*store.OAuthToken) error {
+		toks.Source += len(ts)
+		if err := m.copy("OAuth grants", func() error { return m.dst.PutOAuthGrant(ctx, g, ts...) }); err != nil {
+			return err
+		}
+		if !m.dry {
+			toks.Copied += len(ts)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("copy OAuth grants: %w", err)
+	}
+	return nil
 }
 
 // pending copies what a team is in the middle of: live invitations, runs paused for an
@@ -533,6 +590,24 @@ func (m *migration) verify() error {
 			c.Target += len(v)
 		}
 	}
+	var convs int
+	err = m.dst.EachConversation(ctx, func(*store.Conversation) error { convs++; return nil })
+	if err := set("agent conversations", convs, err); err != nil {
+		return err
+	}
+	clients, err := m.dst.ListOAuthClients(ctx)
+	if err := set("OAuth clients", len(clients), err); err != nil {
+		return err
+	}
+	var grants, toks int
+	err = m.dst.EachOAuthGrant(ctx, func(_ *store.OAuthGrant, ts []*store.OAuthToken) error {
+		grants, toks = grants+1, toks+len(ts)
+		return nil
+	})
+	if err := set("OAuth grants", grants, err); err != nil {
+		return err
+	}
+	m.count("OAuth tokens").Target = toks
 	paused, err := m.dst.PausedRuns(ctx, "")
 	if err := set("paused runs", len(paused), err); err != nil {
 		return err

@@ -17,8 +17,9 @@ func migrateStoreCommand() *cli.Command {
 		Usage: "copy the data directory's bbolt store into an empty PostgreSQL database (server stopped)",
 		Description: "Copies users, organizations, workspaces and members, workflows with every deployed version,\n" +
 			"API keys and grants, environment variables, MCP servers, model providers, external MCP servers,\n" +
-			"execution logs, pending invitations, paused runs, schedule fire state and the key audit trail,\n" +
-			"keeping their ids, so keys keep working with the same master key. Then it\n" +
+			"execution logs, pending invitations, paused runs, schedule fire state, the key audit trail,\n" +
+			"agent conversation memory and MCP apps' OAuth clients, grants and tokens, keeping their ids,\n" +
+			"so keys and OAuth tokens keep working with the same master key. Then it\n" +
 			"counts each kind in the database and fails on any difference. Not copied: " + strings.Join(app.MigrateNotCopied, "; ") + ".\n" +
 			"Afterwards start every replica with --database-url and the same master key.",
 		Flags: []cli.Flag{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steelengine/steelengine/auth"
 	"github.com/steelengine/steelengine/internal/testenv"
 	"github.com/steelengine/steelengine/store"
 	"github.com/steelengine/steelengine/store/bolt"
@@ -86,6 +88,9 @@ func TestMigrateStoreKeepsKeysWorking(t *testing.T) {
 	// Fire state a rebuild from the deployed version could not produce.
 	nextFire, lastFire := time.Date(2031, 1, 2, 3, 4, 0, 0, time.UTC), time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
 	ctx := context.Background()
+	// An MCP app connected through OAuth, holding tokens only their digests are stored of,
+	// and an agent's conversation, last updated an hour ago.
+	oauthApp := newOAuthApp(t, readMasterKey(t, data))
 	bst, err := bolt.Open(ctx, data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +103,9 @@ func TestMigrateStoreKeepsKeysWorking(t *testing.T) {
 		old.NextRunAt, old.LastRunAt, old.LastExecutionID = nextFire, &lastFire, "exec-before-the-move"
 		return old
 	})
+	if err == nil {
+		err = seedMemoryAndOAuth(ctx, bst, w.wsID, oauthApp)
+	}
 	if cerr := bst.Close(); err == nil {
 		err = cerr
 	}
@@ -115,12 +123,17 @@ func TestMigrateStoreKeepsKeysWorking(t *testing.T) {
 			Kind                   string
 			Source, Copied, Target int
 		}
+		NotCopied []string
 	}
 	if err := json.Unmarshal([]byte(stdout), &dry); err != nil {
 		t.Fatalf("dry run output: %v\n%s", err, stdout)
 	}
+	if len(dry.NotCopied) != 1 || !strings.Contains(dry.NotCopied[0], "sessions") {
+		t.Errorf("dry run says it leaves behind %q; want the dashboard sessions only", dry.NotCopied)
+	}
 	want := map[string]int{"users": 2, "organizations": 1, "workspaces": 1, "workflows": 4, "deployed versions": 4, "API keys": 2,
-		"pending invitations": 1, "paused runs": 1, "schedules": 1}
+		"pending invitations": 1, "paused runs": 1, "schedules": 1,
+		"agent conversations": 1, "OAuth clients": 1, "OAuth grants": 1, "OAuth tokens": 3}
 	for _, c := range dry.Counts {
 		if n, ok := want[c.Kind]; ok && (c.Source != n || c.Copied != 0) {
 			t.Errorf("dry run %s: %d to copy, %d copied; want %d and 0", c.Kind, c.Source, c.Copied, n)
@@ -154,10 +167,15 @@ func TestMigrateStoreKeepsKeysWorking(t *testing.T) {
 		t.Fatal(err)
 	}
 	scheds, err = pst.Schedules(ctx)
-	pst.Close()
 	if err != nil || len(scheds) != 1 || !scheds[0].NextRunAt.Equal(nextFire) || scheds[0].LastRunAt == nil ||
 		!scheds[0].LastRunAt.Equal(lastFire) || scheds[0].LastExecutionID != "exec-before-the-move" {
 		t.Fatalf("schedules on PostgreSQL: %+v %v", scheds, err)
+	}
+	// The conversation kept its messages and its update time (retention prunes by it).
+	conv, err := pst.Conversation(ctx, w.wsID, "support-42")
+	pst.Close()
+	if err != nil || len(conv.Messages) != 2 || conv.Messages[1].Content != "Paris" || !conv.UpdatedAt.Equal(oauthApp.convAt) {
+		t.Fatalf("conversation on PostgreSQL: %+v %v; want 2 messages updated at %v", conv, err, oauthApp.convAt)
 	}
 
 	// A replica on the database, with the data directory's master key file.
@@ -172,6 +190,26 @@ func TestMigrateStoreKeepsKeysWorking(t *testing.T) {
 	code, out, _ = call(client, "GET", pg.url+"/api/api-keys/"+revoked["id"].(string)+"/audit", key, nil)
 	if evs, _ := out["events"].([]any); code != 200 || len(evs) < 2 {
 		t.Fatalf("audit of the revoked key on PostgreSQL: %d %v", code, out)
+	}
+	// The MCP app's access token from before the move opens an MCP session, and its
+	// refresh token rotates, on PostgreSQL.
+	if code, body := oauthApp.mcpInitialize(t, pg.url, oauthApp.access); code != 200 {
+		t.Fatalf("MCP with an access token issued before the move: %d %s", code, body)
+	}
+	code, out = oauthApp.refresh(t, pg.url, oauthApp.refreshToken)
+	if code != 200 || !strings.HasPrefix(str(out, "access_token"), "seo_at_") || !strings.HasPrefix(str(out, "refresh_token"), "seo_rt_") {
+		t.Fatalf("refresh with a token issued before the move: %d %v", code, out)
+	}
+	if code, body := oauthApp.mcpInitialize(t, pg.url, str(out, "access_token")); code != 200 {
+		t.Fatalf("MCP with the access token of the refresh: %d %s", code, body)
+	}
+	// The refresh token rotated before the move is still known as used: presenting it
+	// revokes the grant.
+	if code, out := oauthApp.refresh(t, pg.url, oauthApp.rotated); code != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("a refresh token rotated before the move: %d %v", code, out)
+	}
+	if code, _ := oauthApp.mcpInitialize(t, pg.url, str(out, "access_token")); code != http.StatusUnauthorized {
+		t.Fatalf("MCP after the grant was revoked for reuse: %d", code)
 	}
 	// The trigger sync at start keeps the copied fire state.
 	code, out, _ = call(client, "GET", pg.url+"/api/v1/triggers", key, nil)
@@ -211,4 +249,99 @@ func readMasterKey(t *testing.T, data string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// oauthApp is an MCP client connected through OAuth before a move: its raw tokens, and
+// the time of an agent conversation stored with it.
+type oauthApp struct {
+	sec                           *auth.Secrets
+	clientID                      string
+	access, refreshToken, rotated string
+	convAt                        time.Time
+}
+
+func newOAuthApp(t *testing.T, masterKey string) *oauthApp {
+	t.Helper()
+	sec, err := auth.SecretsFromKey(masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &oauthApp{sec: sec, clientID: "client-before-the-move",
+		access:       auth.AccessTokenPrefix + "accesstokenbeforethemove0123456789",
+		refreshToken: auth.RefreshTokenPrefix + "refreshtokenbeforethemove0123456789",
+		rotated:      auth.RefreshTokenPrefix + "rotatedrefreshtokenbeforethemove0123",
+		convAt:       time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)}
+}
+
+func (a *oauthApp) digest(tok string) []byte { return a.sec.Digest("oauth:" + tok) }
+
+// seedMemoryAndOAuth stores, straight into the stopped instance's bbolt files, an agent
+// conversation and what an MCP app's OAuth authorization and one refresh leave behind:
+// the client, the grant on wsID for the instance admin (for the MCP endpoint as reached
+// at http://localhost), a live access and refresh token, and the rotated refresh token.
+func seedMemoryAndOAuth(ctx context.Context, st *bolt.Store, wsID string, a *oauthApp) error {
+	err := st.PutConversation(ctx, &store.Conversation{WorkspaceID: wsID, ID: "support-42", UpdatedAt: a.convAt,
+		Messages: []store.MemoryMessage{{Role: "user", Content: "Capital of France?"}, {Role: "assistant", Content: "Paris"}}})
+	if err != nil {
+		return err
+	}
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	var admin string
+	for _, u := range users {
+		if u.InstanceAdmin {
+			admin = u.ID
+		}
+	}
+	now := time.Now().UTC()
+	if err := st.CreateOAuthClient(ctx, &store.OAuthClient{ID: a.clientID, Name: "Desktop app",
+		RedirectURIs: []string{"http://127.0.0.1:7777/cb"}, CreatedAt: now, LastUsedAt: now}, time.Time{}); err != nil {
+		return err
+	}
+	rotatedAt := now.Add(-time.Minute)
+	g := &store.OAuthGrant{ID: store.NewID(), ClientID: a.clientID, ClientName: "Desktop app", RedirectHost: "127.0.0.1:7777",
+		UserID: admin, WorkspaceID: wsID, Level: store.LevelWrite, Resource: "http://localhost/mcp",
+		CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(30 * 24 * time.Hour)}
+	return st.PutOAuthGrant(ctx, g,
+		&store.OAuthToken{Digest: a.digest(a.access), ExpiresAt: now.Add(time.Hour)},
+		&store.OAuthToken{Digest: a.digest(a.refreshToken), Refresh: true, ExpiresAt: g.ExpiresAt},
+		&store.OAuthToken{Digest: a.digest(a.rotated), Refresh: true, ExpiresAt: g.ExpiresAt, RotatedAt: &rotatedAt})
+}
+
+// mcpInitialize opens an MCP session at base with an OAuth access token, naming the
+// host the grant's resource names.
+func (a *oauthApp) mcpInitialize(t *testing.T, base, token string) (int, string) {
+	t.Helper()
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	req, err := http.NewRequest("POST", base+"/mcp", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "localhost"
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// refresh exchanges a refresh token at base's token endpoint.
+func (a *oauthApp) refresh(t *testing.T, base, token string) (int, map[string]any) {
+	t.Helper()
+	form := "grant_type=refresh_token&client_id=" + a.clientID + "&refresh_token=" + token
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Post(base+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }

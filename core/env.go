@@ -147,6 +147,16 @@ func actingUser(p *auth.Principal) string {
 // for {{NAME}}: the workspace's variables, overridden by the user's personal ones.
 // Every opened value is also returned as a secret to redact from what the run records.
 func (s *Service) runEnv(ctx context.Context, wsID, userID string) (map[string]string, []string, error) {
+	e, err := cachedLoad(&s.runs, s.st.ConfigEpoch(), func(c *runCache) *map[string]cachedEnv { return &c.env }, wsID+"\x00"+userID,
+		func() (cachedEnv, error) {
+			env, secrets, err := s.loadEnv(ctx, wsID, userID)
+			return cachedEnv{env: env, secrets: secrets[:len(secrets):len(secrets)]}, err
+		})
+	return e.env, e.secrets, err
+}
+
+// loadEnv reads and opens the environment runEnv caches.
+func (s *Service) loadEnv(ctx context.Context, wsID, userID string) (map[string]string, []string, error) {
 	ws, personal, err := s.st.RunEnvVars(ctx, wsID, userID)
 	if err != nil || len(ws)+len(personal) == 0 {
 		return nil, nil, err

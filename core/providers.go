@@ -256,10 +256,20 @@ func routeModel(ps []*store.ModelProvider, model string) (*store.ModelProvider, 
 	return nil, "", fmt.Errorf("no model provider matches model %q: give a provider a matching pattern or make one the default", model)
 }
 
-// modelResolver loads wsID's providers once for a run and opens their keys, which
+// modelResolver loads wsID's providers (once per config epoch: runCache) and opens their keys, which
 // (with the external MCP servers' header values) become secrets redacted from the
 // run's logs.
 func (s *Service) modelResolver(ctx context.Context, wsID string) (engine.ModelResolver, []string, error) {
+	m, err := cachedLoad(&s.runs, s.st.ConfigEpoch(), func(c *runCache) *map[string]cachedModels { return &c.models }, wsID,
+		func() (cachedModels, error) {
+			resolve, keys, err := s.loadModels(ctx, wsID)
+			return cachedModels{resolve: resolve, keys: keys[:len(keys):len(keys)]}, err
+		})
+	return m.resolve, m.keys, err
+}
+
+// loadModels reads the providers and external MCP servers modelResolver caches.
+func (s *Service) loadModels(ctx context.Context, wsID string) (engine.ModelResolver, []string, error) {
 	ps, err := s.st.ModelProviders(ctx, wsID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load model providers: %w", err)

@@ -77,6 +77,7 @@ type Service struct {
 	// number of workspaces.
 	owners sync.Map
 	trig   triggerIndex
+	runs   runCache
 
 	mu     sync.Mutex
 	active map[string]*activeRun // execution id → run in flight

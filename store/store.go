@@ -45,6 +45,9 @@ type Store interface {
 	// WorkflowEpoch is bumped by every change to workflows and deployments (tool lists,
 	// plan caches).
 	WorkflowEpoch() uint64
+	// ConfigEpoch is bumped by every change to what a run reads before it starts:
+	// environment variables, model providers and external MCP servers (run caches).
+	ConfigEpoch() uint64
 	// HasKeys reports whether any API key is stored (sealed under the master key).
 	HasKeys(ctx context.Context) (bool, error)
 	// Ping answers whether the store serves a read and takes writes.

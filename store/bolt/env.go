@@ -16,6 +16,7 @@ func (s *Store) SetEnvVar(ctx context.Context, v *store.EnvVar) error {
 		v.UpdatedAt = now()
 	}
 	return s.update(ctx, func(w *writer) error {
+		w.bumpConfig()
 		if v.Personal() {
 			if _, err := w.User(v.UserID); err != nil {
 				return err
@@ -41,6 +42,7 @@ func (s *Store) DeleteUserEnvVar(ctx context.Context, userID, name string) error
 
 func (s *Store) deleteEnv(ctx context.Context, bucket []byte, owner, name string) error {
 	return s.update(ctx, func(w *writer) error {
+		w.bumpConfig()
 		b := w.tx.Bucket(bucket)
 		k := ckey(owner, name)
 		if b.Get(k) == nil {

@@ -22,6 +22,7 @@ func (s *Store) PutExternalMCPServer(ctx context.Context, m *store.ExternalMCPSe
 		m.CreatedAt = now()
 	}
 	return s.update(ctx, func(w *writer) error {
+		w.bumpConfig()
 		if _, err := w.Workspace(m.WorkspaceID); err != nil {
 			return err
 		}
@@ -62,6 +63,7 @@ func (s *Store) ExternalMCPServers(ctx context.Context, wsID string) (out []*sto
 // DeleteExternalMCPServer removes server id of wsID.
 func (s *Store) DeleteExternalMCPServer(ctx context.Context, wsID, id string) error {
 	return s.update(ctx, func(w *writer) error {
+		w.bumpConfig()
 		b := w.tx.Bucket(bExternalMCP)
 		if b.Get(ckey(wsID, id)) == nil {
 			return fmt.Errorf("external MCP server %q: %w", id, store.ErrNotFound)

@@ -26,6 +26,7 @@ func (s *Store) PutModelProvider(ctx context.Context, p *store.ModelProvider) er
 	}
 	p.UpdatedAt = t
 	return s.update(ctx, func(w *writer) error {
+		w.bumpConfig()
 		if _, err := w.Workspace(p.WorkspaceID); err != nil {
 			return err
 		}
@@ -78,6 +79,7 @@ func (s *Store) ModelProviders(ctx context.Context, wsID string) (out []*store.M
 // DeleteModelProvider removes provider id of wsID.
 func (s *Store) DeleteModelProvider(ctx context.Context, wsID, id string) error {
 	return s.update(ctx, func(w *writer) error {
+		w.bumpConfig()
 		b := w.tx.Bucket(bProviders)
 		if b.Get(ckey(wsID, id)) == nil {
 			return fmt.Errorf("model provider %q: %w", id, store.ErrNotFound)

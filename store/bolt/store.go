@@ -53,6 +53,7 @@ type Store struct {
 
 	authEpoch     atomic.Uint64
 	workflowEpoch atomic.Uint64
+	configEpoch   atomic.Uint64
 }
 
 // Open opens (creating if needed) the data directory dir and both of its files, and
@@ -206,6 +207,10 @@ func (s *Store) AuthEpoch() uint64 { return s.authEpoch.Load() }
 // plan caches).
 func (s *Store) WorkflowEpoch() uint64 { return s.workflowEpoch.Load() }
 
+// ConfigEpoch is bumped by every change to environment variables, model providers and
+// external MCP servers.
+func (s *Store) ConfigEpoch() uint64 { return s.configEpoch.Load() }
+
 // View runs fn in one read transaction.
 func (s *Store) View(ctx context.Context, fn func(r store.Reader) error) error {
 	return s.view(ctx, func(r *Reader) error { return fn(r) })
@@ -247,6 +252,7 @@ type writer struct {
 	s          *Store
 	authBumped bool
 	wfBumped   bool
+	cfgBumped  bool
 	rotating   bool // createKey is creating a rotated successor
 }
 
@@ -272,6 +278,16 @@ func (w *writer) bumpWorkflows() {
 	}
 	w.wfBumped = true
 	w.tx.OnCommit(func() { w.s.workflowEpoch.Add(1) })
+}
+
+// bumpConfig marks the transaction as one that changes what a run reads before it
+// starts (environment, providers, external MCP servers).
+func (w *writer) bumpConfig() {
+	if w.cfgBumped {
+		return
+	}
+	w.cfgBumped = true
+	w.tx.OnCommit(func() { w.s.configEpoch.Add(1) })
 }
 
 // Reader reads core state inside one transaction.

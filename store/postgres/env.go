@@ -55,7 +55,7 @@ func (s *Store) SetEnvVar(ctx context.Context, v *store.EnvVar) error {
 		if err != nil {
 			return fmt.Errorf("postgres: set environment variable %q: %w", v.Name, err)
 		}
-		return nil
+		return BumpEpoch(ctx, tx, EpochConfig)
 	})
 }
 
@@ -73,14 +73,23 @@ func (s *Store) deleteEnv(ctx context.Context, wsID, userID, name string) error 
 	if wsID == "" && userID == "" {
 		return notFound("environment variable", name)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM env_vars WHERE workspace_id = $1 AND user_id = $2 AND name = $3`, wsID, userID, name)
-	if err != nil {
-		return fmt.Errorf("postgres: delete environment variable %q: %w", name, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound("environment variable", name)
-	}
-	return nil
+	return s.deleteConfig(ctx, "environment variable", name,
+		`DELETE FROM env_vars WHERE workspace_id = $1 AND user_id = $2 AND name = $3`, wsID, userID, name)
+}
+
+// deleteConfig runs sql, which deletes the one row of what named id (environment
+// variable, model provider, external MCP server), and moves the config epoch with it.
+func (s *Store) deleteConfig(ctx context.Context, what, id, sql string, args ...any) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("postgres: delete %s %q: %w", what, id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound(what, id)
+		}
+		return BumpEpoch(ctx, tx, EpochConfig)
+	})
 }
 
 // envVars lists one owner's variables by name in byte order, as bolt's keys sort.

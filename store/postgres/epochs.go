@@ -19,6 +19,9 @@ import (
 const (
 	EpochAuth      = "auth"
 	EpochWorkflows = "workflows"
+	// EpochConfig moves with environment variables, model providers and external MCP
+	// servers (store.Store's ConfigEpoch).
+	EpochConfig = "config"
 )
 
 // EpochChannel is the NOTIFY channel on which every bump is announced as "name:value".
@@ -46,6 +49,10 @@ func (db *DB) Listening() bool { return db.listener.healthy(db.opts.PollInterval
 // WorkflowEpoch is bumped by every committed change to workflows and deployments (tool
 // lists, plan caches), on any replica.
 func (db *DB) WorkflowEpoch() uint64 { return db.ep.workflows.Load() }
+
+// ConfigEpoch is a counter bumped by every committed change to environment variables,
+// model providers or external MCP servers, on any replica.
+func (db *DB) ConfigEpoch() uint64 { return db.ep.get(EpochConfig).Load() }
 
 // Epoch is the current value of any epoch by name (0 for one never bumped).
 func (db *DB) Epoch(name string) uint64 { return db.ep.get(name).Load() }

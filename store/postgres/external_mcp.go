@@ -66,7 +66,7 @@ func (s *Store) PutExternalMCPServer(ctx context.Context, m *store.ExternalMCPSe
 		if err != nil {
 			return fmt.Errorf("postgres: put external MCP server: %w", err)
 		}
-		return nil
+		return BumpEpoch(ctx, tx, EpochConfig)
 	})
 }
 
@@ -78,12 +78,5 @@ func (s *Store) ExternalMCPServers(ctx context.Context, wsID string) (out []*sto
 
 // DeleteExternalMCPServer removes server id of wsID.
 func (s *Store) DeleteExternalMCPServer(ctx context.Context, wsID, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM external_mcp_servers WHERE workspace_id = $1 AND id = $2`, wsID, id)
-	if err != nil {
-		return fmt.Errorf("postgres: delete external MCP server %q: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound("external MCP server", id)
-	}
-	return nil
+	return s.deleteConfig(ctx, "external MCP server", id, `DELETE FROM external_mcp_servers WHERE workspace_id = $1 AND id = $2`, wsID, id)
 }

@@ -109,7 +109,7 @@ func (s *Store) PutModelProvider(ctx context.Context, p *store.ModelProvider) er
 		if err != nil {
 			return fmt.Errorf("postgres: put model provider: %w", err)
 		}
-		return nil
+		return BumpEpoch(ctx, tx, EpochConfig)
 	})
 }
 
@@ -121,12 +121,5 @@ func (s *Store) ModelProviders(ctx context.Context, wsID string) (out []*store.M
 
 // DeleteModelProvider removes provider id of wsID.
 func (s *Store) DeleteModelProvider(ctx context.Context, wsID, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM model_providers WHERE workspace_id = $1 AND id = $2`, wsID, id)
-	if err != nil {
-		return fmt.Errorf("postgres: delete model provider %q: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound("model provider", id)
-	}
-	return nil
+	return s.deleteConfig(ctx, "model provider", id, `DELETE FROM model_providers WHERE workspace_id = $1 AND id = $2`, wsID, id)
 }

@@ -132,3 +132,27 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 		t.Errorf("pause point: %d resumes, %d conflicts; want 1 and %d", resumes, conflicts, n-1)
 	}
 }
+
+// An environment variable set through one replica moves the config epoch there at once
+// and on the others within a second, so their run caches read it afresh.
+func TestConfigChangesReachOtherReplicas(t *testing.T) {
+	ctx := context.Background()
+	rs := replicas(t, 2)
+	a, b := rs[0], rs[1]
+	u := &store.User{Email: "c@x.io", Name: "c"}
+	if err := a.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	ws := store.NewWorkspace("W", u.ID, "")
+	if err := a.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	c0 := b.ConfigEpoch()
+	if err := a.SetEnvVar(ctx, &store.EnvVar{WorkspaceID: ws.ID, Name: "TOKEN", Ciphertext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if a.ConfigEpoch() <= c0 {
+		t.Fatal("the writing replica's config epoch did not move at commit")
+	}
+	eventually(t, time.Second, "b sees the change", func() bool { return b.ConfigEpoch() == a.ConfigEpoch() })
+}

@@ -34,6 +34,7 @@ var suites = []suite{
 	{"Invitations", testInvitations},
 	{"MCPServers", testMCPServers},
 	{"EnvVars", testEnvVars},
+	{"ConfigEpoch", testConfigEpoch},
 	{"Providers", testProviders},
 	{"Conversations", testConversations},
 	{"ExternalMCP", testExternalMCP},

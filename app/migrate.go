@@ -27,6 +27,7 @@ type MigrateCount struct {
 
 // MigrateNotCopied names what MigrateStore leaves behind: state that is rebuilt or
 // re-established by itself on the new store.
+//
 // Sessions stay behind on purpose: a session is a browser cookie of the address the
 // dashboard was served from, good for days at most, and moving up usually puts a load
 // balancer at a new address, so signing in again costs less than a store API to list them.

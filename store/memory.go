@@ -23,8 +23,9 @@ type Conversations interface {
 
 	// EachConversation calls fn with every stored conversation, ordered by workspace and
 	// id, a page at a time and outside any transaction of the store (fn may write
-	// elsewhere), so memory stays bounded however many there are. An error from fn
-	// stops the walk and is returned. migrate-store reads agent memory with it.
+	// elsewhere), so memory stays bounded however many there are; it is no snapshot (a
+	// conversation written during the walk may be missed). An error from fn stops the
+	// walk and is returned. migrate-store reads agent memory with it (server stopped).
 	EachConversation(ctx context.Context, fn func(c *Conversation) error) error
 
 	// PutConversation stores c as it is, replacing the conversation with its workspace

@@ -103,8 +103,9 @@ type OAuth interface {
 
 	// EachOAuthGrant calls fn with every grant, revoked and expired ones too, and the
 	// tokens stored for it (digests, in byte order), grants in id order, a page at a time
-	// and outside any transaction of the store. An error from fn stops the walk and is
-	// returned. migrate-store reads grants with it.
+	// and outside any transaction of the store (no snapshot across pages: each page is
+	// one). An error from fn stops the walk and is returned. migrate-store reads grants
+	// with it (server stopped).
 	EachOAuthGrant(ctx context.Context, fn func(g *OAuthGrant, tokens []*OAuthToken) error) error
 
 	// PutOAuthGrant stores g with exactly tokens as they are (ids, digests, expiries,

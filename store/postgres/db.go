@@ -48,7 +48,7 @@ func (o *Options) defaults() {
 
 // DB is one replica's handle on the shared database.
 type DB struct {
-	pool *pgxpool.Pool
+	pool pgPool // errors classified (unavailable.go)
 	opts Options
 	ep   epochs
 
@@ -76,7 +76,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
-	db := &DB{pool: pool, opts: opts}
+	db := &DB{pool: pgPool{pool}, opts: opts}
 	if err := db.start(ctx, cfg.ConnConfig); err != nil {
 		pool.Close()
 		return nil, err
@@ -88,7 +88,7 @@ func (db *DB) start(ctx context.Context, connCfg *pgx.ConnConfig) error {
 	if err := db.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres: connect: %w", err)
 	}
-	if err := migrate(ctx, db.pool, migrationFS); err != nil {
+	if err := migrate(ctx, db.pool.Pool, migrationFS); err != nil {
 		return err
 	}
 	if err := db.ep.refresh(ctx, db.pool); err != nil {
@@ -115,7 +115,7 @@ func (db *DB) Close() {
 }
 
 // Pool is the connection pool the domain stores query through.
-func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+func (db *DB) Pool() *pgxpool.Pool { return db.pool.Pool }
 
 // InTx runs fn in one transaction and commits it when fn returns nil. Epochs bumped in it
 // with BumpEpoch move on this replica as soon as the commit returns, before InTx does, so

@@ -106,7 +106,7 @@ func (executionArgs) Kind() string { return JobKind }
 
 // Queue is store.Jobs on River.
 type Queue struct {
-	pool   *pgxpool.Pool
+	pool   pgPool
 	logs   *logs // a queued record commits with its job
 	client *river.Client[pgx.Tx]
 	opts   QueueOptions
@@ -142,7 +142,7 @@ func OpenQueue(ctx context.Context, s *Store, opts QueueOptions) (*Queue, error)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := migrateRiver(ctx, pool); err != nil {
+	if err := migrateRiver(ctx, pool.Pool); err != nil {
 		return nil, err
 	}
 	q := &Queue{pool: pool, logs: s.logs, opts: opts, log: opts.Logger}
@@ -164,7 +164,7 @@ func OpenQueue(ctx context.Context, s *Store, opts QueueOptions) (*Queue, error)
 	if err := river.AddWorkerSafely(workers, pw); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+	client, err := river.NewClient(riverpgxv5.New(pool.Pool), &river.Config{
 		Queues:       map[string]river.QueueConfig{queueName: {MaxWorkers: opts.Workers}, resumeQueue: {MaxWorkers: opts.Workers}},
 		Workers:      workers,
 		PeriodicJobs: periodic,
@@ -265,7 +265,7 @@ func (q *Queue) Enqueue(ctx context.Context, j store.Job, record *store.Executio
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("queue: insert job for %s: %w", j.ExecutionID, err)
+		return fmt.Errorf("queue: insert job for %s: %w", j.ExecutionID, unavailable(err))
 	}
 	return nil
 }
@@ -292,7 +292,7 @@ func (q *Queue) Cancel(ctx context.Context, execID string) (found, running bool,
 		return false, false, nil
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("queue: cancel job of %s: %w", execID, err)
+		return false, false, fmt.Errorf("queue: cancel job of %s: %w", execID, unavailable(err))
 	}
 	switch row.State {
 	case rivertype.JobStateRunning:

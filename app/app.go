@@ -242,10 +242,12 @@ func loadSecrets(ctx context.Context, cfg Config, st store.Store) (*auth.Secrets
 
 // routes puts the three front doors behind one handler: the dashboard's pages, the MCP
 // endpoints, and the JSON API for everything else (it answers unknown paths in JSON).
+// A paused run's resume link leads browsers to the dashboard (resumeLink).
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	a.MCP.Mount(mux)
 	a.Dashboard.Mount(mux)
+	mux.Handle("GET /api/resume/{workflowId}/{executionId}", resumeLink(a.API))
 	mux.Handle("/", a.API)
 	return httpapi.AccessLog(a.log, httpapi.CloseUnauthenticated(a.metrics.instrument(mux)))
 }

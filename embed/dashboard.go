@@ -311,4 +311,5 @@ var notices = map[string]string{
 	"updated":          "Draft updated from the file. Deploy it to make API and MCP calls use it.",
 	"provider-added":   "Model provider saved. Its API key is sealed and will not be shown again.",
 	"provider-removed": "Model provider removed. Blocks that used it fail until another provider serves their model.",
+	"already-resumed":  "This run no longer waits for an answer: it was already resumed, or cancelled. Its log shows what happened.",
 }

@@ -117,6 +117,7 @@ type workflowData struct {
 	Snippets      []snippet
 	MCP           []snippet
 	Example       string
+	Paused        int // runs waiting at a pause point (see paused.go)
 }
 
 type snippet struct {
@@ -176,6 +177,9 @@ func (d *Dashboard) renderWorkflow(w http.ResponseWriter, r *http.Request, v *vi
 		for _, m := range ms {
 			data.People[m.User.ID] = m.User.Email
 		}
+	}
+	if prs, err := d.deps.Service.PausedRuns(ctx, v.P, wf.ID); err == nil {
+		data.Paused = len(prs)
 	}
 	var inputs []engine.InputField
 	if wf.IsDeployed() {

@@ -21,7 +21,8 @@ import (
 // as a new admin would on first start: sign in with the printed password, create a
 // workspace key and see it once, revoke it, create an organization key with a
 // single-workflow grant and find it on that workspace's settings page, import, deploy
-// and run a workflow from its form, open its log and trace. Every page is saved as a
+// and run a workflow from its form, open its log and trace, run one that pauses at a
+// human approval and answer it on the page its uiUrl leads to. Every page is saved as a
 // PNG in $STEELENGINE_SCREENSHOTS (or the test's temporary directory).
 //
 // Without chromium the test skips, unless CI is set: then it fails (.ci/run installs
@@ -263,6 +264,46 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Error("the run is not in the logs list")
 	}
 	shot(t, bctx, shots, "15-logs")
+
+	// Human in the loop: a run pauses at its approval; its uiUrl, opened in the browser,
+	// leads to the approval page, whose form resumes the run.
+	approval, _ := filepath.Abs(filepath.Join("..", "..", "test", "workflows", "approval.json"))
+	step("import approval", chromedp.Navigate(wsURL+"/workflows"), chromedp.WaitVisible(css("#import-file")),
+		chromedp.SetUploadFiles(css("#import-file"), []string{approval}),
+		chromedp.Click(css("form[action$='/workflows/import'] button.primary")),
+		chromedp.WaitVisible(css("form[action$='/deploy'] button")))
+	apURL, _ := chromedp.Run(bctx, chromedp.Location())
+	apURL = strings.Split(apURL, "?")[0]
+	apID := apURL[strings.LastIndex(apURL, "/")+1:]
+	step("deploy approval", chromedp.Click(css("form[action$='/deploy'] button")), chromedp.WaitVisible(css("#run-button")))
+	step("run approval", chromedp.SetValue(css("#in-amount"), "4"), chromedp.Click(css("#run-button")),
+		chromedp.WaitVisible(css("#run-paused-link")))
+	logHref, err := chromedp.Run(bctx, chromedp.AttributeValue(css("#result a[href*='/logs/']"), "href"))
+	if err != nil || !logHref.Exists {
+		t.Fatalf("the paused run links no log: %v", err)
+	}
+	apExec := logHref.Value[strings.LastIndex(logHref.Value, "/")+1:]
+	step("paused runs", chromedp.Click(css("#run-paused-link")), chromedp.WaitVisible(css("#paused-list")))
+	shot(t, bctx, shots, "14-paused-runs")
+	step("open the uiUrl", chromedp.Navigate(base+"/api/resume/"+apID+"/"+apExec), chromedp.WaitVisible(css("#resume-form")))
+	if d := text("#resume-display"); !strings.Contains(d, "quote") || !strings.Contains(d, "8") {
+		t.Errorf("approval shows %q", d)
+	}
+	shot(t, bctx, shots, "14-resume-form")
+	step("approve",
+		chromedp.Click(css("input[name=in_approved]")),
+		chromedp.SendKeys(css("input[name=in_comment]"), "ok"),
+		chromedp.Click(css("#resume-button")),
+		chromedp.WaitVisible(css("#outcome")))
+	if h, out := text("h1"), text("#resume-output"); !strings.Contains(h, "completed") || !strings.Contains(out, "approved 8: ok") {
+		t.Errorf("after the approval: %q, output %q", h, out)
+	}
+	shot(t, bctx, shots, "14-resume-completed")
+	step("resumed run's log", chromedp.Click(css("#outcome-log")), chromedp.WaitVisible(css(".timeline")))
+	if tl := text(".timeline"); !strings.Contains(tl, "Decide") {
+		t.Errorf("resumed trace = %q", tl)
+	}
+
 	step("account", chromedp.Navigate(base+"/dashboard/account"), chromedp.WaitVisible(css("#current")))
 	shot(t, bctx, shots, "16-account")
 	step("members", chromedp.Navigate(wsURL+"/settings/members"), chromedp.WaitVisible(css("#invite-email")),

@@ -68,7 +68,7 @@ func (d *Dashboard) logs(w http.ResponseWriter, r *http.Request, v *visit) error
 		q.WorkflowIDs = []string{f.Workflow}
 	}
 	switch f.Status {
-	case "", "completed", "failed", "cancelled", "running", "queued":
+	case "", "completed", "failed", "cancelled", "paused", "running", "queued":
 		if f.Status != "" {
 			q.Statuses = []string{f.Status}
 		}

@@ -94,6 +94,12 @@ func TestResumeInDashboard(t *testing.T) {
 		t.Fatalf("paused runs = %d: %s", code, page)
 	}
 
+	if _, page := b.get("/dashboard/workspaces/" + e.WS.ID + "/logs/" + execID); !strings.Contains(page, `href="/dashboard/resume/`+wfID+`/`+execID+`"`) {
+		t.Error("the paused run's log does not lead to its approval")
+	}
+	if _, page := b.get("/dashboard/workspaces/" + e.WS.ID + "/logs?status=paused"); !strings.Contains(page, execID) {
+		t.Error("the logs' paused filter does not find the run")
+	}
 	code, page = b.get(pagePath)
 	if code != 200 {
 		t.Fatalf("resume page = %d: %s", code, page)
@@ -322,4 +328,49 @@ func mustGet(t *testing.T, b *browser, path string) string {
 		t.Fatalf("GET %s = %d", path, code)
 	}
 	return page
+}
+
+// Timed waits are listed with their resume time but have no approval page; the
+// approval page shows secrets in the block's display data as logs do (redacted).
+func TestPausedWaitsAndRedaction(t *testing.T) {
+	e := testenv.New(t)
+	ctx := context.Background()
+	if _, err := e.App.Service.SetEnv(ctx, auth.Operator(), core.EnvScope{WorkspaceID: e.WS.ID}, "TOKEN", "s3cr3t-value-42"); err != nil {
+		t.Fatal(err)
+	}
+	def := strings.Replace(string(testenv.Workflow(t, "approval.json")),
+		`{ "id": "r1", "name": "quote", "type": "number", "value": "<quote.result>" }`,
+		`{ "id": "r1", "name": "quote", "type": "number", "value": "<quote.result>" }, { "id": "r2", "name": "token", "type": "string", "value": "{{TOKEN}}" }`, 1)
+	if !strings.Contains(def, "{{TOKEN}}") {
+		t.Fatal("fixture changed: builderData row not found")
+	}
+	wfID, execID := pausedRun(t, e, []byte(def))
+	b := signIn(t, e, e.Member.Email, e.AdminPassword)
+	code, page := b.get("/dashboard/workspaces/" + e.WS.ID + "/workflows/" + wfID + "/paused/" + execID + "/approval")
+	if code != 200 || !strings.Contains(page, "<dt>token</dt><dd><code>[REDACTED]</code></dd>") || strings.Contains(page, "s3cr3t-value-42") {
+		t.Errorf("display of a secret = %d: %s", code, page)
+	}
+
+	waitID, waitExec := pausedRun(t, e, testenv.Workflow(t, "long-wait.json"))
+	waitPath := "/dashboard/workspaces/" + e.WS.ID + "/workflows/" + waitID + "/paused"
+	code, page = b.get(waitPath)
+	if code != 200 || !strings.Contains(page, waitExec) || !strings.Contains(page, `<span class="badge">wait</span> Nap`) || !strings.Contains(page, "resumes 20") || strings.Contains(page, "Review") {
+		t.Errorf("paused waits = %d: %s", code, page)
+	}
+	if code, page := b.get(waitPath + "/" + waitExec + "/nap"); code != http.StatusBadRequest || !strings.Contains(page, "not answered by a person") {
+		t.Errorf("approval page of a timed wait = %d", code)
+	}
+	if code, _ := b.get(waitPath + "/" + waitExec + "/nope"); code != http.StatusNotFound {
+		t.Errorf("approval page of an unknown pause point = %d", code)
+	}
+	// Its uiUrl has no human pause point to lead to: the paused runs list.
+	req, _ := http.NewRequest("GET", e.URL+"/dashboard/resume/"+waitID+"/"+waitExec, nil)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != waitPath {
+		t.Errorf("resume link of a wait = %d → %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }

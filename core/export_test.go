@@ -1,6 +1,10 @@
 package core
 
-import "context"
+import (
+	"context"
+
+	"github.com/steelengine/steelengine/store"
+)
 
 // ActiveVersion exposes the cached active-deployment lookup to core_test.
 func (s *Service) ActiveVersion(ctx context.Context, wfID string) (uint32, error) {
@@ -10,3 +14,6 @@ func (s *Service) ActiveVersion(ctx context.Context, wfID string) (uint32, error
 	}
 	return dep.Version, nil
 }
+
+// FireRunID exposes the run id of a schedule's due fire to core_test.
+func FireRunID(sc *store.Schedule) string { return fireRunID(sc) }

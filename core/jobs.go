@@ -33,6 +33,9 @@ func (s *Service) enqueue(ctx context.Context, p *auth.Principal, exec *store.Ex
 	}
 	// The record and its job commit together: a run is accepted with its job or not at all.
 	if err := s.cfg.Jobs.Enqueue(ctx, store.Job{ExecutionID: exec.ID, Principal: pb, Timeout: timeout, Via: via, BaseURL: baseURL}, exec); err != nil {
+		if exec.RunID != "" && errors.Is(err, store.ErrConflict) {
+			return nil, ErrRunIDConflict // another replica's run took it first
+		}
 		return nil, fmt.Errorf("queue execution: %w", err)
 	}
 	return &Run{Execution: copyExec(exec)}, nil

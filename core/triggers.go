@@ -166,29 +166,49 @@ func (s *Service) RunDueSchedules(ctx context.Context) ([]*store.Execution, erro
 		if err != nil {
 			continue // refreshTriggers only stores schedules that parse
 		}
+		// The fire's run id is fixed by its block and due time, and the run is accepted
+		// before the fire is claimed: replicas ticking together run it once (the second
+		// gets the run id back as taken), and a replica that dies between the two leaves
+		// the claim to the next tick, whose run is refused the same way. A fire is never
+		// run twice, nor lost between its acceptance and its claim.
+		runID := fireRunID(sc)
+		run, err := s.Execute(ctx, auth.Operator(), RunRequest{WorkflowID: sc.WorkflowID, Trigger: store.TriggerSchedule,
+			Async: true, TriggerBlockID: sc.BlockID, RunID: runID, Input: map[string]any{}})
+		var execID, msg string
+		switch {
+		case err == nil:
+			execID = run.Execution.ID
+			out = append(out, run.Execution)
+		case errors.Is(err, ErrRunIDConflict): // fired already
+			if prev, gerr := s.st.Logs().GetByRunID(ctx, sc.WorkflowID, runID); gerr == nil {
+				execID = prev.ID
+			}
+		case errors.Is(err, store.ErrUnavailable):
+			errs = append(errs, err)
+			continue // not claimed: the next tick tries again
+		default:
+			msg = err.Error()
+			s.log.Warn("scheduled run refused", "workflow", sc.WorkflowID, "block", sc.BlockID, "err", err)
+		}
 		ok, err := s.st.ClaimSchedule(ctx, sc.WorkflowID, sc.BlockID, sc.NextRunAt, now, spec.Next(now))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if !ok {
-			continue
-		}
-		run, err := s.Execute(ctx, auth.Operator(), RunRequest{WorkflowID: sc.WorkflowID, Trigger: store.TriggerSchedule,
-			Async: true, TriggerBlockID: sc.BlockID, Input: map[string]any{}})
-		var execID, msg string
-		if err != nil {
-			msg = err.Error()
-			s.log.Warn("scheduled run refused", "workflow", sc.WorkflowID, "block", sc.BlockID, "err", err)
-		} else {
-			execID = run.Execution.ID
-			out = append(out, run.Execution)
+			continue // another replica claimed it (and records it)
 		}
 		if err := s.st.RecordScheduleRun(ctx, sc.WorkflowID, sc.BlockID, execID, msg); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// fireRunID is the run id of schedule sc's fire due at sc.NextRunAt.
+func fireRunID(sc *store.Schedule) string {
+	h := sha256.Sum256([]byte(sc.BlockID))
+	return fmt.Sprintf("schedule:%x:%d", h[:6], sc.NextRunAt.Unix())
 }
 
 // RunDue fires the due schedules and resumes the due async waits, once.

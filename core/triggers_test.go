@@ -137,3 +137,41 @@ func TestScheduleEveryMinuteAcrossRestarts(t *testing.T) {
 	}
 	tick(a, "2026-11-29T10:30:00Z", 0)
 }
+
+// A fire whose run was accepted by a replica that died before claiming the fire is
+// claimed by the next tick without a second run: the fire's run id is taken.
+func TestScheduleFireAcceptedButNotClaimedRunsOnce(t *testing.T) {
+	clock := &fakeClock{}
+	clock.Set("2026-11-29T10:00:30Z")
+	ctx := context.Background()
+	a := openAt(t, t.TempDir(), clock)
+	defer closeApp(t, a)
+	wf := deployFixture(t, a, "schedule-every-minute.json")
+	if _, err := a.Service.RunDueSchedules(ctx); err != nil { // arms it: next fire 10:01
+		t.Fatal(err)
+	}
+	scheds, err := a.Service.Schedules(ctx, auth.Operator(), "")
+	if err != nil || len(scheds) != 1 {
+		t.Fatalf("schedules = %v, %v", scheds, err)
+	}
+	sc := scheds[0]
+	clock.Set("2026-11-29T10:01:00Z")
+	// What the dead replica got done: the fire's run, accepted; no claim.
+	first, err := a.Service.Execute(ctx, auth.Operator(), core.RunRequest{WorkflowID: wf.ID, Trigger: store.TriggerSchedule,
+		Async: true, TriggerBlockID: sc.BlockID, RunID: core.FireRunID(sc), Input: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	execs, err := a.Service.RunDueSchedules(ctx)
+	if err != nil || len(execs) != 0 {
+		t.Fatalf("the next tick ran %d more (%v), want none", len(execs), err)
+	}
+	scheds, _ = a.Service.Schedules(ctx, auth.Operator(), "")
+	if got := scheds[0]; got.NextRunAt.Format(time.RFC3339) != "2026-11-29T10:02:00Z" || got.LastExecutionID != first.Execution.ID {
+		t.Fatalf("schedule after the tick = next %v, last run %s; want 10:02 and %s", got.NextRunAt, got.LastExecutionID, first.Execution.ID)
+	}
+	clock.Set("2026-11-29T10:02:00Z")
+	if execs, err := a.Service.RunDueSchedules(ctx); err != nil || len(execs) != 1 {
+		t.Fatalf("the 10:02 fire: %d runs, %v", len(execs), err)
+	}
+}

@@ -111,21 +111,26 @@ func (s *Store) CreateOAuthGrant(ctx context.Context, g *store.OAuthGrant, token
 		if err := putJSON(w.tx.Bucket(bOAuthClients), []byte(c.ID), c); err != nil {
 			return err
 		}
-		if err := putJSON(w.tx.Bucket(bOAuthGrants), []byte(g.ID), g); err != nil {
-			return err
-		}
-		if err := w.tx.Bucket(bOAuthGrantsByUser).Put(ckey(g.UserID, g.ID), nil); err != nil {
-			return err
-		}
-		if err := w.tx.Bucket(bOAuthGrantsByWs).Put(ckey(g.WorkspaceID, g.ID), nil); err != nil {
-			return err
-		}
-		if err := w.putOAuthTokens(g.ID, tokens); err != nil {
+		if err := w.putOAuthGrant(g, tokens); err != nil {
 			return err
 		}
 		// Resolvers cache unknown token digests per auth epoch.
 		return w.bumpAuth()
 	})
+}
+
+// putOAuthGrant stores grant g, its indexes by user and workspace, and tokens.
+func (w *writer) putOAuthGrant(g *store.OAuthGrant, tokens []*store.OAuthToken) error {
+	if err := putJSON(w.tx.Bucket(bOAuthGrants), []byte(g.ID), g); err != nil {
+		return err
+	}
+	if err := w.tx.Bucket(bOAuthGrantsByUser).Put(ckey(g.UserID, g.ID), nil); err != nil {
+		return err
+	}
+	if err := w.tx.Bucket(bOAuthGrantsByWs).Put(ckey(g.WorkspaceID, g.ID), nil); err != nil {
+		return err
+	}
+	return w.putOAuthTokens(g.ID, tokens)
 }
 
 func (w *writer) putOAuthTokens(grantID string, tokens []*store.OAuthToken) error {
@@ -415,16 +420,7 @@ func (s *Store) PutOAuthGrant(ctx context.Context, g *store.OAuthGrant, tokens .
 		} else if err != store.ErrNotFound {
 			return err
 		}
-		if err := putJSON(w.tx.Bucket(bOAuthGrants), []byte(g.ID), g); err != nil {
-			return err
-		}
-		if err := w.tx.Bucket(bOAuthGrantsByUser).Put(ckey(g.UserID, g.ID), nil); err != nil {
-			return err
-		}
-		if err := w.tx.Bucket(bOAuthGrantsByWs).Put(ckey(g.WorkspaceID, g.ID), nil); err != nil {
-			return err
-		}
-		if err := w.putOAuthTokens(g.ID, tokens); err != nil {
+		if err := w.putOAuthGrant(g, tokens); err != nil {
 			return err
 		}
 		return w.bumpAuth()

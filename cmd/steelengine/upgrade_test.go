@@ -31,17 +31,17 @@ func buildAt(t *testing.T, rev string) string {
 	dir := t.TempDir()
 	archive := exec.Command("git", "-C", repo, "archive", "--format=tar", rev)
 	untar := exec.Command("tar", "-x", "-C", dir)
-	var stderr bytes.Buffer
+	var archiveErr, untarErr, stderr bytes.Buffer // one each: the two run at once
 	untar.Stdin, _ = archive.StdoutPipe()
-	untar.Stderr, archive.Stderr = &stderr, &stderr
+	untar.Stderr, archive.Stderr = &untarErr, &archiveErr
 	if err := untar.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if err := archive.Run(); err != nil {
-		t.Fatalf("git archive %s: %v\n%s", rev, err, stderr.String())
+		t.Fatalf("git archive %s: %v\n%s", rev, err, archiveErr.String())
 	}
 	if err := untar.Wait(); err != nil {
-		t.Fatalf("untar %s: %v\n%s", rev, err, stderr.String())
+		t.Fatalf("untar %s: %v\n%s", rev, err, untarErr.String())
 	}
 	bin := filepath.Join(dir, "steelengine-old")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/steelengine")

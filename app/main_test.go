@@ -4,8 +4,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/steelengine/steelengine/store/postgres"
 	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
-// TestMain stops the throwaway PostgreSQL cluster the postgres tests start (pgtest).
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain stops the throwaway PostgreSQL cluster the postgres tests start (pgtest); the
+// databases pgtest gives come migrated.
+func TestMain(m *testing.M) {
+	pgtest.Template(postgres.Migrate)
+	os.Exit(pgtest.Main(m))
+}

@@ -4,9 +4,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/steelengine/steelengine/store/postgres"
 	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
 // TestMain stops the throwaway PostgreSQL cluster (started only by a test that asks
-// pgtest for a database) when the tests end.
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// pgtest for a database) when the tests end; the databases pgtest gives come migrated.
+func TestMain(m *testing.M) {
+	pgtest.Template(postgres.Migrate)
+	os.Exit(pgtest.Main(m))
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/steelengine/steelengine/engine/sandbox"
 	"github.com/steelengine/steelengine/internal/testenv"
 	"github.com/steelengine/steelengine/store"
+	"github.com/steelengine/steelengine/store/postgres"
 	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
@@ -26,6 +27,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("STEELENGINE_SANDBOX_WORKER") == "1" {
 		os.Exit(sandbox.WorkerMain())
 	}
+	pgtest.Template(postgres.Migrate)
 	os.Exit(pgtest.Main(m))
 }
 

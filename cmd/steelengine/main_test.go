@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steelengine/steelengine/store/postgres"
 	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
@@ -34,7 +35,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build steelengine: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := pgtest.Main(m) // the replica tests' throwaway PostgreSQL stops with the tests
+	pgtest.Template(postgres.Migrate) // the databases pgtest gives come migrated
+	code := pgtest.Main(m)            // the replica tests' throwaway PostgreSQL stops with the tests
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/steelengine/steelengine/store/postgres/pgtest"
 )
 
 // previousRelease is the build the rolling-upgrade test runs beside this one: the newest
@@ -66,6 +68,7 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 	}
 	old := buildAt(t, rev)
 	cl := newCluster(t)
+	cl.url = pgtest.EmptyURL(t) // the previous release creates its schema; this build migrates it
 	args := append([]string{"--database-url", cl.url, "--master-key", cl.key}, cl.extra...)
 	oldData := filepath.Join(t.TempDir(), "data")
 	a, w, _ := freshInstanceBin(t, old, oldData, "1", args...)

@@ -75,6 +75,21 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
+// Migrate brings the database at url up to this binary's schema, River's tables included,
+// and closes its connections before it returns. Open and OpenQueue migrate on their own;
+// Migrate prepares a database ahead of them (tests set up their template database with it).
+func Migrate(ctx context.Context, url string) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return fmt.Errorf("postgres: open pool: %w", err)
+	}
+	defer pool.Close()
+	if err := migrate(ctx, pool, migrationFS); err != nil {
+		return err
+	}
+	return migrateRiver(ctx, pool)
+}
+
 // migrate brings the schema up to date in one transaction under a transaction-scoped
 // advisory lock: replicas starting together queue on the lock, and each one after the
 // first finds nothing left to do. A failed migration rolls back whole, lock included.

@@ -98,7 +98,7 @@ func schemaMigrations(t *testing.T, db *DB) []applied {
 
 // Replicas starting together: every Open succeeds and each migration is applied once.
 func TestMigrateConcurrentOpens(t *testing.T) {
-	url := pgtest.URL(t)
+	url := pgtest.EmptyURL(t)
 	const n = 8
 	dbs := make([]*DB, n)
 	errs := make([]error, n)
@@ -248,4 +248,24 @@ func stripComments(sql string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// Migrate prepares an empty database whole (our tables and River's); running it again, as
+// Open does after it, changes nothing.
+func TestMigrate(t *testing.T) {
+	url := pgtest.EmptyURL(t)
+	for range 2 {
+		if err := Migrate(t.Context(), url); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+	}
+	db := open(t, url, Options{})
+	ms, _ := loadMigrations(migrationFS)
+	if got := schemaMigrations(t, db); len(got) != len(ms) {
+		t.Fatalf("schema_migrations has %d rows, want %d: %v", len(got), len(ms), got)
+	}
+	var river bool
+	if err := db.Pool().QueryRow(t.Context(), "SELECT to_regclass('river_job') IS NOT NULL").Scan(&river); err != nil || !river {
+		t.Fatalf("River's tables after Migrate: %v, %v", river, err)
+	}
 }

@@ -1,4 +1,4 @@
-// Package pgtest gives tests a fresh, empty PostgreSQL database each.
+// Package pgtest gives tests a fresh PostgreSQL database each.
 //
 // The server is the one STEELENGINE_TEST_DATABASE_URL names (a postgres:// URL of a role
 // that may CREATE DATABASE), else a throwaway cluster this test binary starts on first use:
@@ -10,6 +10,14 @@
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 //
 //	func TestX(t *testing.T) { db, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{}) … }
+//
+// Creating a database and migrating it each cost the server a few hundred milliseconds,
+// most of a short test. A package registers how to set a database up with Template in
+// TestMain (pgtest cannot import store/postgres, whose own tests use it); the first URL
+// call then sets up one template database, and every database URL returns is a copy of it
+// (CREATE DATABASE … TEMPLATE), made ahead in the background while earlier tests run.
+// Where copying is refused, each database is set up on its own instead: slower, the same
+// schema. EmptyURL gives a database nothing has touched, for the tests of the migrations.
 package pgtest
 
 import (
@@ -44,7 +52,26 @@ var (
 	once       sync.Once
 	srv        *server
 	srvErr     error
+
+	setup      func(ctx context.Context, url string) error
+	tplOnce    sync.Once
+	tplName    string // "" until built, and when building failed
+	tplFailure error  // why there is no template
+
+	copies   chan copied // made ahead by copyAhead; closed when copying failed
+	stopCopy = make(chan struct{})
+	copying  sync.WaitGroup
 )
+
+// ahead is how many copies of the template wait for tests. A copy costs the server a few
+// hundred milliseconds (the system catalogs are copied too), mostly while the previous
+// test waits on its own queries or timers, so the next test seldom waits for its database.
+const ahead = 3
+
+type copied struct {
+	name string
+	err  error
+}
 
 // errNoServer means there is nothing to test against; tests skip unless CI is set.
 var errNoServer = errors.New("no PostgreSQL server: set " + EnvURL +
@@ -58,12 +85,33 @@ type server struct {
 	stop    func() // nil when the server is not ours
 }
 
+// Template makes every database URL returns start as fn leaves a new database: fn runs
+// once per test binary, on a template database, before the first URL returns (e.g.
+// postgres.Migrate). fn must close every connection it opened before it returns, since
+// PostgreSQL copies only a database nobody is connected to. Call it from TestMain before
+// Main.
+func Template(fn func(ctx context.Context, url string) error) { setup = fn }
+
 // Main runs the tests, then stops the throwaway cluster if one was started. Call it from
 // TestMain in every package whose tests use URL.
 func Main(m *testing.M) int {
 	mainCalled.Store(true)
 	code := m.Run()
+	close(stopCopy)
+	copying.Wait()
 	if srv != nil {
+		if srv.stop == nil { // an external server keeps what we leave
+			if copies != nil {
+				for c := range copies {
+					if c.err == nil {
+						dropDatabase(c.name)
+					}
+				}
+			}
+			if tplName != "" {
+				dropDatabase(tplName)
+			}
+		}
 		srv.admin.Close()
 		if srv.stop != nil {
 			srv.stop()
@@ -72,9 +120,48 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// URL creates an empty database for t and returns its URL; the database is dropped when t
-// and its cleanups end (connections still open are cut).
+// URL creates a database for t, set up by the Template function if one is registered (else
+// empty), and returns its URL; the database is dropped when t and its cleanups end
+// (connections still open are cut).
 func URL(t testing.TB) string {
+	t.Helper()
+	requireServer(t)
+	if setup == nil {
+		return create(t)
+	}
+	tplOnce.Do(buildTemplate)
+	if tplName != "" {
+		c, ok := <-copies
+		if ok && c.err == nil {
+			return dbURL(t, c.name)
+		}
+		if ok {
+			t.Logf("pgtest: copying the template failed, setting this database up on its own: %v", c.err)
+		} else {
+			t.Logf("pgtest: copying the template failed, setting each database up on its own")
+		}
+	} else if tplFailure != nil {
+		t.Logf("pgtest: no template database, setting each database up on its own: %v", tplFailure)
+	}
+	u := create(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := setup(ctx, u); err != nil {
+		t.Fatalf("pgtest: set up database: %v", err)
+	}
+	return u
+}
+
+// EmptyURL is URL without the template: a database nothing has touched, for tests that
+// migrate an empty database themselves.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	requireServer(t)
+	return create(t)
+}
+
+// requireServer connects on first use, and skips or fails t when there is no server.
+func requireServer(t testing.TB) {
 	t.Helper()
 	once.Do(func() { srv, srvErr = connect() })
 	if srvErr != nil {
@@ -87,12 +174,35 @@ func URL(t testing.TB) string {
 		t.Logf("pgtest: throwaway cluster started in %v", srv.started.Round(time.Millisecond))
 		srv.started = 0
 	}
-	name := "t_" + randomHex(8)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := srv.admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+}
+
+// create makes an empty database for t.
+func create(t testing.TB) string {
+	t.Helper()
+	name, err := tryCreate("")
+	if err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
+	return dbURL(t, name)
+}
+
+// tryCreate makes a database, a copy of template unless that is "".
+func tryCreate(template string) (string, error) {
+	name := "t_" + randomHex(8)
+	sql := "CREATE DATABASE " + name
+	if template != "" {
+		sql += " TEMPLATE " + template
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := srv.admin.Exec(ctx, sql); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// dbURL registers name's drop with t and returns its URL.
+func dbURL(t testing.TB, name string) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -103,6 +213,64 @@ func URL(t testing.TB) string {
 	u := srv.base
 	u.Path = "/" + name
 	return u.String()
+}
+
+// buildTemplate sets up the template database; on failure it leaves tplName empty and
+// says why in tplFailure.
+func buildTemplate() {
+	name := "tpl_" + randomHex(8)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := srv.admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tplFailure = fmt.Errorf("create template database: %w", err)
+		return
+	}
+	u := srv.base
+	u.Path = "/" + name
+	err := setup(ctx, u.String())
+	if err == nil {
+		// Nobody may connect from now on: a copy fails while anyone is connected.
+		_, err = srv.admin.Exec(ctx, "ALTER DATABASE "+name+" WITH ALLOW_CONNECTIONS false")
+	}
+	if err == nil {
+		// Anything setup left behind is cut (CREATE DATABASE would wait 5 s for it, then fail).
+		_, err = srv.admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+	}
+	if err != nil {
+		tplFailure = fmt.Errorf("set up template database: %w", err)
+		dropDatabase(name)
+		return
+	}
+	tplName = name
+	copies = make(chan copied, ahead-1) // and one in the hand of copyAhead
+	copying.Add(1)
+	go copyAhead(copies, name)
+}
+
+// copyAhead copies tpl into ch until Main stops it or a copy fails.
+func copyAhead(ch chan<- copied, tpl string) {
+	defer copying.Done()
+	defer close(ch)
+	for {
+		name, err := tryCreate(tpl)
+		select {
+		case ch <- copied{name, err}:
+			if err != nil {
+				return
+			}
+		case <-stopCopy:
+			if err == nil && srv.stop == nil {
+				dropDatabase(name)
+			}
+			return
+		}
+	}
+}
+
+func dropDatabase(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = srv.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 }
 
 func connect() (*server, error) {

@@ -169,3 +169,14 @@ type Reader interface {
 func NewID() string {
 	return strings.ToLower(ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader).String())
 }
+
+// IDTime is the time NewID made id at (millisecond precision), or false when id is not
+// the form NewID makes. Any 26 characters of ULID alphabet parse, so the time of an id
+// made elsewhere may be anything: a hint to narrow a search, never a fact to rely on.
+func IDTime(id string) (time.Time, bool) {
+	u, err := ulid.ParseStrict(id)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return ulid.Time(u.Time()).UTC(), true
+}

@@ -69,7 +69,28 @@ func (l *logs) queryOne(ctx context.Context, what, sql string, args ...any) (*st
 	return e, nil
 }
 
+// idWindow is how far from its id's time an execution's started_at is looked for first.
+// core makes an execution's id and started_at from one clock reading, so only an id made
+// elsewhere (or a record moved since) falls outside it.
+const idWindow = 24 * time.Hour
+
+// Get looks in the partitions around the id's time first: the primary key is (id,
+// started_at), so a lookup by id alone probes every monthly partition's index. What is
+// not there is looked for everywhere, so a record is found wherever its started_at is.
 func (l *logs) Get(ctx context.Context, id string) (*store.Execution, error) {
+	what := fmt.Sprintf("execution %q", id)
+	if at, ok := store.IDTime(id); ok {
+		e, err := l.queryOne(ctx, what, `SELECT `+execCols+` FROM executions
+			WHERE id = $1 AND started_at BETWEEN $2 AND $3 LIMIT 1`, id, at.Add(-idWindow), at.Add(idWindow))
+		if !errors.Is(err, store.ErrNotFound) {
+			return e, err
+		}
+	}
+	return l.getAnywhere(ctx, id)
+}
+
+// getAnywhere looks for id in every partition.
+func (l *logs) getAnywhere(ctx context.Context, id string) (*store.Execution, error) {
 	return l.queryOne(ctx, fmt.Sprintf("execution %q", id),
 		`SELECT `+execCols+` FROM executions WHERE id = $1 LIMIT 1`, id)
 }

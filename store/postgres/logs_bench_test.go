@@ -2,15 +2,20 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/steelengine/steelengine/store"
 	"github.com/steelengine/steelengine/store/bolt"
@@ -25,13 +30,35 @@ import (
 // bbolt syncs logs.db on every commit. pgtest's throwaway cluster runs with fsync off; for
 // durable PostgreSQL figures point STEELENGINE_TEST_DATABASE_URL at a server with the
 // production settings. STEELENGINE_BENCH_ROWS=N (e.g. 1000000) adds the query benchmarks
-// over N executions; PostgreSQL's copy is generated in SQL, bbolt's through Put.
+// over N executions; PostgreSQL's copy is generated in SQL, bbolt's through Put, which
+// takes far too long past a million: STEELENGINE_BENCH_BACKENDS=postgres (a comma-separated
+// list of backend names, bolt and postgres; default both) runs one side only, e.g.
+//
+//	STEELENGINE_BENCH_BACKENDS=postgres STEELENGINE_BENCH_ROWS=10000000 \
+//	    go test ./store/postgres/ -run '^$' -bench 'LogsQuery/rows=10000000' -timeout 3h
 
 var benchBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 type benchBackend struct {
 	name string
 	open func(b *testing.B) (store.Store, func() int64) // the store and its commit count (nil if unknown)
+}
+
+// benchOn is the backends STEELENGINE_BENCH_BACKENDS names (default all).
+func benchOn(b *testing.B) []benchBackend {
+	v := os.Getenv("STEELENGINE_BENCH_BACKENDS")
+	if v == "" {
+		return benchBackends
+	}
+	var on []benchBackend
+	for name := range strings.SplitSeq(v, ",") {
+		i := slices.IndexFunc(benchBackends, func(be benchBackend) bool { return be.name == strings.TrimSpace(name) })
+		if i < 0 {
+			b.Fatalf("STEELENGINE_BENCH_BACKENDS=%q: %q is not bolt or postgres", v, name)
+		}
+		on = append(on, benchBackends[i])
+	}
+	return on
 }
 
 var benchBackends = []benchBackend{
@@ -83,7 +110,7 @@ func benchPut(b *testing.B, l store.Logs, e *store.Execution) {
 // concurrent writers: group commit batches the concurrent ones.
 func BenchmarkLogsPut(b *testing.B) {
 	for _, writers := range []int{1, 16, 64} {
-		for _, be := range benchBackends {
+		for _, be := range benchOn(b) {
 			b.Run(fmt.Sprintf("writers=%d/%s", writers, be.name), func(b *testing.B) {
 				s, commits := be.open(b)
 				l := s.Logs()
@@ -150,16 +177,24 @@ func loadSQL(b *testing.B, s *Store, rows int64) {
 			b.Fatalf("%.60s: %v", sql, err)
 		}
 	}
+	// Ids as store.NewID makes them: the started_at millisecond in ten base-32 digits, then
+	// sixteen more (here the row number), so Get's lookup near the id's time finds them.
+	var idTime []string
+	for shift := 45; shift >= 0; shift -= 5 {
+		idTime = append(idTime, fmt.Sprintf(`substr('0123456789abcdefghjkmnpqrstvwxyz', ((ms >> %d) & 31)::int + 1, 1)`, shift))
+	}
 	ex(`INSERT INTO executions (id, workspace_id, workflow_id, trigger, status, level, started_at,
 			duration_ms, input, output, block_logs)
-		SELECT lpad(i::text, 26, '0'), 'ws', 'wf' || (i % 10), 'api',
+		SELECT `+strings.Join(idTime, " || ")+` || lpad(i::text, 16, '0'), 'ws', 'wf' || (i % 10), 'api',
 			CASE WHEN i % 20 = 0 THEN 'failed' ELSE 'completed' END,
 			CASE WHEN i % 20 = 0 THEN 'error' ELSE 'info' END,
-			$2::timestamptz + i * $3 * interval '1 microsecond', i % 5000,
+			at, i % 5000,
 			convert_to('{"customer":"acme","amount":42}', 'UTF8'),
 			convert_to('{"result":"ok","items":[1,2,3,4,5,6,7,8,9,10]}', 'UTF8'),
 			$4::bytea
-		FROM generate_series(1, $1::bigint) i`, rows, benchBase, step, []byte(benchBlockLogs))
+		FROM generate_series(1, $1::bigint) i,
+			LATERAL (SELECT $2::timestamptz + i * $3 * interval '1 microsecond' AS at) t,
+			LATERAL (SELECT (extract(epoch FROM at) * 1000)::bigint AS ms) m`, rows, benchBase, step, []byte(benchBlockLogs))
 	// The writer's partition cache learns the months on first write; nothing to do.
 	for _, t := range []struct{ table, key string }{{"execution_rollups", "workflow_id"}, {"execution_rollups_ws", "workspace_id"}} {
 		ex(`INSERT INTO ` + t.table + ` (` + t.key + `, hour, count, errors, cost, hist, hist_bin)
@@ -195,7 +230,7 @@ func BenchmarkLogsQuery(b *testing.B) {
 		sizes = append(sizes, n)
 	}
 	for _, rows := range sizes {
-		for _, be := range benchBackends {
+		for _, be := range benchOn(b) {
 			b.Run(fmt.Sprintf("rows=%d/%s", rows, be.name), func(b *testing.B) {
 				s, _ := be.open(b)
 				l := s.Logs()
@@ -256,6 +291,25 @@ func benchQueriesOn(b *testing.B, l store.Logs) {
 			}
 		})
 	}
+	b.Run("get", func(b *testing.B) {
+		// One id a day across the 30 days, found by a first page from that day.
+		var ids []string
+		for d := range 30 {
+			page, err := l.List(ctx, store.LogQuery{WorkspaceID: "ws", Start: benchBase.AddDate(0, 0, d), Limit: 1, Order: "asc"})
+			if err != nil || len(page.Items) == 0 {
+				b.Fatalf("list day %d = %+v, %v", d, page, err)
+			}
+			ids = append(ids, page.Items[0].ID)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := l.Get(ctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	for _, m := range []struct {
 		name string
 		q    store.MetricsQuery
@@ -272,6 +326,79 @@ func benchQueriesOn(b *testing.B, l store.Logs) {
 					b.Fatalf("metrics = %d buckets, %v", len(got), err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkLogsGet measures Get by id over 24 monthly partitions (1,000 executions each,
+// ids made as store.NewID makes them, at their started_at), and Get of an id that is not
+// there; on PostgreSQL also the lookup by id alone in every partition (found-every-partition),
+// which Get falls back to.
+func BenchmarkLogsGet(b *testing.B) {
+	const months, perMonth = 24, 1000
+	for _, be := range benchOn(b) {
+		b.Run(be.name, func(b *testing.B) {
+			s, _ := be.open(b)
+			l := s.Logs()
+			ids := make([]string, 0, months*perMonth)
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			var n atomic.Int64
+			for range 64 {
+				wg.Go(func() {
+					for {
+						i := n.Add(1) - 1
+						if i >= months*perMonth {
+							return
+						}
+						e := benchExec(i, perMonth)
+						e.StartedAt = benchBase.AddDate(0, int(i/perMonth), 0).Add(time.Duration(i%perMonth) * 40 * time.Minute)
+						e.ID = strings.ToLower(ulid.MustNew(ulid.Timestamp(e.StartedAt), rand.Reader).String())
+						benchPut(b, l, e)
+						mu.Lock()
+						ids = append(ids, e.ID)
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			if ps, ok := s.(*Store); ok {
+				if _, err := ps.pool.Exec(context.Background(), `ANALYZE executions`); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			b.Run("found", func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, err := l.Get(ctx, ids[i%len(ids)]); err != nil {
+						b.Fatal(err)
+					}
+					i += 7919 // a prime: ids in no order, every month
+				}
+			})
+			if ps, ok := s.(*Store); ok {
+				// What Get cost before it looked near the id's time first.
+				b.Run("found-every-partition", func(b *testing.B) {
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						if _, err := ps.logs.getAnywhere(ctx, ids[i%len(ids)]); err != nil {
+							b.Fatal(err)
+						}
+						i += 7919
+					}
+				})
+			}
+			b.Run("missing", func(b *testing.B) {
+				missing := strings.ToLower(ulid.MustNew(ulid.Timestamp(benchBase.AddDate(1, 0, 0)), rand.Reader).String())
+				for b.Loop() {
+					if _, err := l.Get(ctx, missing); !errors.Is(err, store.ErrNotFound) {
+						b.Fatalf("Get(missing) = %v, want ErrNotFound", err)
+					}
+				}
+			})
 		})
 	}
 }

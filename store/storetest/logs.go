@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/steelengine/steelengine/store"
 )
@@ -28,6 +31,7 @@ func testLogs(t *testing.T, open Opener) {
 		{"PutGetReplace", testLogPutGetReplace},
 		{"RoundTrip", testLogRoundTrip},
 		{"PutInvalid", testLogPutInvalid},
+		{"GetFarFromIDTime", testLogGetFarFromIDTime},
 		{"GetByRunID", testLogGetByRunID},
 		{"RunIDRace", testLogRunIDRace},
 		{"ListFiltersAndPaging", testLogListFiltersAndPaging},
@@ -123,6 +127,49 @@ func testLogPutGetReplace(t *testing.T, l store.Logs) {
 	}
 	if _, err := l.Get(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("get missing err = %v, want ErrNotFound", err)
+	}
+}
+
+// Get finds a record whatever its started_at says against its id's time (PostgreSQL looks
+// near the id's time first): a run started long before or after the id was made, an id
+// made elsewhere, one moved across months, one among others near its id's time.
+func testLogGetFarFromIDTime(t *testing.T, l store.Logs) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	idAt := func(at time.Time) string { // an id as store.NewID makes it, at time at
+		return strings.ToLower(ulid.MustNew(ulid.Timestamp(at), crand.Reader).String())
+	}
+	near := newExec("ws1", "wf1", now, store.StatusCompleted)
+	yearBefore := newExec("ws1", "wf1", now.AddDate(-1, 0, 0), store.StatusCompleted)
+	dayAfter := newExec("ws1", "wf1", now, store.StatusCompleted)
+	dayAfter.ID = idAt(now.Add(-25 * time.Hour))
+	future := newExec("ws1", "wf1", now, store.StatusCompleted)
+	future.ID = idAt(now.AddDate(5, 0, 0))
+	epoch := newExec("ws1", "wf1", t0, store.StatusCompleted)
+	epoch.ID = "00000000000000000000000001" // parses as a time in 1970
+	custom := newExec("ws1", "wf1", t0, store.StatusCompleted)
+	custom.ID = "imported-run-7"
+	all := []*store.Execution{near, yearBefore, dayAfter, future, epoch, custom}
+	putAll(t, l, all)
+	for _, e := range all {
+		got, err := l.Get(ctx, e.ID)
+		if err != nil || got.ID != e.ID || !got.StartedAt.Equal(e.StartedAt) {
+			t.Errorf("Get(%s) started %v = %+v, %v", e.ID, e.StartedAt, got, err)
+		}
+	}
+	// Moved away from its id's time, then back: found at each place, listed once.
+	for _, at := range []time.Time{now.AddDate(0, -3, 0), now.Add(time.Hour)} {
+		near.StartedAt = at
+		mustPut(t, l, near)
+		got, err := l.Get(ctx, near.ID)
+		if err != nil || !got.StartedAt.Equal(at) {
+			t.Fatalf("Get after moving to %v = %+v, %v", at, got, err)
+		}
+	}
+	if n, _ := l.Count(ctx); n != len(all) {
+		t.Errorf("count = %d, want %d", n, len(all))
+	}
+	if _, err := l.Get(ctx, idAt(now)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get of an id never put: %v, want ErrNotFound", err)
 	}
 }
 

@@ -187,7 +187,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.metrics.watch(a)
 
 	a.API = httpapi.New(cfg.HTTP, httpapi.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log})
-	a.MCP = mcp.New(cfg.MCP, mcp.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log})
+	a.MCP = mcp.New(cfg.MCP, mcp.Deps{Service: a.Service, Resolver: a.Resolver, Secrets: a.Secrets, Logger: log})
 	if a.Dashboard, err = embed.New(cfg.Dashboard, embed.Deps{Service: a.Service, Resolver: a.Resolver, Logger: log}); err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}

@@ -44,7 +44,10 @@ type Config struct {
 type Deps struct {
 	Service  *core.Service
 	Resolver *auth.Resolver
-	Logger   *slog.Logger
+	// Secrets sign session ids, so that every replica sharing the master key accepts
+	// them (nil: ids are good on this process only).
+	Secrets *auth.Secrets
+	Logger  *slog.Logger
 }
 
 // Server is the MCP front door.
@@ -52,6 +55,7 @@ type Server struct {
 	cfg   Config
 	svc   *core.Service
 	res   *auth.Resolver
+	sec   *auth.Secrets
 	log   *slog.Logger
 	guard hostGuard
 
@@ -86,7 +90,7 @@ func New(cfg Config, deps Deps) *Server {
 		log = slog.Default()
 	}
 	s := &Server{
-		cfg: cfg, svc: deps.Service, res: deps.Resolver, log: log.With("component", "mcp"),
+		cfg: cfg, svc: deps.Service, res: deps.Resolver, sec: deps.Secrets, log: log.With("component", "mcp"),
 		guard: newHostGuard(cfg),
 		serve: map[string]*endpoint{}, extra: map[*endpoint]bool{},
 		stop: make(chan struct{}), stopped: make(chan struct{}),
@@ -189,14 +193,9 @@ func (s *Server) handler(serverID func(*http.Request) string) http.Handler {
 			return
 		}
 		// A session belongs to the key that opened it; for any other key it does not exist.
-		owner := ownerOf(p)
-		if sid := r.Header.Get(server.HeaderKeySessionID); sid != "" {
-			if !e.sessions.ownedBy(sid, owner) {
-				writeJSONError(w, http.StatusNotFound, "session_not_found", "Session not found")
-				return
-			}
-		} else {
-			w = &binding{ResponseWriter: w, s: e.sessions, owner: owner}
+		if sid := r.Header.Get(server.HeaderKeySessionID); sid != "" && !e.sessions.ownedBy(sid, ownerOf(p), time.Now()) {
+			writeJSONError(w, http.StatusNotFound, "session_not_found", "Session not found")
+			return
 		}
 		e.http.ServeHTTP(w, r.WithContext(withPrincipal(ctx, p)))
 	})

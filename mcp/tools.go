@@ -47,7 +47,7 @@ type registry struct {
 }
 
 func (s *Server) newEndpoint(serverID, name string) *endpoint {
-	e := &endpoint{s: s, serverID: serverID, sessions: &sessions{}}
+	e := &endpoint{s: s, serverID: serverID, sessions: newSessions(serverID, s.sec)}
 	e.reg.Store(&registry{byName: map[string]string{}})
 	e.mcp = server.NewMCPServer(name, serverVersion,
 		server.WithToolCapabilities(true),
@@ -71,7 +71,7 @@ func (s *Server) newEndpoint(serverID, name string) *endpoint {
 			return withPrincipal(ctx, principalFrom(r.Context()))
 		}),
 		server.WithSessionIdleTTL(s.cfg.SessionIdleTTL),
-		server.WithSessionIdManager(e.sessions),
+		server.WithSessionIdManagerResolver(e.sessions),
 		// Host/Origin are validated by our own guard (configurable, proxy-aware).
 		server.WithDisableLocalhostProtection(true),
 		server.WithHeartbeatInterval(30*time.Second),

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -417,4 +418,54 @@ func TestReplicasCancelReachesASyncRunElsewhere(t *testing.T) {
 	within(t, 5*time.Second, "the run is recorded cancelled", func() bool {
 		return runsOf(t, client, b.url, w, w.wait)[id] == "cancelled"
 	})
+}
+
+// mcpPost sends one MCP JSON-RPC message over HTTP with a key and, when set, a session.
+func mcpPost(t *testing.T, url, key, sid, body string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/mcp", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	req.Header.Set("X-API-Key", key)
+	if sid != "" {
+		req.Header.Set("Mcp-Session-Id", sid)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// An MCP session opened on replica A is good on replica B (a load balancer sends the
+// next request anywhere), for its own key only.
+func TestReplicasShareMCPSessions(t *testing.T) {
+	cl := newCluster(t)
+	a, w, _ := cl.first("1")
+	b := cl.start()
+	resp, body := mcpPost(t, a.url, w.key, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("initialize on A: %d %q %s", resp.StatusCode, sid, body)
+	}
+	mcpPost(t, b.url, w.key, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	resp, body = mcpPost(t, b.url, w.key, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"tools"`) {
+		t.Fatalf("tools/list on B with A's session: %d %s", resp.StatusCode, body)
+	}
+	// Another key presenting the id finds nothing on either replica.
+	client := &http.Client{Timeout: 10 * time.Second}
+	code, out, err := call(client, "POST", a.url+"/api/users/me/api-keys", w.session, map[string]any{"name": "other"})
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("second key: %d %v %v", code, out, err)
+	}
+	other := out["key"].(map[string]any)["key"].(string)
+	for _, s := range []*server{a, b} {
+		if resp, body := mcpPost(t, s.url, other, sid, `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("another key with the session: %d %s", resp.StatusCode, body)
+		}
+	}
 }

@@ -205,6 +205,11 @@ func loadSQL(b *testing.B, s *Store, rows int64) {
 				FROM executions GROUP BY 1, 2) r`)
 	}
 	ex(`ANALYZE executions`)
+	var size string
+	if err := s.pool.QueryRow(ctx, `SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid)))
+		FROM pg_inherits WHERE inhparent = 'executions'::regclass`).Scan(&size); err == nil {
+		b.Logf("executions: %s with indexes", size)
+	}
 }
 
 var benchQueries = []struct {

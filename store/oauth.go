@@ -58,6 +58,41 @@ type OAuthToken struct {
 // transaction) when a rotated refresh token comes back.
 var ErrRefreshReused = errors.New("refresh token reused")
 
+// OAuthCode is an authorization code between consent and token exchange, stored under
+// the digest of the code (never the code itself) so that any replica can exchange a code
+// another issued. It carries the consent the exchange checks; none of it is secret (ids
+// and URLs).
+type OAuthCode struct {
+	Digest        []byte    `json:"-"`
+	ClientID      string    `json:"clientId"`
+	RedirectURI   string    `json:"redirectUri"`
+	CodeChallenge string    `json:"codeChallenge"`
+	Resource      string    `json:"resource"`
+	ServerID      string    `json:"serverId,omitempty"`
+	WorkspaceID   string    `json:"workspaceId"`
+	Workflows     []string  `json:"workflows,omitempty"`
+	Level         Level     `json:"level"`
+	UserID        string    `json:"userId"`
+	ExpiresAt     time.Time `json:"expiresAt"`
+	// UsedAt is when the code was first presented; any later presentation is a replay.
+	UsedAt *time.Time `json:"usedAt,omitempty"`
+	// GrantID is the grant the first exchange created, revoked if the code comes back.
+	GrantID string `json:"grantId,omitempty"`
+	// Replayed: the code came back while its first exchange had not yet recorded a
+	// grant; that exchange revokes the grant it creates (SetOAuthCodeGrant says so).
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+// Check checks a code before it is stored: a digest, a client, a user, a workspace, an
+// expiry, and not yet used.
+func (c *OAuthCode) Check() error {
+	if len(c.Digest) == 0 || c.ClientID == "" || c.UserID == "" || c.WorkspaceID == "" || c.ExpiresAt.IsZero() ||
+		c.UsedAt != nil || c.GrantID != "" || c.Replayed {
+		return invalidf("oauth code needs a digest, a client, a user, a workspace and an expiry, and must be new")
+	}
+	return nil
+}
+
 // OAuthGrantFilter selects grants: of a user, or reaching a workspace.
 type OAuthGrantFilter struct {
 	UserID      string
@@ -114,6 +149,27 @@ type OAuth interface {
 	// workspace: a copied grant may outlive its client, as on the source. It bumps the
 	// auth epoch (resolvers cache unknown digests per epoch).
 	PutOAuthGrant(ctx context.Context, g *OAuthGrant, tokens ...*OAuthToken) error
+
+	// CreateOAuthCode stores a new, unused code, and in the same write deletes every code
+	// that expired before expiredBefore (callers pass a time well behind now, so that no
+	// exchange still in flight loses its code). A digest already stored is ErrConflict.
+	// It does not touch the epochs: codes are never cached.
+	CreateOAuthCode(ctx context.Context, c *OAuthCode, expiredBefore time.Time) error
+
+	// UseOAuthCode presents the code stored under digest at t, atomically: it returns the
+	// code as it was before this call, and records the use. A first use (UsedAt nil in
+	// the answer) sets UsedAt to t. A later use changes nothing but, while the first use
+	// has recorded no grant yet (GrantID empty in the answer), sets Replayed so that the
+	// first exchange learns of it from SetOAuthCodeGrant. Of any number of concurrent
+	// calls exactly one sees a first use. A code unknown, pruned, or expired at t
+	// (t not before ExpiresAt) is ErrNotFound and nothing is recorded.
+	UseOAuthCode(ctx context.Context, digest []byte, t time.Time) (c *OAuthCode, err error)
+
+	// SetOAuthCodeGrant records the grant the first use of the code under digest created,
+	// and reports whether the code was presented again before that (Replayed): the
+	// caller then revokes the grant. Expiry does not matter here; an unknown code is
+	// ErrNotFound.
+	SetOAuthCodeGrant(ctx context.Context, digest []byte, grantID string) (replayed bool, err error)
 }
 
 // Check checks a client before it is stored: an id and redirect URIs.

@@ -81,6 +81,10 @@ var coreMigrations = []migration{
 		}
 		return nil
 	}},
+	{10, "oauth authorization codes", func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bOAuthCodes)
+		return err
+	}},
 }
 
 // numberDeployments makes every workflow's counters agree with its stored versions:

@@ -19,6 +19,9 @@ func testOAuth(t *testing.T, open Opener) {
 	t.Run("LastUsedKeepsEpoch", func(t *testing.T) { testOAuthLastUsed(t, open) })
 	t.Run("ConcurrentRefresh", func(t *testing.T) { testOAuthConcurrentRefresh(t, open) })
 	t.Run("CopyAsIs", func(t *testing.T) { testOAuthCopy(t, open) })
+	t.Run("Codes", func(t *testing.T) { testOAuthCodes(t, open) })
+	t.Run("CodesPruned", func(t *testing.T) { testOAuthCodesPruned(t, open) })
+	t.Run("ConcurrentCodeUse", func(t *testing.T) { testOAuthConcurrentCodeUse(t, open) })
 }
 
 const day = 24 * time.Hour
@@ -594,5 +597,148 @@ func testOAuthCopy(t *testing.T, open Opener) {
 	err = dst.EachOAuthGrant(ctx, func(*store.OAuthGrant, []*store.OAuthToken) error { n++; return stop })
 	if !errors.Is(err, stop) || n != 1 {
 		t.Fatalf("each with a failing fn = %v after %d calls; want stop after 1", err, n)
+	}
+}
+
+func oauthCode(digest string, expires time.Time) *store.OAuthCode {
+	return &store.OAuthCode{Digest: []byte(digest), ClientID: "client-1", RedirectURI: "http://127.0.0.1:7777/cb",
+		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Resource: "https://se.example/api/mcp/serve/srv-1",
+		ServerID: "srv-1", WorkspaceID: "ws-1", Workflows: []string{"wf-a", "wf-b"}, Level: store.LevelWrite,
+		UserID: "user-1", ExpiresAt: expires}
+}
+
+// testOAuthCodes is the life of an authorization code: stored with its consent, used
+// once, and every later presentation seen as a replay carrying the first use's grant.
+func testOAuthCodes(t *testing.T, open Opener) {
+	s := open(t)
+	exp := t0.Add(time.Minute)
+	want := oauthCode("code-1", exp)
+	wantErr(t, "create", s.CreateOAuthCode(ctx, want, time.Time{}), nil)
+	epoch := s.AuthEpoch()
+	for name, bad := range map[string]*store.OAuthCode{
+		"no digest":    {ClientID: "c", UserID: "u", WorkspaceID: "w", ExpiresAt: exp},
+		"no user":      {Digest: []byte("x"), ClientID: "c", WorkspaceID: "w", ExpiresAt: exp},
+		"no expiry":    {Digest: []byte("x"), ClientID: "c", UserID: "u", WorkspaceID: "w"},
+		"already used": {Digest: []byte("x"), ClientID: "c", UserID: "u", WorkspaceID: "w", ExpiresAt: exp, UsedAt: &t0},
+	} {
+		wantErr(t, name, s.CreateOAuthCode(ctx, bad, time.Time{}), store.ErrInvalid)
+	}
+	wantErr(t, "same digest again", s.CreateOAuthCode(ctx, oauthCode("code-1", exp), time.Time{}), store.ErrConflict)
+	_, err := s.UseOAuthCode(ctx, []byte("no-such-code"), t0)
+	wantErr(t, "unknown digest", err, store.ErrNotFound)
+	_, err = s.SetOAuthCodeGrant(ctx, []byte("no-such-code"), "g")
+	wantErr(t, "grant of an unknown digest", err, store.ErrNotFound)
+
+	first, err := s.UseOAuthCode(ctx, []byte("code-1"), t0.Add(time.Second))
+	wantErr(t, "first use", err, nil)
+	if !reflect.DeepEqual(first, want) {
+		t.Fatalf("first use returned\n%+v\nwant it as stored\n%+v", first, want)
+	}
+	second, err := s.UseOAuthCode(ctx, []byte("code-1"), t0.Add(2*time.Second))
+	wantErr(t, "second use", err, nil)
+	if second.UsedAt == nil || !second.UsedAt.Equal(t0.Add(time.Second)) || second.GrantID != "" || second.Replayed {
+		t.Fatalf("second use before any grant = used %v grant %q replayed %v; want used at the first use, no grant, not yet replayed",
+			second.UsedAt, second.GrantID, second.Replayed)
+	}
+	// The replay came while the first exchange was creating its grant: recording the
+	// grant says so, and the exchange revokes it.
+	replayed, err := s.SetOAuthCodeGrant(ctx, []byte("code-1"), "grant-1")
+	wantErr(t, "set grant", err, nil)
+	if !replayed {
+		t.Error("SetOAuthCodeGrant after a replay reported no replay")
+	}
+	third, err := s.UseOAuthCode(ctx, []byte("code-1"), t0.Add(3*time.Second))
+	wantErr(t, "third use", err, nil)
+	if third.UsedAt == nil || third.GrantID != "grant-1" {
+		t.Errorf("use after the grant was recorded = used %v grant %q; want used, grant-1", third.UsedAt, third.GrantID)
+	}
+
+	// A code used once, its grant recorded before any replay.
+	wantErr(t, "create code-2", s.CreateOAuthCode(ctx, oauthCode("code-2", exp), time.Time{}), nil)
+	if _, err := s.UseOAuthCode(ctx, []byte("code-2"), t0); err != nil {
+		t.Fatal(err)
+	}
+	if replayed, err := s.SetOAuthCodeGrant(ctx, []byte("code-2"), "grant-2"); err != nil || replayed {
+		t.Fatalf("set grant of a code used once = %v, %v; want false, nil", replayed, err)
+	}
+	again, err := s.UseOAuthCode(ctx, []byte("code-2"), t0.Add(time.Second))
+	if err != nil || again.UsedAt == nil || again.GrantID != "grant-2" || again.Replayed {
+		t.Fatalf("replay of code-2 = %+v, %v; want used with grant-2", again, err)
+	}
+
+	// Expired: at ExpiresAt the code is gone for good, and nothing is recorded.
+	wantErr(t, "create code-3", s.CreateOAuthCode(ctx, oauthCode("code-3", exp), time.Time{}), nil)
+	_, err = s.UseOAuthCode(ctx, []byte("code-3"), exp)
+	wantErr(t, "use at expiry", err, store.ErrNotFound)
+	if c, err := s.UseOAuthCode(ctx, []byte("code-3"), exp.Add(-time.Nanosecond)); err != nil || c.UsedAt != nil {
+		t.Fatalf("use just before expiry after a refused late use = %+v, %v; want a first use", c, err)
+	}
+	_, err = s.UseOAuthCode(ctx, []byte("code-1"), exp.Add(time.Hour))
+	wantErr(t, "used code after expiry", err, store.ErrNotFound)
+
+	// Without workflows the consent is all workflows: nil, as stored.
+	all := oauthCode("code-4", exp)
+	all.Workflows, all.ServerID = nil, ""
+	wantErr(t, "create code-4", s.CreateOAuthCode(ctx, all, time.Time{}), nil)
+	if c, err := s.UseOAuthCode(ctx, []byte("code-4"), t0); err != nil || !reflect.DeepEqual(c, all) {
+		t.Fatalf("use code-4 = %+v, %v; want %+v", c, err, all)
+	}
+	if got := s.AuthEpoch(); got != epoch {
+		t.Errorf("codes moved the auth epoch %d → %d; nothing caches them", epoch, got)
+	}
+}
+
+// testOAuthCodesPruned: a new code deletes the codes expired before the given time, used
+// or not, and keeps the others.
+func testOAuthCodesPruned(t *testing.T, open Opener) {
+	s := open(t)
+	for i, exp := range []time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)} {
+		wantErr(t, "create", s.CreateOAuthCode(ctx, oauthCode(fmt.Sprintf("code-%d", i), exp), time.Time{}), nil)
+	}
+	if _, err := s.UseOAuthCode(ctx, []byte("code-0"), t0.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "create code-new", s.CreateOAuthCode(ctx, oauthCode("code-new", t0.Add(time.Hour)), t0.Add(90*time.Second)), nil)
+	// Presented at a time before every expiry, only pruning explains ErrNotFound.
+	at := t0.Add(-time.Minute)
+	for digest, wantGone := range map[string]bool{"code-0": true, "code-1": true, "code-2": false, "code-new": false} {
+		_, err := s.UseOAuthCode(ctx, []byte(digest), at)
+		if gone := errors.Is(err, store.ErrNotFound); gone != wantGone || (err != nil && !gone) {
+			t.Errorf("%s after pruning: err = %v, want pruned %v", digest, err, wantGone)
+		}
+	}
+	if _, err := s.SetOAuthCodeGrant(ctx, []byte("code-0"), "g"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("set grant of a pruned code: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testOAuthConcurrentCodeUse: of many racing presentations of one code exactly one is
+// the first use, the others are replays.
+func testOAuthConcurrentCodeUse(t *testing.T, open Opener) {
+	s := open(t)
+	wantErr(t, "create", s.CreateOAuthCode(ctx, oauthCode("code", t0.Add(time.Minute)), time.Time{}), nil)
+	const n = 8
+	firsts := make([]bool, n)
+	errs := race(n, func(i int) error {
+		c, err := s.UseOAuthCode(ctx, []byte("code"), t0.Add(time.Duration(i)*time.Millisecond))
+		if err == nil {
+			firsts[i] = c.UsedAt == nil
+		}
+		return err
+	})
+	count := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("use %d: %v", i, err)
+		}
+		if firsts[i] {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Fatalf("%d racing uses of one code: %d saw a first use, want exactly 1", n, count)
+	}
+	if replayed, err := s.SetOAuthCodeGrant(ctx, []byte("code"), "grant"); err != nil || !replayed {
+		t.Errorf("set grant after racing replays = %v, %v; want replayed", replayed, err)
 	}
 }

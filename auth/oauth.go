@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -36,7 +35,6 @@ const (
 
 	// registrationsPerAddress per minute and client address (IPv6 by /64).
 	registrationsPerAddress = 10
-	maxPendingCodes         = 10000
 	maxTokenBytes           = 128
 
 	MaxClientNameBytes  = 200
@@ -251,24 +249,6 @@ type Consent struct {
 	Level                 store.Level
 }
 
-// pendingCode is an authorization code between consent and token exchange. Codes
-// live in memory only: they last a minute, and a restart costs a retry.
-type pendingCode struct {
-	c       Consent
-	userID  string
-	expires time.Time
-	used    bool
-	grantID string // the grant the exchange created, revoked if the code comes back
-	// replayed: the code came back while its first exchange was still creating the
-	// grant; that exchange revokes what it created.
-	replayed bool
-}
-
-type codeTable struct {
-	mu    sync.Mutex
-	codes map[string]*pendingCode // string(digest) → code
-}
-
 // ValidChallenge reports whether s is a PKCE S256 challenge or verifier: 43 to 128
 // unreserved characters (RFC 7636 §4.1).
 func ValidChallenge(s string) bool {
@@ -344,22 +324,21 @@ func (r *Resolver) IssueCode(ctx context.Context, actor *Principal, c Consent) (
 		return "", err
 	}
 	code = codePrefix + code
-	now := r.opts.Now()
-	r.codes.mu.Lock()
-	defer r.codes.mu.Unlock()
-	if len(r.codes.codes) >= maxPendingCodes {
-		for k, pc := range r.codes.codes {
-			if !now.Before(pc.expires) {
-				delete(r.codes.codes, k)
-			}
-		}
-		if len(r.codes.codes) >= maxPendingCodes {
-			return "", oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "Too many pending authorizations; try again shortly")
-		}
+	// Codes are in the store, not in this process, so that the replica answering the
+	// token request knows a code another one issued; only its digest is kept.
+	now := r.opts.Now().UTC()
+	sc := &store.OAuthCode{Digest: r.codeDigest(code), ClientID: c.ClientID, RedirectURI: c.RedirectURI,
+		CodeChallenge: c.CodeChallenge, Resource: c.Resource, ServerID: c.ServerID, WorkspaceID: c.WorkspaceID,
+		Workflows: c.Workflows, Level: c.Level, UserID: actor.UserID, ExpiresAt: now.Add(CodeTTL)}
+	// Expired codes go with the next one issued; a minute's grace keeps the code of an
+	// exchange still running on another replica.
+	if err := r.st.CreateOAuthCode(ctx, sc, now.Add(-CodeTTL)); err != nil {
+		return "", fmt.Errorf("store oauth code: %w", err)
 	}
-	r.codes.codes[string(r.sec.Digest("oauth-code:"+code))] = &pendingCode{c: c, userID: actor.UserID, expires: now.Add(CodeTTL)}
 	return code, nil
 }
+
+func (r *Resolver) codeDigest(code string) []byte { return r.sec.Digest("oauth-code:" + code) }
 
 // TokenSet is a token endpoint answer.
 type TokenSet struct {
@@ -381,29 +360,25 @@ func (r *Resolver) ExchangeCode(ctx context.Context, x CodeExchange) (*TokenSet,
 	if !strings.HasPrefix(x.Code, codePrefix) || len(x.Code) > maxTokenBytes {
 		return nil, errInvalidGrant("Invalid authorization code")
 	}
-	key := string(r.sec.Digest("oauth-code:" + x.Code))
-	r.codes.mu.Lock()
-	pc := r.codes.codes[key]
-	var replayed string
+	digest := r.codeDigest(x.Code)
+	pc, err := r.st.UseOAuthCode(ctx, digest, now.UTC())
 	switch {
-	case pc == nil || !now.Before(pc.expires):
-		pc = nil
-	case pc.used:
-		pc.replayed = pc.grantID == ""
-		replayed, pc = pc.grantID, nil
-	default:
-		pc.used = true
-	}
-	r.codes.mu.Unlock()
-	if replayed != "" {
-		if g, err := r.st.RevokeOAuthGrant(context.WithoutCancel(ctx), replayed, now.UTC()); err == nil {
-			r.recordGrant(ctx, "oauth_revoked", "", g, "authorization code reused")
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errInvalidGrant("Invalid, expired or already used authorization code")
+	case err != nil:
+		return nil, fmt.Errorf("use oauth code: %w", err)
+	case pc.UsedAt != nil:
+		// A replay. Without a grant yet, the store marked the code replayed and the
+		// first exchange revokes the grant it is creating.
+		if pc.GrantID != "" {
+			if g, err := r.st.RevokeOAuthGrant(context.WithoutCancel(ctx), pc.GrantID, now.UTC()); err == nil {
+				r.recordGrant(ctx, "oauth_revoked", "", g, "authorization code reused")
+			}
 		}
-	}
-	if pc == nil {
 		return nil, errInvalidGrant("Invalid, expired or already used authorization code")
 	}
-	c := pc.c
+	c := Consent{ClientID: pc.ClientID, RedirectURI: pc.RedirectURI, CodeChallenge: pc.CodeChallenge, Resource: pc.Resource,
+		ServerID: pc.ServerID, WorkspaceID: pc.WorkspaceID, Workflows: pc.Workflows, Level: pc.Level}
 	if x.ClientID != c.ClientID {
 		return nil, errInvalidGrant("The code was issued to another client")
 	}
@@ -427,7 +402,7 @@ func (r *Resolver) ExchangeCode(ctx context.Context, x CodeExchange) (*TokenSet,
 		return nil, err
 	}
 	g := &store.OAuthGrant{ID: store.NewID(), ClientID: cl.ID, ClientName: cl.Name, RedirectHost: redirectHost(c.RedirectURI),
-		UserID: pc.userID, WorkspaceID: c.WorkspaceID, Workflows: c.Workflows, Level: c.Level, Resource: c.Resource,
+		UserID: pc.UserID, WorkspaceID: c.WorkspaceID, Workflows: c.Workflows, Level: c.Level, Resource: c.Resource,
 		CreatedAt: now.UTC(), ExpiresAt: now.UTC().Add(RefreshTokenTTL)}
 	ts, toks, err := r.mintTokens(now)
 	if err != nil {
@@ -436,10 +411,11 @@ func (r *Resolver) ExchangeCode(ctx context.Context, x CodeExchange) (*TokenSet,
 	if err := r.st.CreateOAuthGrant(ctx, g, toks...); err != nil {
 		return nil, fmt.Errorf("create oauth grant: %w", err)
 	}
-	r.codes.mu.Lock()
-	pc.grantID = g.ID
-	late := pc.replayed
-	r.codes.mu.Unlock()
+	late, err := r.st.SetOAuthCodeGrant(context.WithoutCancel(ctx), digest, g.ID)
+	if err != nil {
+		// The grant stands; only a later replay of the code will not find it to revoke.
+		r.log.Warn("record the grant of an oauth code", "grant", g.ID, "err", err)
+	}
 	r.recordGrant(ctx, "oauth_granted", g.UserID, g, "")
 	if late {
 		if g, err := r.st.RevokeOAuthGrant(context.WithoutCancel(ctx), g.ID, now.UTC()); err == nil {

@@ -42,7 +42,6 @@ type Resolver struct {
 	mu     sync.RWMutex
 	cache  map[string]*keyEntry   // string(digest) → entry
 	tokens map[string]*tokenEntry // OAuth access tokens, string(digest) → entry
-	codes  codeTable
 
 	limits      *limiter // per key
 	logins      *limiter // login and password-change attempts
@@ -87,7 +86,7 @@ func NewResolver(st store.Store, sec *Secrets, az *Authorizer, opts Options, log
 		log = slog.Default()
 	}
 	r := &Resolver{st: st, sec: sec, az: az, log: log, opts: opts,
-		cache: map[string]*keyEntry{}, tokens: map[string]*tokenEntry{}, codes: codeTable{codes: map[string]*pendingCode{}},
+		cache: map[string]*keyEntry{}, tokens: map[string]*tokenEntry{},
 		used: map[string]store.LastUsed{}, grantsUsed: map[string]time.Time{},
 		limits: newLimiter(maxCachedKeys), logins: newLimiter(maxThrottleEntries), loginLimits: defaultLoginLimits,
 		stop: make(chan struct{}), done: make(chan struct{})}

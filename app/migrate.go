@@ -33,6 +33,7 @@ type MigrateCount struct {
 // balancer at a new address, so signing in again costs less than a store API to list them.
 var MigrateNotCopied = []string{
 	"dashboard sessions (users sign in again)",
+	"OAuth authorization codes not yet exchanged (they last a minute; the client authorizes again)",
 }
 
 // MigrateStore copies the bbolt store in dataDir into the empty PostgreSQL database at

@@ -2,10 +2,12 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -467,5 +469,91 @@ func TestReplicasShareMCPSessions(t *testing.T) {
 		if resp, body := mcpPost(t, s.url, other, sid, `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`); resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("another key with the session: %d %s", resp.StatusCode, body)
 		}
+	}
+}
+
+// An MCP client connecting through OAuth behind a load balancer: the user consents on
+// replica A, the client's token request lands on B, which must know the code A issued.
+// Presenting the code again, on A, revokes the grant B created: its tokens stop working
+// on both replicas.
+func TestReplicasShareOAuthCodes(t *testing.T) {
+	const public = "http://lb.example"
+	cl := newCluster(t, "--public-url", public)
+	a, w, _ := cl.first("1")
+	b := cl.start()
+	// viaLB sends a request to a replica as the load balancer at public does.
+	viaLB := func(method, replica, path string, hdr map[string]string, body string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, replica+path, strings.NewReader(body))
+		req.Host = "lb.example"
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp, string(raw)
+	}
+	mcpInit := func(replica, token string) int {
+		t.Helper()
+		resp, _ := viaLB("POST", replica, "/mcp", map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+			"Mcp-Protocol-Version": "2025-11-25", "Authorization": "Bearer " + token},
+			`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+		return resp.StatusCode
+	}
+
+	const redirect = "http://127.0.0.1:9/callback"
+	reg, _ := json.Marshal(map[string]any{"client_name": "Replicated App", "redirect_uris": []string{redirect}, "token_endpoint_auth_method": "none"})
+	resp, body := viaLB("POST", b.url, "/oauth/register", map[string]string{"Content-Type": "application/json"}, string(reg))
+	var m map[string]any
+	json.Unmarshal([]byte(body), &m)
+	clientID, _ := m["client_id"].(string)
+	if resp.StatusCode != http.StatusCreated || clientID == "" {
+		t.Fatalf("register on B: %d %s", resp.StatusCode, body)
+	}
+
+	verifier := "a-perfectly-random-code-verifier-of-enough-length-0123456789"
+	sum := sha256.Sum256([]byte(verifier))
+	resource := public + "/mcp"
+	// The consent form as the browser posts it on A (hidden authorization request
+	// fields, the user's choice, the CSRF token of the session).
+	resp, body = viaLB("POST", a.url, "/oauth/authorize", map[string]string{"Cookie": w.session["Cookie"]}, url.Values{
+		"csrf": {w.session["X-CSRF-Token"]}, "response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect},
+		"state": {"xyz"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		"resource": {resource}, "workspace": {w.wsID}, "workflow_scope": {"all"}, "level": {"write"}, "decision": {"allow"}}.Encode())
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	code := loc.Query().Get("code")
+	if resp.StatusCode != http.StatusSeeOther || code == "" {
+		t.Fatalf("consent on A: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+
+	exchange := func(replica string) (int, map[string]any) {
+		t.Helper()
+		resp, body := viaLB("POST", replica, "/oauth/token", nil, url.Values{"grant_type": {"authorization_code"}, "client_id": {clientID},
+			"code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier}, "resource": {resource}}.Encode())
+		var out map[string]any
+		json.Unmarshal([]byte(body), &out)
+		return resp.StatusCode, out
+	}
+	st, tok := exchange(b.url)
+	access, _ := tok["access_token"].(string)
+	if st != http.StatusOK || access == "" {
+		t.Fatalf("token request on B with A's code: %d %v", st, tok)
+	}
+	for _, s := range []*server{a, b} {
+		if st := mcpInit(s.url, access); st != http.StatusOK {
+			t.Fatalf("access token on %s: %d", s.url, st)
+		}
+	}
+	if st, out := exchange(a.url); st != http.StatusBadRequest || out["error"] != "invalid_grant" {
+		t.Fatalf("the code again on A: %d %v; want 400 invalid_grant", st, out)
+	}
+	for _, s := range []*server{a, b} {
+		within(t, time.Second, "the replay revokes the grant on "+s.url, func() bool { return mcpInit(s.url, access) == http.StatusUnauthorized })
 	}
 }

@@ -128,8 +128,8 @@ func TestMigrateStoreKeepsKeysWorking(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &dry); err != nil {
 		t.Fatalf("dry run output: %v\n%s", err, stdout)
 	}
-	if len(dry.NotCopied) != 1 || !strings.Contains(dry.NotCopied[0], "sessions") {
-		t.Errorf("dry run says it leaves behind %q; want the dashboard sessions only", dry.NotCopied)
+	if len(dry.NotCopied) != 2 || !strings.Contains(dry.NotCopied[0], "sessions") || !strings.Contains(dry.NotCopied[1], "authorization codes") {
+		t.Errorf("dry run says it leaves behind %q; want the dashboard sessions and OAuth codes only", dry.NotCopied)
 	}
 	want := map[string]int{"users": 2, "organizations": 1, "workspaces": 1, "workflows": 4, "deployed versions": 4, "API keys": 2,
 		"pending invitations": 1, "paused runs": 1, "schedules": 1,

@@ -8,7 +8,10 @@ import (
 	"github.com/steelengine/steelengine/store/storetest"
 )
 
+// Parallel: the suite runs while TestHeartbeatKeepsLongJobFromRescue waits out River's
+// rescuer (each has databases of its own), not after it.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, err := OpenStore(t.Context(), pgtest.URL(t), Options{})
 		if err != nil {

@@ -191,6 +191,7 @@ func TestHeartbeatKeepsLongJobFromRescue(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for River's rescuer (~35 s)")
 	}
+	t.Parallel() // mostly waiting: TestConformance runs meanwhile
 	url := pgtest.URL(t)
 	ctx := context.Background()
 	p := testStore(t, url)

@@ -36,6 +36,9 @@ const (
 	// registrationsPerAddress per minute and client address (IPv6 by /64).
 	registrationsPerAddress = 10
 	maxTokenBytes           = 128
+	// maxPendingCodes bounds the codes of one user between consent and pruning (about
+	// two minutes): a person consents by hand, a flood is refused.
+	maxPendingCodes = 100
 
 	MaxClientNameBytes  = 200
 	MaxRedirectURIs     = 10
@@ -332,7 +335,10 @@ func (r *Resolver) IssueCode(ctx context.Context, actor *Principal, c Consent) (
 		Workflows: c.Workflows, Level: c.Level, UserID: actor.UserID, ExpiresAt: now.Add(CodeTTL)}
 	// Expired codes go with the next one issued; a minute's grace keeps the code of an
 	// exchange still running on another replica.
-	if err := r.st.CreateOAuthCode(ctx, sc, now.Add(-CodeTTL)); err != nil {
+	switch err := r.st.CreateOAuthCode(ctx, sc, now.Add(-CodeTTL), maxPendingCodes); {
+	case errors.Is(err, store.ErrTooManyCodes):
+		return "", oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "Too many pending authorizations; try again shortly")
+	case err != nil:
 		return "", fmt.Errorf("store oauth code: %w", err)
 	}
 	return code, nil

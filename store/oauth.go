@@ -93,6 +93,10 @@ func (c *OAuthCode) Check() error {
 	return nil
 }
 
+// ErrTooManyCodes is returned by CreateOAuthCode when the user already holds as many
+// codes as the bound allows.
+var ErrTooManyCodes = errors.New("too many pending oauth codes")
+
 // OAuthGrantFilter selects grants: of a user, or reaching a workspace.
 type OAuthGrantFilter struct {
 	UserID      string
@@ -153,8 +157,11 @@ type OAuth interface {
 	// CreateOAuthCode stores a new, unused code, and in the same write deletes every code
 	// that expired before expiredBefore (callers pass a time well behind now, so that no
 	// exchange still in flight loses its code). A digest already stored is ErrConflict.
+	// When c's user already holds maxPerUser codes (used or not, not pruned) it stores
+	// nothing and returns ErrTooManyCodes; 0 means no bound. The bound is against
+	// floods, not an invariant: on PostgreSQL concurrent creations may pass it together.
 	// It does not touch the epochs: codes are never cached.
-	CreateOAuthCode(ctx context.Context, c *OAuthCode, expiredBefore time.Time) error
+	CreateOAuthCode(ctx context.Context, c *OAuthCode, expiredBefore time.Time, maxPerUser int) error
 
 	// UseOAuthCode presents the code stored under digest at t, atomically: it returns the
 	// code as it was before this call, and records the use. A first use (UsedAt nil in

@@ -16,7 +16,7 @@ var bOAuthCodes = []byte("oauth_codes")
 
 // CreateOAuthCode stores a new code and prunes codes expired before expiredBefore; see
 // store.OAuth.
-func (s *Store) CreateOAuthCode(ctx context.Context, c *store.OAuthCode, expiredBefore time.Time) error {
+func (s *Store) CreateOAuthCode(ctx context.Context, c *store.OAuthCode, expiredBefore time.Time, maxPerUser int) error {
 	if err := c.Check(); err != nil {
 		return err
 	}
@@ -26,15 +26,22 @@ func (s *Store) CreateOAuthCode(ctx context.Context, c *store.OAuthCode, expired
 			return fmt.Errorf("oauth code: %w", store.ErrConflict)
 		}
 		var stale [][]byte
+		held := 0
 		err := b.ForEach(func(k, v []byte) error {
 			o, err := decodeJSON[store.OAuthCode](v)
-			if err != nil || o.ExpiresAt.Before(expiredBefore) {
+			switch {
+			case err != nil || o.ExpiresAt.Before(expiredBefore):
 				stale = append(stale, bytes.Clone(k))
+			case o.UserID == c.UserID:
+				held++
 			}
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		if maxPerUser > 0 && held >= maxPerUser {
+			return store.ErrTooManyCodes
 		}
 		for _, k := range stale {
 			if err := b.Delete(k); err != nil {

@@ -13,13 +13,23 @@ import (
 
 // CreateOAuthCode stores a new code and prunes codes expired before expiredBefore; see
 // store.OAuth.
-func (s *Store) CreateOAuthCode(ctx context.Context, c *store.OAuthCode, expiredBefore time.Time) error {
+func (s *Store) CreateOAuthCode(ctx context.Context, c *store.OAuthCode, expiredBefore time.Time, maxPerUser int) error {
 	if err := c.Check(); err != nil {
 		return err
 	}
 	return s.InTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM oauth_codes WHERE expires_at < $1`, expiredBefore); err != nil {
 			return fmt.Errorf("postgres: prune oauth codes: %w", err)
+		}
+		if maxPerUser > 0 {
+			// The table holds a couple of minutes of codes: a scan is cheap.
+			var held int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM oauth_codes WHERE user_id = $1`, c.UserID).Scan(&held); err != nil {
+				return fmt.Errorf("postgres: count oauth codes: %w", err)
+			}
+			if held >= maxPerUser {
+				return store.ErrTooManyCodes
+			}
 		}
 		wfs := c.Workflows
 		if wfs == nil {

@@ -22,6 +22,7 @@ func testOAuth(t *testing.T, open Opener) {
 	t.Run("Codes", func(t *testing.T) { testOAuthCodes(t, open) })
 	t.Run("CodesPruned", func(t *testing.T) { testOAuthCodesPruned(t, open) })
 	t.Run("ConcurrentCodeUse", func(t *testing.T) { testOAuthConcurrentCodeUse(t, open) })
+	t.Run("CodesPerUser", func(t *testing.T) { testOAuthCodesPerUser(t, open) })
 }
 
 const day = 24 * time.Hour
@@ -613,7 +614,7 @@ func testOAuthCodes(t *testing.T, open Opener) {
 	s := open(t)
 	exp := t0.Add(time.Minute)
 	want := oauthCode("code-1", exp)
-	wantErr(t, "create", s.CreateOAuthCode(ctx, want, time.Time{}), nil)
+	wantErr(t, "create", s.CreateOAuthCode(ctx, want, time.Time{}, 0), nil)
 	epoch := s.AuthEpoch()
 	for name, bad := range map[string]*store.OAuthCode{
 		"no digest":    {ClientID: "c", UserID: "u", WorkspaceID: "w", ExpiresAt: exp},
@@ -621,9 +622,9 @@ func testOAuthCodes(t *testing.T, open Opener) {
 		"no expiry":    {Digest: []byte("x"), ClientID: "c", UserID: "u", WorkspaceID: "w"},
 		"already used": {Digest: []byte("x"), ClientID: "c", UserID: "u", WorkspaceID: "w", ExpiresAt: exp, UsedAt: &t0},
 	} {
-		wantErr(t, name, s.CreateOAuthCode(ctx, bad, time.Time{}), store.ErrInvalid)
+		wantErr(t, name, s.CreateOAuthCode(ctx, bad, time.Time{}, 0), store.ErrInvalid)
 	}
-	wantErr(t, "same digest again", s.CreateOAuthCode(ctx, oauthCode("code-1", exp), time.Time{}), store.ErrConflict)
+	wantErr(t, "same digest again", s.CreateOAuthCode(ctx, oauthCode("code-1", exp), time.Time{}, 0), store.ErrConflict)
 	_, err := s.UseOAuthCode(ctx, []byte("no-such-code"), t0)
 	wantErr(t, "unknown digest", err, store.ErrNotFound)
 	_, err = s.SetOAuthCodeGrant(ctx, []byte("no-such-code"), "g")
@@ -654,7 +655,7 @@ func testOAuthCodes(t *testing.T, open Opener) {
 	}
 
 	// A code used once, its grant recorded before any replay.
-	wantErr(t, "create code-2", s.CreateOAuthCode(ctx, oauthCode("code-2", exp), time.Time{}), nil)
+	wantErr(t, "create code-2", s.CreateOAuthCode(ctx, oauthCode("code-2", exp), time.Time{}, 0), nil)
 	if _, err := s.UseOAuthCode(ctx, []byte("code-2"), t0); err != nil {
 		t.Fatal(err)
 	}
@@ -667,7 +668,7 @@ func testOAuthCodes(t *testing.T, open Opener) {
 	}
 
 	// Expired: at ExpiresAt the code is gone for good, and nothing is recorded.
-	wantErr(t, "create code-3", s.CreateOAuthCode(ctx, oauthCode("code-3", exp), time.Time{}), nil)
+	wantErr(t, "create code-3", s.CreateOAuthCode(ctx, oauthCode("code-3", exp), time.Time{}, 0), nil)
 	_, err = s.UseOAuthCode(ctx, []byte("code-3"), exp)
 	wantErr(t, "use at expiry", err, store.ErrNotFound)
 	if c, err := s.UseOAuthCode(ctx, []byte("code-3"), exp.Add(-time.Nanosecond)); err != nil || c.UsedAt != nil {
@@ -679,7 +680,7 @@ func testOAuthCodes(t *testing.T, open Opener) {
 	// Without workflows the consent is all workflows: nil, as stored.
 	all := oauthCode("code-4", exp)
 	all.Workflows, all.ServerID = nil, ""
-	wantErr(t, "create code-4", s.CreateOAuthCode(ctx, all, time.Time{}), nil)
+	wantErr(t, "create code-4", s.CreateOAuthCode(ctx, all, time.Time{}, 0), nil)
 	if c, err := s.UseOAuthCode(ctx, []byte("code-4"), t0); err != nil || !reflect.DeepEqual(c, all) {
 		t.Fatalf("use code-4 = %+v, %v; want %+v", c, err, all)
 	}
@@ -693,12 +694,12 @@ func testOAuthCodes(t *testing.T, open Opener) {
 func testOAuthCodesPruned(t *testing.T, open Opener) {
 	s := open(t)
 	for i, exp := range []time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)} {
-		wantErr(t, "create", s.CreateOAuthCode(ctx, oauthCode(fmt.Sprintf("code-%d", i), exp), time.Time{}), nil)
+		wantErr(t, "create", s.CreateOAuthCode(ctx, oauthCode(fmt.Sprintf("code-%d", i), exp), time.Time{}, 0), nil)
 	}
 	if _, err := s.UseOAuthCode(ctx, []byte("code-0"), t0.Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, "create code-new", s.CreateOAuthCode(ctx, oauthCode("code-new", t0.Add(time.Hour)), t0.Add(90*time.Second)), nil)
+	wantErr(t, "create code-new", s.CreateOAuthCode(ctx, oauthCode("code-new", t0.Add(time.Hour)), t0.Add(90*time.Second), 0), nil)
 	// Presented at a time before every expiry, only pruning explains ErrNotFound.
 	at := t0.Add(-time.Minute)
 	for digest, wantGone := range map[string]bool{"code-0": true, "code-1": true, "code-2": false, "code-new": false} {
@@ -716,7 +717,7 @@ func testOAuthCodesPruned(t *testing.T, open Opener) {
 // the first use, the others are replays.
 func testOAuthConcurrentCodeUse(t *testing.T, open Opener) {
 	s := open(t)
-	wantErr(t, "create", s.CreateOAuthCode(ctx, oauthCode("code", t0.Add(time.Minute)), time.Time{}), nil)
+	wantErr(t, "create", s.CreateOAuthCode(ctx, oauthCode("code", t0.Add(time.Minute)), time.Time{}, 0), nil)
 	const n = 8
 	firsts := make([]bool, n)
 	errs := race(n, func(i int) error {
@@ -741,4 +742,24 @@ func testOAuthConcurrentCodeUse(t *testing.T, open Opener) {
 	if replayed, err := s.SetOAuthCodeGrant(ctx, []byte("code"), "grant"); err != nil || !replayed {
 		t.Errorf("set grant after racing replays = %v, %v; want replayed", replayed, err)
 	}
+}
+
+// testOAuthCodesPerUser: a user holds at most maxPerUser codes until they are pruned;
+// other users are not held back.
+func testOAuthCodesPerUser(t *testing.T, open Opener) {
+	s := open(t)
+	exp := t0.Add(time.Minute)
+	for i := range 3 {
+		wantErr(t, "create", s.CreateOAuthCode(ctx, oauthCode(fmt.Sprintf("code-%d", i), exp), time.Time{}, 3), nil)
+	}
+	wantErr(t, "one code too many", s.CreateOAuthCode(ctx, oauthCode("code-3", exp), time.Time{}, 3), store.ErrTooManyCodes)
+	if _, err := s.UseOAuthCode(ctx, []byte("code-3"), t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused code was stored: %v", err)
+	}
+	other := oauthCode("other-user", exp)
+	other.UserID = "user-2"
+	wantErr(t, "another user", s.CreateOAuthCode(ctx, other, time.Time{}, 3), nil)
+	wantErr(t, "no bound", s.CreateOAuthCode(ctx, oauthCode("code-4", exp), time.Time{}, 0), nil)
+	// Once pruned, the user's codes no longer count.
+	wantErr(t, "after pruning", s.CreateOAuthCode(ctx, oauthCode("code-5", exp.Add(time.Hour)), exp.Add(time.Second), 3), nil)
 }

@@ -49,6 +49,7 @@ func TestPostgresOutageAnswers503ThenHeals(t *testing.T) {
 	for _, c := range []struct{ name, method, path, key string }{
 		{"execute", "POST", execute, e.WSKey},
 		{"set an environment variable", "PUT", envVar, e.AdminKey},
+		{"a key not seen before (its lookup needs the database)", "POST", execute, e.WSReadKey},
 	} {
 		resp, out := do(c.method, c.path, c.key, map[string]any{"value": "x", "name": "down"})
 		if resp.StatusCode != http.StatusServiceUnavailable || out["code"] != "storage_unavailable" || resp.Header.Get("Retry-After") == "" {

@@ -250,7 +250,10 @@ func (q *Queue) Enqueue(ctx context.Context, j store.Job, record *store.Executio
 		TimeoutNs: int64(j.Timeout), Via: j.Via, BaseURL: j.BaseURL}
 	opts := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
 	if j.ContextID != "" {
-		opts.Queue = resumeQueue
+		// A resume is unique while it waits or runs, not once it completed: a job that
+		// found its run resuming at another point completes without resuming, and when
+		// the run pauses again with this wait still due the next one must be queued.
+		opts.Queue, opts.UniqueOpts.ByState = resumeQueue, resumeUniqueStates
 	}
 	var err error
 	if record == nil {
@@ -269,6 +272,10 @@ func (q *Queue) Enqueue(ctx context.Context, j store.Job, record *store.Executio
 	}
 	return nil
 }
+
+// resumeUniqueStates are the states in which a resume job stops another like it.
+var resumeUniqueStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}
 
 // liveStates are the states of a job that has yet to finish.
 const liveStates = `('available', 'pending', 'retryable', 'running', 'scheduled')`

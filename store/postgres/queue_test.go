@@ -313,9 +313,25 @@ func TestResumeJobsAreUniquePerPausePoint(t *testing.T) {
 	waitStarted(t, r, 10*time.Second)
 	waitStarted(t, r, 10*time.Second)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if j := r.jobs["p1"]; j.ContextID != "a" && j.ContextID != "b" {
 		t.Fatalf("resume job arrived as %+v", j)
+	}
+	r.mu.Unlock()
+	// Completed, a resume no longer stops the next one at its point (the run may have
+	// been resuming elsewhere and paused again with the wait still due).
+	eventually(t, 10*time.Second, "both resume jobs complete", func() bool {
+		var done int
+		s.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'execution_id' = 'p1' AND state = 'completed'`).Scan(&done)
+		return done == 2
+	})
+	if err := q.Enqueue(ctx, store.Job{ExecutionID: "p1", ContextID: "a"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'execution_id' = 'p1' AND args->>'context_id' = 'a'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d jobs at point a after the first completed, want 2", n)
 	}
 }
 

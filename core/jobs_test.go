@@ -188,12 +188,13 @@ func TestSharedRecoverTouchesOnlyWhatNoReplicaHolds(t *testing.T) {
 		}
 		return x
 	}
-	held := mk(store.StatusRunning)     // a sync run a live replica lists, or a job
-	lost := mk(store.StatusRunning)     // a sync run of a replica that died
-	late := mk(store.StatusRunning)     // just started: its replica lists it at the next beat
-	finishes := mk(store.StatusRunning) // finishes between the two settles
-	discarded := mk(store.StatusQueued) // its job failed every attempt and was dropped
-	resuming := mk(store.StatusPaused)  // a resume claimed on a replica that died at once
+	held := mk(store.StatusRunning)        // a sync run a live replica lists, or a job
+	lost := mk(store.StatusRunning)        // a sync run of a replica that died
+	late := mk(store.StatusRunning)        // just started: its replica lists it at the next beat
+	finishes := mk(store.StatusRunning)    // finishes between the two settles
+	discarded := mk(store.StatusQueued)    // its job failed every attempt and was dropped
+	resuming := mk(store.StatusPaused)     // a resume claimed on a replica that died at once
+	pausedSaved := mk(store.StatusRunning) // saved its pause, died before its record said so
 	f.live[held.ID] = true
 	pr := &store.PausedRun{ExecutionID: resuming.ID, WorkflowID: e.Greet.ID, WorkspaceID: e.WS.ID, Status: store.PausedWaiting,
 		PausedAt: now, PausePoints: []store.PausePoint{{ContextID: "h", BlockID: "h", Kind: store.PauseHuman, PausedAt: now}}}
@@ -201,6 +202,11 @@ func TestSharedRecoverTouchesOnlyWhatNoReplicaHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := e.App.Store.ClaimPausedRun(ctx, resuming.ID, "h"); err != nil {
+		t.Fatal(err)
+	}
+	saved := *pr
+	saved.ExecutionID, saved.Status = pausedSaved.ID, store.PausedWaiting
+	if err := e.App.Store.PutPausedRun(ctx, &saved); err != nil {
 		t.Fatal(err)
 	}
 
@@ -224,6 +230,7 @@ func TestSharedRecoverTouchesOnlyWhatNoReplicaHolds(t *testing.T) {
 		{held, store.StatusRunning, ""}, {lost, store.StatusFailed, core.ErrorCodeInterrupted},
 		{late, store.StatusRunning, ""}, {finishes, store.StatusCompleted, ""},
 		{discarded, store.StatusFailed, core.ErrorCodeInterrupted}, {resuming, store.StatusFailed, core.ErrorCodeInterrupted},
+		{pausedSaved, store.StatusPaused, ""},
 	} {
 		got, _ := e.App.Store.Logs().Get(ctx, c.x.ID)
 		if got.Status != c.want || got.ErrorCode != c.code {
@@ -232,6 +239,9 @@ func TestSharedRecoverTouchesOnlyWhatNoReplicaHolds(t *testing.T) {
 	}
 	if _, err := e.App.Store.PausedRun(ctx, resuming.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the cut-off resume's pause state: %v, want dropped", err)
+	}
+	if got, err := e.App.Store.PausedRun(ctx, pausedSaved.ID); err != nil || got.Status != store.PausedWaiting {
+		t.Errorf("the saved pause: %+v %v, want still waiting", got, err)
 	}
 	if _, ok := f.jobs[discarded.ID]; ok {
 		t.Error("a run whose job was dropped was queued again")

@@ -78,7 +78,8 @@ func (s *Service) Recover(ctx context.Context) (Recovery, error) {
 // whose job was discarded after its last attempt) or a claimed resume that neither a job
 // nor a live replica holds (Jobs.Live; each replica lists the runs it holds in its
 // heartbeat). Such a run lost its replica: it is marked interrupted, as one process
-// marks the runs a crash cut off, and never run again. A run must be found unheld by two
+// marks the runs a crash cut off, and never run again (one that had saved its pause
+// waits, as paused). A run must be found unheld by two
 // settles in a row: a run that has just started shows in its replica's heartbeat only
 // at the next beat, so the settles must be further apart than the beats (app runs them
 // three beats apart). Doing the same settlement twice is harmless.
@@ -134,6 +135,19 @@ func (s *Service) recoverShared(ctx context.Context) (Recovery, error) {
 			exec, err = s.st.Logs().Get(ctx, id)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				errs = append(errs, fmt.Errorf("read execution %s: %w", id, err))
+				continue
+			}
+		}
+		if exec != nil && exec.Status == store.StatusRunning && !claimed[id] {
+			// It saved its pause and stopped before its record said so (as settlePaused
+			// finds on one process): it waits, and is not interrupted.
+			if pr, err := s.st.PausedRun(ctx, id); err == nil && pr.Status == store.PausedWaiting {
+				exec.Status, exec.Level, exec.EndedAt = store.StatusPaused, "info", nil
+				if err := s.st.Logs().Put(ctx, exec); err != nil {
+					errs = append(errs, fmt.Errorf("record paused execution %s: %w", id, err))
+					continue
+				}
+				rec.Paused++
 				continue
 			}
 		}

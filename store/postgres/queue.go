@@ -280,19 +280,25 @@ var resumeUniqueStates = []rivertype.JobState{rivertype.JobStateAvailable, river
 // liveStates are the states of a job that has yet to finish.
 const liveStates = `('available', 'pending', 'retryable', 'running', 'scheduled')`
 
-// Cancel cancels the newest live job of execID. A run with no job that a live replica
-// holds (a sync run or a resume, listed in its heartbeat) is asked to stop: the ask is
-// stored and announced on CancelChannel, and the holder cancels it (OnCancel, or its
-// next Heartbeat if it missed the announcement).
+// Cancel stops whatever runs execID, or else whatever waits to: the running job of
+// execID; else, when a live replica holds it without a job (a sync run or a resume,
+// listed in its heartbeat), an ask to stop, stored and announced on CancelChannel, which
+// the holder acts on (OnCancel, or its next Heartbeat if it missed the announcement);
+// else its newest waiting job, which then never runs.
 func (q *Queue) Cancel(ctx context.Context, execID string) (found, running bool, err error) {
 	var id int64
-	err = q.pool.QueryRow(ctx, `SELECT id FROM river_job WHERE kind = $1 AND args->>'execution_id' = $2
-		AND state IN `+liveStates+` ORDER BY id DESC LIMIT 1`, JobKind, execID).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return q.cancelHeld(ctx, execID)
-	}
-	if err != nil {
+	var state string
+	err = q.pool.QueryRow(ctx, `SELECT id, state::text FROM river_job WHERE kind = $1 AND args->>'execution_id' = $2
+		AND state IN `+liveStates+` ORDER BY state = 'running' DESC, id DESC LIMIT 1`, JobKind, execID).Scan(&id, &state)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, false, fmt.Errorf("queue: find job of %s: %w", execID, err)
+	}
+	if errors.Is(err, pgx.ErrNoRows) || state != string(rivertype.JobStateRunning) {
+		// A waiting job (a resume due at another point) must not be mistaken for the run:
+		// cancelling it would leave the run going and record it cancelled.
+		if found, running, err := q.cancelHeld(ctx, execID); found || err != nil || id == 0 {
+			return found, running, err
+		}
 	}
 	row, err := q.client.JobCancel(ctx, id)
 	if errors.Is(err, river.ErrNotFound) {

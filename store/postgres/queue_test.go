@@ -394,3 +394,44 @@ func TestCancelReachesTheReplicaHoldingASyncRun(t *testing.T) {
 		t.Fatalf("heartbeat cancels = %v, %v; want sync1", cancels, err)
 	}
 }
+
+// A run held by a replica is cancelled there even when a job of the same execution waits
+// (a resume due at another pause point): that job is not mistaken for the run, and stays.
+func TestCancelPrefersTheHolderToAWaitingJob(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	a, b := testStore(t, url), testStore(t, url)
+	eventually(t, 5*time.Second, "b listening", func() bool { return b.listener.up.Load() })
+	asked := make(chan string, 4)
+	b.OnCancel(func(id string) { asked <- id })
+	q := openQueue(t, a, QueueOptions{}) // never started: the resume job waits
+	if err := q.Enqueue(ctx, store.Job{ExecutionID: "x", ContextID: "wait"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Heartbeat(ctx, "rb", []string{"x"}, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	found, running, err := q.Cancel(ctx, "x")
+	if err != nil || !found || !running {
+		t.Fatalf("cancel: found %v running %v err %v; want the holder asked", found, running, err)
+	}
+	select {
+	case id := <-asked:
+		if id != "x" {
+			t.Fatalf("asked to cancel %q", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the holder was not asked")
+	}
+	var state string
+	if err := a.pool.QueryRow(ctx, `SELECT state::text FROM river_job WHERE args->>'execution_id' = 'x'`).Scan(&state); err != nil || state != "available" {
+		t.Fatalf("the waiting resume job is %q (%v), want still available", state, err)
+	}
+	// Nobody holds it any more: now the waiting job is what a cancel stops.
+	if _, _, err := b.Heartbeat(ctx, "rb", nil, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if found, running, err := q.Cancel(ctx, "x"); err != nil || !found || running {
+		t.Fatalf("cancel with nothing holding it: found %v running %v err %v; want the waiting job", found, running, err)
+	}
+}

@@ -34,7 +34,9 @@ func (s *Store) Heartbeat(ctx context.Context, id string, runs []string, alive t
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM replicas WHERE seen_at >= now() - make_interval(secs => $1)`, alive.Seconds()).Scan(&n); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM run_cancels WHERE requested_at < now() - interval '1 hour'`); err != nil {
+		// An ask outlives the beats in which its holder must have seen it, and no more:
+		// kept longer, it would cancel a later resume of the same run.
+		if _, err := tx.Exec(ctx, `DELETE FROM run_cancels WHERE requested_at < now() - make_interval(secs => $1)`, alive.Seconds()); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT execution_id FROM run_cancels WHERE execution_id = ANY($1)`, runs)

@@ -3,8 +3,6 @@ package core_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -254,11 +252,7 @@ func TestSharedQueueResumesDueWaitsAsJobs(t *testing.T) {
 	clock := &fakeClock{}
 	clock.Set("2026-11-29T10:00:00Z")
 	f := &fakeJobs{jobs: map[string]store.Job{}, live: map[string]bool{}}
-	a, err := app.Open(context.Background(), app.Config{DataDir: t.TempDir(), InProcessSandbox: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Core: core.Config{Now: clock.Now, Jobs: f}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAt(t, t.TempDir(), clock, f)
 	t.Cleanup(func() { closeApp(t, a) })
 	f.st = a.Store
 	ctx := context.Background()

@@ -22,10 +22,17 @@ type fakeClock struct {
 
 func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) Set(s string)   { c.mu.Lock(); c.t, _ = time.Parse(time.RFC3339, s); c.mu.Unlock() }
-func openAt(t *testing.T, dir string, c *fakeClock) *app.App {
+
+// openAt opens the data directory dir with the service's clock c; jobs, when given, is
+// the shared queue (as on PostgreSQL).
+func openAt(t *testing.T, dir string, c *fakeClock, jobs ...store.Jobs) *app.App {
 	t.Helper()
+	cc := core.Config{Now: c.Now}
+	if len(jobs) > 0 {
+		cc.Jobs = jobs[0]
+	}
 	a, err := app.Open(context.Background(), app.Config{DataDir: dir, InProcessSandbox: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Core: core.Config{Now: c.Now}})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Core: cc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -365,11 +365,7 @@ func TestLiveCountsRunsHeldByLiveReplicas(t *testing.T) {
 // its notification connection was down is not lost). A run nobody holds is not found.
 func TestCancelReachesTheReplicaHoldingASyncRun(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	a, b := testStore(t, url), testStore(t, url)
-	eventually(t, 5*time.Second, "b listening", func() bool { return b.listener.up.Load() })
-	asked := make(chan string, 4)
-	b.OnCancel(func(id string) { asked <- id })
+	a, b, asked := holderReplicas(t)
 	if _, _, err := b.Heartbeat(ctx, "rb", []string{"sync1"}, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -381,14 +377,7 @@ func TestCancelReachesTheReplicaHoldingASyncRun(t *testing.T) {
 	if err != nil || !found || !running {
 		t.Fatalf("cancel of a held run: found %v running %v err %v", found, running, err)
 	}
-	select {
-	case id := <-asked:
-		if id != "sync1" {
-			t.Fatalf("b was asked to cancel %q", id)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the holder was not told")
-	}
+	waitAsked(t, asked, "sync1")
 	_, cancels, err := b.Heartbeat(ctx, "rb", []string{"sync1", "sync2"}, 15*time.Second)
 	if err != nil || len(cancels) != 1 || cancels[0] != "sync1" {
 		t.Fatalf("heartbeat cancels = %v, %v; want sync1", cancels, err)
@@ -399,11 +388,7 @@ func TestCancelReachesTheReplicaHoldingASyncRun(t *testing.T) {
 // (a resume due at another pause point): that job is not mistaken for the run, and stays.
 func TestCancelPrefersTheHolderToAWaitingJob(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	a, b := testStore(t, url), testStore(t, url)
-	eventually(t, 5*time.Second, "b listening", func() bool { return b.listener.up.Load() })
-	asked := make(chan string, 4)
-	b.OnCancel(func(id string) { asked <- id })
+	a, b, asked := holderReplicas(t)
 	q := openQueue(t, a, QueueOptions{}) // never started: the resume job waits
 	if err := q.Enqueue(ctx, store.Job{ExecutionID: "x", ContextID: "wait"}, nil); err != nil {
 		t.Fatal(err)
@@ -415,14 +400,7 @@ func TestCancelPrefersTheHolderToAWaitingJob(t *testing.T) {
 	if err != nil || !found || !running {
 		t.Fatalf("cancel: found %v running %v err %v; want the holder asked", found, running, err)
 	}
-	select {
-	case id := <-asked:
-		if id != "x" {
-			t.Fatalf("asked to cancel %q", id)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the holder was not asked")
-	}
+	waitAsked(t, asked, "x")
 	var state string
 	if err := a.pool.QueryRow(ctx, `SELECT state::text FROM river_job WHERE args->>'execution_id' = 'x'`).Scan(&state); err != nil || state != "available" {
 		t.Fatalf("the waiting resume job is %q (%v), want still available", state, err)
@@ -433,5 +411,30 @@ func TestCancelPrefersTheHolderToAWaitingJob(t *testing.T) {
 	}
 	if found, running, err := q.Cancel(ctx, "x"); err != nil || !found || running {
 		t.Fatalf("cancel with nothing holding it: found %v running %v err %v; want the waiting job", found, running, err)
+	}
+}
+
+// holderReplicas opens two replicas' stores on one database; b listens, and the runs
+// another replica asks it to cancel arrive on asked.
+func holderReplicas(t *testing.T) (a, b *Store, asked chan string) {
+	t.Helper()
+	url := pgtest.URL(t)
+	a, b = testStore(t, url), testStore(t, url)
+	eventually(t, 5*time.Second, "b listening", func() bool { return b.listener.up.Load() })
+	asked = make(chan string, 4)
+	b.OnCancel(func(id string) { asked <- id })
+	return a, b, asked
+}
+
+// waitAsked waits for the holder to be asked to cancel id.
+func waitAsked(t *testing.T, asked chan string, id string) {
+	t.Helper()
+	select {
+	case got := <-asked:
+		if got != id {
+			t.Fatalf("the holder was asked to cancel %q, want %q", got, id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the holder was not asked to cancel %s", id)
 	}
 }
